@@ -1,0 +1,1 @@
+"""Model core shared by training and serving. Imports no torch at module level."""

@@ -1,0 +1,121 @@
+"""The patient questionnaire: the one definition shared by the intake API, the triage
+rules and (later) the models' feature encoding.
+
+Every field but ``jurisdiction`` is optional; a yes/no question may be ``None`` for
+"unknown / not answered". Unknown fields and wrong types are rejected (strict mode),
+so a client learns which field to fix.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Sex(str, Enum):
+    female = "female"
+    male = "male"
+    other = "other"
+    unknown = "unknown"
+
+
+class BodySite(str, Enum):
+    face = "face"
+    scalp = "scalp"
+    ear = "ear"
+    nose = "nose"
+    lip = "lip"
+    neck = "neck"
+    chest = "chest"
+    abdomen = "abdomen"
+    back = "back"
+    arm = "arm"
+    forearm = "forearm"
+    hand = "hand"
+    thigh = "thigh"
+    leg = "leg"
+    foot = "foot"
+    genital = "genital"
+    other = "other"
+
+
+JURISDICTION_PATTERN = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
+
+YesNo = bool | None
+
+#: The yes/no questions, in a fixed order (the model contract encodes them in this order).
+BOOLEAN_FIELDS: tuple[str, ...] = (
+    "itch",
+    "pain",
+    "bleeding",
+    "grew",
+    "changed",
+    "elevated",
+    "fever",
+    "spreading_rapidly",
+    "blistering_or_peeling",
+    "mucosal_involvement",
+    "immunosuppressed",
+    "pregnant",
+    "skin_cancer_history",
+)
+
+
+class Questionnaire(BaseModel):
+    """What the patient (or the referring clinician) answered about the lesion."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, use_enum_values=False)
+
+    jurisdiction: Annotated[
+        str,
+        Field(description="Where the patient is, as ISO 3166 country[-subdivision], e.g. US-CA."),
+    ]
+    age: Annotated[int | None, Field(ge=0, le=120, description="Age in years.")] = None
+    sex: Sex | None = None
+    body_site: BodySite | None = None
+    duration_days: Annotated[int | None, Field(ge=0, le=36500)] = None
+    size_mm: Annotated[float | None, Field(ge=0, le=1000)] = None
+    itch: YesNo = None
+    pain: YesNo = None
+    bleeding: YesNo = None
+    grew: YesNo = None
+    changed: YesNo = None
+    elevated: YesNo = None
+    fever: YesNo = None
+    spreading_rapidly: YesNo = None
+    blistering_or_peeling: YesNo = None
+    mucosal_involvement: YesNo = None
+    immunosuppressed: YesNo = None
+    pregnant: YesNo = None
+    skin_cancer_history: YesNo = None
+    fitzpatrick: Annotated[int | None, Field(ge=1, le=6, description="Fitzpatrick skin type.")] = None
+    medications: Annotated[str | None, Field(max_length=2000)] = None
+    concern: Annotated[str | None, Field(max_length=4000)] = None
+
+    @field_validator("jurisdiction")
+    @classmethod
+    def _jurisdiction_code(cls, value: str) -> str:
+        if not JURISDICTION_PATTERN.match(value):
+            raise ValueError("must be an ISO 3166 code such as 'US' or 'US-CA' (upper case)")
+        return value
+
+    @field_validator("sex", mode="before")
+    @classmethod
+    def _sex_from_string(cls, value: object) -> object:
+        # strict mode refuses plain strings for enums in Python mode; JSON only has strings.
+        return Sex(value) if isinstance(value, str) and value in Sex.__members__ else value
+
+    @field_validator("body_site", mode="before")
+    @classmethod
+    def _site_from_string(cls, value: object) -> object:
+        return BodySite(value) if isinstance(value, str) and value in BodySite.__members__ else value
+
+    @field_validator("size_mm", mode="before")
+    @classmethod
+    def _size_accepts_int(cls, value: object) -> object:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        return value
