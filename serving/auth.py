@@ -1,0 +1,75 @@
+"""API-key authentication and role checks.
+
+``Authorization: Bearer <key>``; the key's organization scopes every query the request makes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from serving.audit import Actor
+from serving.db import transaction
+from serving.errors import ApiError
+from serving.orgs.models import Organization
+from serving.orgs.service import Role, find_active_key
+
+_UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+
+
+@dataclass(frozen=True)
+class Client:
+    """The authenticated caller: an API key of one organization."""
+
+    organization: Organization
+    key_id: str
+    role: Role
+    actor: Actor
+
+
+def client_address(request: Request) -> str | None:
+    if request.app.state.settings.trust_forwarded_for:
+        forwarded = request.headers.get("x-forwarded-for")
+        if forwarded:
+            return forwarded.split(",")[0].strip()[:64]
+    return request.client.host if request.client else None
+
+
+def request_id(request: Request) -> str:
+    rid = getattr(request.state, "request_id", None)
+    if rid is None:
+        rid = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
+        request.state.request_id = rid
+    return rid
+
+
+def authenticate(request: Request) -> Client:
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise ApiError(401, "unauthenticated", "missing API key", fix="Send 'Authorization: Bearer <key>'.",
+                       headers=_UNAUTHORIZED)
+    with transaction(request.app.state.sessions) as session:
+        found = find_active_key(session, key.strip())
+    if found is None:
+        raise ApiError(401, "unauthenticated", "unknown or revoked API key",
+                       fix="Use a current key; an administrator can issue one with 'dermatriage keys create'.",
+                       headers=_UNAUTHORIZED)
+    api_key, org = found
+    role = Role(api_key.role)
+    actor = Actor(organization_id=org.id, key_id=api_key.id, role=role.value,
+                  client_address=client_address(request), request_id=request_id(request))
+    return Client(organization=org, key_id=api_key.id, role=role, actor=actor)
+
+
+CurrentClient = Annotated[Client, Depends(authenticate)]
+
+
+def require(client: Client, *roles: Role) -> None:
+    if client.role not in roles:
+        allowed = ", ".join(r.value for r in roles)
+        raise ApiError(403, "forbidden", f"a key with role {client.role.value!r} may not do this",
+                       fix=f"Use a key with one of the roles: {allowed}.")

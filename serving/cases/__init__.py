@@ -1,0 +1,1 @@
+"""Cases: intake submissions, their photos, triage results and the case state machine."""

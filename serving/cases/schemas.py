@@ -1,0 +1,120 @@
+"""Request and response shapes of the intake API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from model.questionnaire import Questionnaire
+from serving.cases.models import Case, Photo
+
+
+class SubmitterRole(str, Enum):
+    patient = "patient"
+    caregiver = "caregiver"
+    clinician = "clinician"
+
+
+class SubmittedBy(BaseModel):
+    """Who sent the case: the patient, a caregiver, or a referring clinician (primary care,
+    a nursing home...). Every submission takes the same path."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: SubmitterRole = SubmitterRole.patient
+    name: str | None = Field(default=None, max_length=200)
+    practice: str | None = Field(default=None, max_length=300, description="The referring practice (clinicians).")
+    contact: str | None = Field(default=None, max_length=300, description="Phone or e-mail for call-backs.")
+
+    @model_validator(mode="after")
+    def _clinician_names_practice(self) -> SubmittedBy:
+        if self.role is SubmitterRole.clinician and not (self.practice and self.practice.strip()):
+            raise ValueError("a clinician's referral must name the referring practice in 'practice'")
+        return self
+
+
+class CheckOut(BaseModel):
+    score: float
+    passed: bool
+    threshold: float
+
+
+class QualityOut(BaseModel):
+    verdict: str
+    score: float
+    checks: dict[str, CheckOut]
+    instructions: list[str]
+
+
+class PhotoQualityOut(BaseModel):
+    id: str
+    quality: QualityOut
+
+
+class TriageOut(BaseModel):
+    tier: str
+    urgency_score: float
+    retake_required: bool
+    reasons: list[str]
+    patient_advice: list[str]
+    review_due_at: datetime | None
+    triaged_at: datetime
+    model_versions: dict[str, str]
+    photos: list[PhotoQualityOut]
+
+
+class PhotoOut(BaseModel):
+    id: str
+    batch: int = Field(description="1 for the first submission, then one more for each retake or follow-up.")
+    position: int
+    created_at: datetime
+    media_type: str
+    width: int
+    height: int
+    size_bytes: int
+    sha256: str
+    image_url: str
+    thumbnail_url: str
+
+
+class CaseOut(BaseModel):
+    id: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    jurisdiction: str
+    questionnaire: dict[str, Any]
+    submitted_by: dict[str, Any]
+    photos: list[PhotoOut]
+    triage: TriageOut
+
+
+def photo_out(photo: Photo) -> PhotoOut:
+    base = f"/v1/cases/{photo.case_id}/photos/{photo.id}"
+    return PhotoOut(
+        id=photo.id, batch=photo.batch, position=photo.position, created_at=photo.created_at,
+        media_type=photo.media_type, width=photo.width, height=photo.height, size_bytes=photo.size_bytes,
+        sha256=photo.sha256, image_url=f"{base}/image", thumbnail_url=f"{base}/thumbnail",
+    )
+
+
+def case_out(case: Case) -> CaseOut:
+    triage = TriageOut(
+        tier=case.tier,
+        urgency_score=case.urgency_score,
+        retake_required=case.retake_required,
+        reasons=case.reasons,
+        patient_advice=case.patient_advice,
+        review_due_at=case.review_due_at,
+        triaged_at=case.triaged_at,
+        model_versions=case.model_versions,
+        photos=[PhotoQualityOut(id=p.id, quality=QualityOut.model_validate(p.quality)) for p in case.photos],
+    )
+    return CaseOut(
+        id=case.id, status=case.status, created_at=case.created_at, updated_at=case.updated_at,
+        jurisdiction=case.jurisdiction, questionnaire=case.questionnaire, submitted_by=case.submitted_by,
+        photos=[photo_out(p) for p in case.photos], triage=triage,
+    )

@@ -1,0 +1,69 @@
+"""Errors a client can cause, and how they become JSON.
+
+Every 4xx body has the same shape, so an intake developer always learns what to fix:
+``{"error": {"code": ..., "message": ..., "fix": ..., "field": ...}}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class ApiError(Exception):
+    def __init__(self, status_code: int, code: str, message: str, *, fix: str = "", field: str | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.fix = fix
+        self.field = field
+        self.headers = headers
+
+
+def error_body(code: str, message: str, *, fix: str = "", field: str | None = None, **extra: Any) -> dict:
+    body: dict[str, Any] = {"code": code, "message": message, "fix": fix}
+    if field is not None:
+        body["field"] = field
+    body.update(extra)
+    return {"error": body}
+
+
+def field_path(loc: tuple | list, prefix: str = "") -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    path = ".".join(parts)
+    return f"{prefix}.{path}" if prefix and path else (prefix or path)
+
+
+def validation_error(exc_errors: list[dict], *, prefix: str) -> ApiError:
+    """A pydantic ValidationError's errors -> one 422 naming the first bad field (all listed in message)."""
+    problems = [f"{field_path(e['loc'], prefix)}: {e['msg']}" for e in exc_errors]
+    first = field_path(exc_errors[0]["loc"], prefix) if exc_errors else prefix
+    return ApiError(422, "invalid_field", "; ".join(problems), fix=f"Correct the field '{first}'.", field=first)
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(
+            error_body(exc.code, exc.message, fix=exc.fix, field=exc.field),
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        err = validation_error(list(exc.errors()), prefix="")
+        return JSONResponse(error_body(err.code, err.message, fix=err.fix, field=err.field), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        )

@@ -1,0 +1,50 @@
+"""Alembic migrations, run programmatically (no alembic.ini needed at run time).
+
+``upgrade(url)`` brings a database to the newest revision; on PostgreSQL it holds an advisory
+lock so that several replicas starting together migrate once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, text
+
+from serving.db import make_engine
+
+HERE = Path(__file__).parent
+_ADVISORY_LOCK = 7_210_042  # arbitrary, fixed: "dermatriage migrations"
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(HERE))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            postgres = conn.dialect.name == "postgresql"
+            if postgres:
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _ADVISORY_LOCK})
+                conn.commit()
+            try:
+                command.upgrade(alembic_config(conn), revision)
+            finally:
+                if postgres:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _ADVISORY_LOCK})
+                    conn.commit()
+    finally:
+        engine.dispose()
+
+
+def at_head(conn: Connection) -> bool:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return MigrationContext.configure(conn).get_current_revision() == head

@@ -1,0 +1,1 @@
+"""Organizations (the practices and clinics the service works for) and their API keys."""

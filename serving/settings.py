@@ -1,0 +1,54 @@
+"""Service configuration, read from the environment once, at the entry point.
+
+Every setting can be given as ``DERMATRIAGE_<NAME>``; the database also as ``DATABASE_URL``.
+Nothing here is read at import time: ``Settings()`` is built by the CLI or ``create_app``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DERMATRIAGE_", extra="ignore", frozen=True)
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_DATA_DIR / 'dermatriage.db'}",
+        validation_alias=AliasChoices("DATABASE_URL", "DERMATRIAGE_DATABASE_URL"),
+        description="SQLAlchemy URL; SQLite file by default, postgresql+psycopg://... for PostgreSQL.",
+    )
+    photo_dir: Path = Field(default=DEFAULT_DATA_DIR / "photos", description="Content-addressed photo store.")
+    max_photo_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    max_photo_pixels: int = Field(default=50_000_000, gt=0)
+    max_photos_per_request: int = Field(default=10, ge=1, le=50)
+    analysis_long_side: int = Field(default=1024, ge=256, le=4096)
+    trust_forwarded_for: bool = Field(
+        default=False, description="Take the client address from X-Forwarded-For (behind a proxy only)."
+    )
+    migrate_on_start: bool = True
+    log_level: str = "info"
+
+    @field_validator("database_url")
+    @classmethod
+    def _driver(cls, url: str) -> str:
+        # Plain postgres URLs (as most platforms hand them out) use the psycopg 3 driver.
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def max_request_bytes(self) -> int:
+        """Upper bound on a whole multipart request: every photo at its limit plus the form."""
+        return self.max_photos_per_request * self.max_photo_bytes + 1024 * 1024

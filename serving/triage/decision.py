@@ -1,0 +1,100 @@
+"""Combine the rule-based assessment, an optional learned model and the photo verdicts into the
+triage returned to the intake system.
+
+Safety properties:
+
+* the rules can only RAISE the model's tier (tier = most severe of the two);
+* the score never disagrees with the tier (``tier_for_score(urgency_score) == tier``);
+* an EMERGENCY never waits for photos and always carries the emergency advice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from serving.triage.red_flags import TIER_PATIENT_ADVICE
+from serving.triage.tiers import Tier, most_severe
+from serving.triage.urgency import UrgencyAssessment, fit_to_band, tier_for_score
+
+#: The photo-quality verdict that makes a photo usable for review.
+ACCEPT_VERDICT = "accept"
+RETAKE_REASON = "No usable photo yet: the case waits for a retake"
+
+
+@dataclass(frozen=True)
+class ModelUrgency:
+    """What a learned image + questionnaire model provides."""
+
+    score: float
+    tier: Tier
+    version: str
+    reasons: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.score, bool) or not isinstance(self.score, int | float):
+            raise ValueError(f"model score must be a number, got {self.score!r}")
+        if not math.isfinite(self.score) or not 0.0 <= self.score <= 1.0:
+            raise ValueError(f"model score must be in [0, 1], got {self.score}")
+        if not isinstance(self.tier, Tier):
+            raise ValueError(f"model tier must be a Tier, got {self.tier!r}")
+        if not self.version:
+            raise ValueError("model version is required")
+
+
+@dataclass(frozen=True)
+class TriageDecision:
+    tier: Tier
+    urgency_score: float
+    retake_required: bool
+    reasons: tuple[str, ...]
+    patient_advice: tuple[str, ...]
+    #: Rule ids that fired (audit trail).
+    fired: tuple[str, ...] = ()
+    #: The learned model's version, when one contributed.
+    model_version: str | None = None
+
+
+def decide(
+    *, rules: UrgencyAssessment, model: ModelUrgency | None, photo_verdicts: Sequence[str]
+) -> TriageDecision:
+    """The triage for one case. Pure and deterministic."""
+    if isinstance(photo_verdicts, str | bytes):
+        raise TypeError("photo_verdicts must be a sequence of verdicts, not a single string")
+
+    if model is None:
+        tier, score = rules.tier, rules.score
+        model_reasons: tuple[str, ...] = ()
+    else:
+        # A model whose score lies above its own tier's band is taken at the more severe reading.
+        tier = most_severe(model.tier, rules.tier, tier_for_score(model.score))
+        # Raised to the final tier's floor when the rules (or the model's tier) are more severe.
+        score = fit_to_band(tier, model.score)
+        model_reasons = model.reasons
+        if tier > rules.tier and not model_reasons:
+            model_reasons = (f"Image and questionnaire model {model.version} rated the case {tier.value}",)
+
+    retake_required = not any(verdict == ACCEPT_VERDICT for verdict in photo_verdicts)
+    reasons = list(_unique([*rules.reasons, *model_reasons]))
+    if retake_required and tier is not Tier.EMERGENCY:
+        reasons.append(RETAKE_REASON)
+
+    # When the model raised the tier, the rules' advice was written for a less severe case.
+    advice = rules.patient_advice if tier is rules.tier else ()
+    if tier in TIER_PATIENT_ADVICE:
+        advice = _unique([TIER_PATIENT_ADVICE[tier], *advice])
+
+    return TriageDecision(
+        tier=tier,
+        urgency_score=score,
+        retake_required=retake_required,
+        reasons=tuple(reasons),
+        patient_advice=tuple(advice),
+        fired=rules.fired,
+        model_version=None if model is None else model.version,
+    )
+
+
+def _unique(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))

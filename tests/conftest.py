@@ -1,0 +1,131 @@
+"""Shared fixtures: a database per backend (SQLite always, PostgreSQL when reachable), the app,
+organizations with keys.
+
+PostgreSQL: ``DERMATRIAGE_TEST_POSTGRES_URL`` (default: the local server, database ``test``).
+Each test session creates its own throw-away database there and drops it at the end. Under CI
+(``CI=true``) an unreachable PostgreSQL fails the run instead of skipping those tests.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from serving.app import create_app
+from serving.db import make_engine, make_session_factory, transaction
+from serving.migrations import upgrade
+from serving.orgs.service import Role, create_org, issue_key
+from serving.settings import Settings
+
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def _postgres_admin_url() -> str:
+    return os.environ.get("DERMATRIAGE_TEST_POSTGRES_URL", PG_DEFAULT)
+
+
+def _postgres_reachable(url: str) -> bool:
+    try:
+        engine = create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    admin_url = _postgres_admin_url()
+    if not _postgres_reachable(admin_url):
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is not reachable at {admin_url}; CI must test on it")
+        pytest.skip("PostgreSQL is not reachable")
+    name = f"dermatriage_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'dermatriage.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request) -> str:
+    """Runs the test once per backend."""
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        environment="test",
+        database_url=database_url,
+        photo_dir=tmp_path / "photos",
+        migrate_on_start=False,
+    )
+
+
+@pytest.fixture
+def sessions(database_url: str):
+    engine = make_engine(database_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+@dataclass(frozen=True)
+class OrgKeys:
+    org_id: str
+    slug: str
+    intake: str
+    dermatologist: str
+    admin: str
+
+    def headers(self, role: str = "intake", **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {getattr(self, role)}", **extra}
+
+
+def make_org(sessions, slug: str | None = None) -> OrgKeys:
+    slug = slug or f"org-{uuid.uuid4().hex[:10]}"
+    with transaction(sessions) as session:
+        org = create_org(session, slug=slug, name=slug.title())
+        keys = {role: issue_key(session, org=org, role=role).key for role in Role}
+    return OrgKeys(org_id=org.id, slug=slug, intake=keys[Role.intake], dermatologist=keys[Role.dermatologist],
+                   admin=keys[Role.admin])
+
+
+@pytest.fixture
+def org(sessions) -> OrgKeys:
+    return make_org(sessions)
+
+
+@pytest.fixture
+def other_org(sessions) -> OrgKeys:
+    return make_org(sessions)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
