@@ -75,5 +75,6 @@ class IdempotencyRecord(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     operation: Mapped[str] = mapped_column(String(64))
     fingerprint: Mapped[str] = mapped_column(String(64))
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))
+    # deferred: the record is inserted before its case, so that a concurrent retry collides first
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", deferrable=True, initially="DEFERRED"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

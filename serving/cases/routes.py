@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException
 
 from model.questionnaire import Questionnaire
@@ -63,16 +65,22 @@ def intake_service(request: Request) -> service.Intake:
 IntakeDep = Annotated[service.Intake, Depends(intake_service)]
 
 
-async def _form(request: Request):
+@asynccontextmanager
+async def _form(request: Request) -> AsyncIterator[FormData]:
+    """The multipart form, its spooled files closed afterwards."""
     limit = request.app.state.settings.max_photos_per_request
     try:
-        return await request.form(max_files=limit + 1, max_fields=20)
+        form = await request.form(max_files=limit + 1, max_fields=20)
     except MultiPartException as exc:
         raise ApiError(422, "invalid_form", f"the multipart form could not be read: {exc.message}",
                        fix=f"Send multipart/form-data with at most {limit} files in 'photos'.") from exc
     except AssertionError as exc:  # starlette asserts on a non-multipart body
         raise ApiError(415, "unsupported_media_type", "expected a multipart/form-data body",
                        fix="Send the photos and the questionnaire as multipart/form-data.") from exc
+    try:
+        yield form
+    finally:
+        await form.close()
 
 
 async def _uploads(request: Request, form) -> list[service.Upload]:
@@ -149,10 +157,10 @@ async def submit_case(
                        field="Idempotency-Key",
                        fix="Send a unique Idempotency-Key (e.g. a UUID, at most 255 characters) with each "
                            "submission, and the same one when you retry it.")
-    form = await _form(request)
-    questionnaire = _json_field(form, "questionnaire", Questionnaire, required=True)
-    submitted_by = _json_field(form, "submitted_by", SubmittedBy, required=False)
-    uploads = await _uploads(request, form)
+    async with _form(request) as form:
+        questionnaire = _json_field(form, "questionnaire", Questionnaire, required=True)
+        submitted_by = _json_field(form, "submitted_by", SubmittedBy, required=False)
+        uploads = await _uploads(request, form)
     try:
         case, created = await _ingest(
             service.create_case, uploads, intake=intake, org=client.organization, actor=client.actor,
@@ -182,8 +190,8 @@ def get_case(case_id: str, client: CurrentClient, intake: IntakeDep) -> CaseOut:
              summary="More photos for a case (a retake or a follow-up); the case is triaged again")
 async def add_photos(case_id: str, request: Request, client: CurrentClient, intake: IntakeDep) -> CaseOut:
     require(client, Role.intake, Role.admin)
-    form = await _form(request)
-    uploads = await _uploads(request, form)
+    async with _form(request) as form:
+        uploads = await _uploads(request, form)
     try:
         case = await _ingest(service.add_photos, uploads, intake=intake, org=client.organization,
                              actor=client.actor, case_id=case_id)

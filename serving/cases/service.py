@@ -106,31 +106,34 @@ def get_case(session: Session, *, org: Organization, case_id: str, for_update: b
     return case
 
 
-def read_case(intake: Intake, *, org: Organization, actor: Actor, case_id: str) -> Case:
+def _audited_lookup(intake: Intake, *, actor: Actor, action: str, resource_type: str, resource_id: str, find):
+    """Look something up and audit the attempt; a miss is audited (committed) before it is reported."""
     with transaction(intake.sessions) as session:
-        try:
-            case = get_case(session, org=org, case_id=case_id)
-        except CaseNotFound:
-            record(session, actor=actor, action="case.read", resource_type="case", resource_id=case_id[:64],
-                   outcome="not_found")
-            raise
-        record(session, actor=actor, action="case.read", resource_type="case", resource_id=case.id)
-        return case
+        found = find(session)
+        record(session, actor=actor, action=action, resource_type=resource_type,
+               resource_id=found.id if found is not None else resource_id[:64],
+               outcome="ok" if found is not None else "not_found")
+    if found is None:
+        raise CaseNotFound(resource_id)
+    return found
+
+
+def read_case(intake: Intake, *, org: Organization, actor: Actor, case_id: str) -> Case:
+    return _audited_lookup(
+        intake, actor=actor, action="case.read", resource_type="case", resource_id=case_id,
+        find=lambda session: session.scalar(select(Case).where(Case.id == case_id, Case.organization_id == org.id)),
+    )
 
 
 def read_photo(intake: Intake, *, org: Organization, actor: Actor, case_id: str, photo_id: str,
                thumbnail: bool) -> tuple[Photo, bytes]:
-    action = "photo.thumbnail.read" if thumbnail else "photo.read"
-    with transaction(intake.sessions) as session:
-        photo = session.scalar(
+    photo = _audited_lookup(
+        intake, actor=actor, action="photo.thumbnail.read" if thumbnail else "photo.read", resource_type="photo",
+        resource_id=photo_id,
+        find=lambda session: session.scalar(
             select(Photo).where(Photo.id == photo_id, Photo.case_id == case_id, Photo.organization_id == org.id)
-        )
-        if photo is None:
-            record(session, actor=actor, action=action, resource_type="photo", resource_id=photo_id[:64],
-                   outcome="not_found")
-            raise CaseNotFound(photo_id)
-        record(session, actor=actor, action=action, resource_type="photo", resource_id=photo.id,
-               detail={"case_id": case_id})
+        ),
+    )
     return photo, intake.store.read(photo.thumbnail_key if thumbnail else photo.storage_key)
 
 
@@ -270,8 +273,7 @@ def _replay(intake: Intake, *, org: Organization, actor: Actor, key: str, fp: st
 
 def add_photos(intake: Intake, *, org: Organization, actor: Actor, case_id: str, uploads: Sequence[Upload]) -> Case:
     """More photos for a case (a retake or a follow-up): stored as a new batch, case triaged again."""
-    with transaction(intake.sessions) as session:
-        status = CaseStatus(get_case(session, org=org, case_id=case_id).status)
+    status = CaseStatus(read_case(intake, org=org, actor=actor, case_id=case_id).status)
     if not accepts_photos(status):  # refuse a closed case before doing any work
         raise IllegalMove(status, "photos added")
 

@@ -1,0 +1,402 @@
+"""Image-quality checks for patient phone photos of skin lesions (pure numpy/OpenCV).
+
+``assess_quality`` tells at once whether a dermatologist could judge a submitted photo and, if not,
+what the patient should do differently. Every check returns a score in [0, 1] (higher is better) and
+passes when ``score >= threshold``; the photo is accepted only if every check passes.
+
+All pixel checks run on one canonical analysis image: the input resized so its long side is
+``ANALYSIS_LONG_SIDE`` (384 px; cv2.INTER_AREA when shrinking, INTER_LINEAR when a smaller input has to
+be enlarged), so the same photo sent at 1008 px or at 512 px gets (nearly) the same scores. 384 px and
+not 512 px because the calibration photos are mostly 300 px originals: blur thresholds calibrated on
+heavily enlarged images would be needlessly lax for sharp phone photos. Lesion localisation runs on a
+further reduced copy (``SEGMENT_LONG_SIDE`` = 128 px).
+
+| check | what it measures (score, higher is better) | passes if | instruction when it fails |
+| --- | --- | --- | --- |
+| skin_present | fraction of pixels in an inclusive YCrCb skin-colour model (Fitzpatrick I-VI), lesion counted as skin; score = fraction / 0.6 | >= 0.5 (skin >= 30 % of the frame) | Make sure the photo shows the skin around the spot, filling most of the picture. |
+| lesion_framing | region in the centre that differs in colour from the surrounding skin (Lab distance to the border skin, illumination plane removed); min of a size score sqrt(area / 9 %) and a position score (centroid offset, length of the lesion cut by the frame edge) | >= 0.4 | Move closer so the spot fills about a third of the photo. / Centre the spot and keep all of it inside the frame. (whichever part is worse) |
+| focus_blur | edge sharpness: at strong edges of the central 70 %, gradient / local 7x7 range (0.5 for a perfect step, 0.4/sigma for a blur of sigma px), 75th percentile, sharpest of 8 edge orientations; score = that / 0.5 | >= 0.5 | Hold the phone about 10-15 cm from the skin and tap the spot on the screen so the camera focuses on it. |
+| motion_blur | the same sharpness in the blurriest orientation, and its ratio to the sharpest one; score = max(worst / 0.5, ratio - 0.35): fails only when some direction is soft *and* the softness is directional | >= 0.44 | Hold the phone steady - rest your elbow on a table - and take the photo again. |
+| underexposure | brightness: 0.5 x median luma + 0.5 x 99th-percentile luma, score = that / 0.4 (dark skin stays well above the threshold) | >= 0.45 | Move to a brighter place with even light, such as near a window during the day. |
+| overexposure | clipped share (any channel >= 250) and washed-out contrast (5th-percentile luma); score = 1 - max(clipped / 0.5, (p5 - 0.6) / 0.35) | >= 0.5 | The photo is too bright: move out of direct sunlight or turn the flash off. |
+| glare | small bright, low-saturation blobs standing out from their surroundings (white top-hat), each < 4 % of the frame; score = 1 - area share / 3 % | >= 0.5 | Avoid shine on the skin: turn the flash off and tilt the phone slightly so lights don't reflect. |
+| colour_cast | how far the median CIELAB (a*, b*) of the frame lies outside the range of daylight skin photos; score = 1 - distance / 24 | >= 0.5 | Take the photo in daylight or white light; avoid coloured or yellow lamps. |
+| resolution | short side of the original photo: log2(short / 128) / 3 (1.0 at >= 1024 px) | >= 0.6 (short side >= 446 px) | Use your phone's main camera at full resolution, and send the photo itself rather than a screenshot or a thumbnail. |
+
+``QualityReport.instructions`` lists the failed checks' instructions in ``IMPORTANCE`` order, which is the
+table's order: first what makes the photo useless whatever else is fixed (no skin, no usable view of the
+spot), then sharpness (cannot be repaired), then light, then colour, and resolution last (a photo that
+is otherwise fine is often still readable even when small).
+
+``QualityReport.score`` is the worst check, each score first mapped piecewise-linearly so that 0 -> 0,
+its threshold -> 0.5 and 1 -> 1; hence ``score >= 0.5`` exactly when the verdict is "accept".
+
+Calibration (train patients of PAD-UFES-20, synthetic defects): see ``bench/quality_calibration.py``,
+whose header holds the table and the command that produced it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+CHECKS_VERSION = "quality-checks-1"
+
+ANALYSIS_LONG_SIDE = 384
+SEGMENT_LONG_SIDE = 128
+
+CHECK_NAMES: tuple[str, ...] = (
+    "resolution",
+    "focus_blur",
+    "motion_blur",
+    "underexposure",
+    "overexposure",
+    "glare",
+    "colour_cast",
+    "skin_present",
+    "lesion_framing",
+)
+
+#: Most important first: the order of ``QualityReport.instructions``.
+IMPORTANCE: tuple[str, ...] = (
+    "skin_present",
+    "lesion_framing",
+    "focus_blur",
+    "motion_blur",
+    "underexposure",
+    "overexposure",
+    "glare",
+    "colour_cast",
+    "resolution",
+)
+
+THRESHOLDS: dict[str, float] = {
+    "resolution": 0.6,
+    "focus_blur": 0.5,
+    "motion_blur": 0.44,
+    "underexposure": 0.45,
+    "overexposure": 0.5,
+    "glare": 0.5,
+    "colour_cast": 0.5,
+    "skin_present": 0.5,
+    "lesion_framing": 0.4,
+}
+
+INSTRUCTIONS: dict[str, str] = {
+    "resolution": (
+        "Use your phone's main camera at full resolution, and send the photo itself rather than "
+        "a screenshot or a thumbnail."
+    ),
+    "focus_blur": (
+        "Hold the phone about 10\u201315 cm from the skin and tap the spot on the screen so the camera "
+        "focuses on it."
+    ),
+    "motion_blur": "Hold the phone steady \u2014 rest your elbow on a table \u2014 and take the photo again.",
+    "underexposure": "Move to a brighter place with even light, such as near a window during the day.",
+    "overexposure": "The photo is too bright: move out of direct sunlight or turn the flash off.",
+    "glare": "Avoid shine on the skin: turn the flash off and tilt the phone slightly so lights don't reflect.",
+    "colour_cast": "Take the photo in daylight or white light; avoid coloured or yellow lamps.",
+    "skin_present": "Make sure the photo shows the skin around the spot, filling most of the picture.",
+}
+INSTRUCTION_MOVE_CLOSER = "Move closer so the spot fills about a third of the photo."
+INSTRUCTION_CENTRE = "Centre the spot and keep all of it inside the frame."
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    score: float
+    passed: bool
+    threshold: float
+    instruction: str | None
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    verdict: str
+    score: float
+    checks: dict[str, CheckResult]
+    instructions: list[str]
+
+
+# ----------------------------------------------------------------------------------------------------
+# helpers
+
+
+def _clip01(x: float) -> float:
+    return float(min(1.0, max(0.0, x)))
+
+
+def _resize_long_side(img: np.ndarray, long_side: int) -> np.ndarray:
+    h, w = img.shape[:2]
+    scale = long_side / max(h, w)
+    if scale == 1.0:
+        return img
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+    return cv2.resize(img, size, interpolation=interp)
+
+
+def _central(a: np.ndarray, keep: float = 0.7) -> np.ndarray:
+    h, w = a.shape[:2]
+    dy, dx = int(h * (1 - keep) / 2), int(w * (1 - keep) / 2)
+    return a[dy : h - dy, dx : w - dx]
+
+
+# ----------------------------------------------------------------------------------------------------
+# resolution
+
+
+def resolution_score(original_size: tuple[int, int]) -> float:
+    """log2(short side / 128 px) / 3: 0 at 128 px, 0.6 at 446 px, 0.667 at 512 px, 1 at >= 1024 px."""
+    short = min(int(original_size[0]), int(original_size[1]))
+    if short <= 0:
+        return 0.0
+    return _clip01(np.log2(short / 128.0) / 3.0)
+
+
+# ----------------------------------------------------------------------------------------------------
+# sharpness
+
+_SHARP_WINDOW = 7
+_N_ORIENT = 8
+
+
+def directional_sharpness(gray: np.ndarray) -> tuple[float, float]:
+    """(sharpest, blurriest) edge sharpness over 8 edge orientations, on the central 70 % of ``gray``.
+
+    At each strong edge pixel (local maximum of the gradient, local range above max(0.02, half the
+    97th percentile)) the sharpness is |gradient| / (max - min in a 7x7 window): 0.5 for an ideal step,
+    about 0.4 / sigma for a step blurred by a Gaussian of sigma px, and independent of contrast, so dark
+    or flat photos are not called blurred. Per orientation (structure-tensor orientation, 8 bins) the
+    75th percentile is taken; orientations with fewer than 10 edge pixels are skipped.
+    """
+    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3) * 0.125
+    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3) * 0.125
+    mag = cv2.magnitude(gx, gy)
+    kernel = np.ones((_SHARP_WINDOW, _SHARP_WINDOW), np.uint8)
+    local_range = cv2.dilate(gray, kernel) - cv2.erode(gray, kernel)
+    ox = cv2.GaussianBlur(gx * gx - gy * gy, (0, 0), 1.0)
+    oy = cv2.GaussianBlur(2 * gx * gy, (0, 0), 1.0)
+    mag, local_range, ox, oy = (_central(x) for x in (mag, local_range, ox, oy))
+    rmin = max(0.02, 0.5 * float(np.percentile(local_range, 97)))
+    is_peak = mag >= cv2.dilate(mag, np.ones((3, 3), np.uint8))
+    sel = (local_range > rmin) & is_peak & (mag > 0)
+    if not sel.any():
+        return 0.0, 0.0
+    ratio = mag[sel] / local_range[sel]
+    angle = (np.arctan2(oy[sel], ox[sel]) * 0.5) % np.pi
+    bins = np.floor(angle / np.pi * _N_ORIENT + 0.5).astype(np.int64) % _N_ORIENT
+    per_bin = [float(np.percentile(ratio[bins == b], 75)) for b in range(_N_ORIENT) if (bins == b).sum() >= 10]
+    if not per_bin:
+        return 0.0, 0.0
+    return max(per_bin), min(per_bin)
+
+
+def focus_score(sharpest: float) -> float:
+    return _clip01(sharpest / 0.5)
+
+
+def motion_score(sharpest: float, blurriest: float) -> float:
+    if sharpest <= 0:
+        return 0.0
+    return _clip01(max(blurriest / 0.5, blurriest / sharpest - 0.35))
+
+
+# ----------------------------------------------------------------------------------------------------
+# exposure, glare, colour
+
+
+def underexposure_score(gray: np.ndarray) -> float:
+    p50, p99 = np.percentile(gray, (50, 99))
+    return _clip01((0.5 * p50 + 0.5 * p99) / 0.4)
+
+
+def overexposure_score(rgb: np.ndarray, gray: np.ndarray) -> float:
+    clipped = float((rgb.max(axis=2) >= 250).mean())
+    p5 = float(np.percentile(gray, 5))
+    return _clip01(1.0 - max(clipped / 0.5, (p5 - 0.6) / 0.35))
+
+
+def glare_fraction(rgb: np.ndarray, hsv: np.ndarray) -> float:
+    """Area share of small bright, low-saturation blobs that stand out from their surroundings."""
+    h, w = rgb.shape[:2]
+    v = hsv[..., 2]
+    k = max(3, round(max(h, w) * 0.06)) | 1
+    tophat = cv2.morphologyEx(v, cv2.MORPH_TOPHAT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    cand = ((v >= 225) & (hsv[..., 1] <= 80) & (tophat >= 25)).astype(np.uint8)
+    if not cand.any():
+        return 0.0
+    n, _, stats, _ = cv2.connectedComponentsWithStats(cand, connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    small = areas[areas <= 0.04 * h * w]
+    return float(small.sum()) / (h * w)
+
+
+def glare_score(fraction: float) -> float:
+    return _clip01(1.0 - fraction / 0.03)
+
+
+# The range of the frame's median CIELAB chroma in daylight skin photos (train photos, 2.5-97.5 %).
+_A_RANGE = (0.0, 26.0)
+_B_RANGE = (1.0, 34.0)
+
+
+def colour_cast_score(lab: np.ndarray) -> float:
+    a = float(np.median(lab[..., 1]))
+    b = float(np.median(lab[..., 2]))
+    da = max(_A_RANGE[0] - a, a - _A_RANGE[1], 0.0)
+    db = max(_B_RANGE[0] - b, b - _B_RANGE[1], 0.0)
+    return _clip01(1.0 - float(np.hypot(da, db)) / 24.0)
+
+
+# ----------------------------------------------------------------------------------------------------
+# skin
+
+
+def skin_mask(rgb: np.ndarray) -> np.ndarray:
+    """Inclusive skin-colour model in YCrCb (covers Fitzpatrick I-VI): boolean HxW."""
+    ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
+    y, cr, cb = ycc[..., 0], ycc[..., 1].astype(np.int16), ycc[..., 2].astype(np.int16)
+    return (y >= 20) & (y <= 250) & (cr >= 131) & (cr <= 180) & (cb >= 75) & (cb <= 130) & (cr - cb >= 8)
+
+
+def skin_score(fraction: float) -> float:
+    return _clip01(fraction / 0.6)
+
+
+# ----------------------------------------------------------------------------------------------------
+# lesion localisation and framing
+
+
+@dataclass(frozen=True)
+class LesionRegion:
+    """The lesion found by ``find_lesion`` (on the SEGMENT_LONG_SIDE image)."""
+
+    mask: np.ndarray  # bool HxW
+    area: float  # share of the frame
+    offset: float  # max(|dx|, |dy|) of the centroid, 0 = centre, 1 = frame edge
+    cut: float  # lesion pixels on the frame edge / equivalent diameter (about 1 when half is cut off)
+
+
+def find_lesion(rgb_small: np.ndarray) -> LesionRegion | None:
+    """The most central region that differs in colour from the skin along the frame border."""
+    h, w = rgb_small.shape[:2]
+    lab = cv2.cvtColor(rgb_small.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2Lab)
+    lab = cv2.GaussianBlur(lab, (0, 0), 1.0)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    xn, yn = (xx + 0.5) / w - 0.5, (yy + 0.5) / h - 0.5
+    border = max(2, round(min(h, w) * 0.12))
+    ring = np.ones((h, w), bool)
+    ring[border:-border, border:-border] = False
+    # Illumination: a plane fitted to L* on the border ring; chroma: the ring's median.
+    design = np.stack([np.ones(ring.sum(), np.float32), xn[ring], yn[ring]], axis=1)
+    coef, *_ = np.linalg.lstsq(design, lab[..., 0][ring], rcond=None)
+    background_l = coef[0] + coef[1] * xn + coef[2] * yn
+    a0, b0 = np.median(lab[..., 1][ring]), np.median(lab[..., 2][ring])
+    dist = np.sqrt((lab[..., 0] - background_l) ** 2 + (lab[..., 1] - a0) ** 2 + (lab[..., 2] - b0) ** 2)
+    ring_d = dist[ring]
+    med = float(np.median(ring_d))
+    mad = float(np.median(np.abs(ring_d - med)))
+    thresh = max(8.0, med + 4.0 * 1.4826 * mad)
+    binary = (dist > thresh).astype(np.uint8)
+    ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+    binary = cv2.morphologyEx(binary, cv2.MORPH_OPEN, ker)
+    binary = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, ker)
+    n, labels, stats, cents = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    if n <= 1:
+        return None
+    areas = stats[1:, cv2.CC_STAT_AREA].astype(np.float64) / (h * w)
+    cx = cents[1:, 0] / w - 0.5
+    cy = cents[1:, 1] / h - 0.5
+    weight = areas * np.exp(-(cx**2 + cy**2) / (2 * 0.2**2))
+    best = int(np.argmax(weight))
+    if areas[best] < 0.001:
+        return None
+    # Fill holes: flood the outside from a zero frame; what the flood does not reach is inside.
+    flood = np.zeros((h + 2, w + 2), np.uint8)
+    flood[1:-1, 1:-1] = labels == best + 1
+    cv2.floodFill(flood, None, (0, 0), 2)
+    m = flood[1:-1, 1:-1] != 2
+    area = float(m.mean())
+    ys, xs = np.nonzero(m)
+    offset = float(max(abs(xs.mean() + 0.5 - w / 2) / (w / 2), abs(ys.mean() + 0.5 - h / 2) / (h / 2)))
+    edge = int(m[0].sum() + m[-1].sum() + m[1:-1, 0].sum() + m[1:-1, -1].sum())
+    diameter = 2.0 * np.sqrt(m.sum() / np.pi)
+    return LesionRegion(mask=m, area=area, offset=offset, cut=float(edge / diameter))
+
+
+def framing_scores(lesion: LesionRegion | None) -> tuple[float, float]:
+    """(size score, position score) of the lesion; both 0 when none was found."""
+    if lesion is None:
+        return 0.0, 0.0
+    size = _clip01(np.sqrt(lesion.area / 0.09))
+    position = _clip01(min(1.0 - (lesion.offset - 0.3) / 0.6, 1.0 - lesion.cut / 1.2))
+    return size, position
+
+
+# ----------------------------------------------------------------------------------------------------
+# the report
+
+
+def _result(name: str, score: float, instruction: str | None = None) -> CheckResult:
+    score = round(_clip01(score), 3)
+    threshold = THRESHOLDS[name]
+    passed = score >= threshold
+    text = None if passed else (instruction or INSTRUCTIONS[name])
+    return CheckResult(name=name, score=score, passed=passed, threshold=threshold, instruction=text)
+
+
+def _overall(checks: dict[str, CheckResult]) -> float:
+    worst = 1.0
+    for c in checks.values():
+        t = c.threshold
+        q = 0.5 * c.score / t if c.score < t else 0.5 + 0.5 * (c.score - t) / (1.0 - t)
+        worst = min(worst, q)
+    if any(not c.passed for c in checks.values()):
+        worst = min(worst, 0.499)
+    return round(worst, 3)
+
+
+def assess_quality(rgb: np.ndarray, *, original_size: tuple[int, int]) -> QualityReport:
+    """rgb: HxWx3 uint8 RGB, already EXIF-oriented, reduced so its long side is <= ~1024 px
+    (may be smaller, e.g. 512x512). original_size: (width, height) of the full-size photo."""
+    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError("rgb must be an HxWx3 uint8 array")
+    if min(rgb.shape[:2]) < 8:
+        raise ValueError("image too small to assess")
+    img = _resize_long_side(np.ascontiguousarray(rgb), ANALYSIS_LONG_SIDE)
+    gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32) * (1.0 / 255.0)
+    hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
+    small = _resize_long_side(img, SEGMENT_LONG_SIDE)
+    lab_small = cv2.cvtColor(small.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2Lab)
+
+    sharpest, blurriest = directional_sharpness(gray)
+    lesion = find_lesion(small)
+    skin = skin_mask(small)
+    if lesion is not None:
+        skin = skin | lesion.mask
+    size, position = framing_scores(lesion)
+    framing_text = INSTRUCTION_MOVE_CLOSER if size <= position else INSTRUCTION_CENTRE
+
+    results = [
+        _result("resolution", resolution_score(original_size)),
+        _result("focus_blur", focus_score(sharpest)),
+        _result("motion_blur", motion_score(sharpest, blurriest)),
+        _result("underexposure", underexposure_score(gray)),
+        _result("overexposure", overexposure_score(img, gray)),
+        _result("glare", glare_score(glare_fraction(img, hsv))),
+        _result("colour_cast", colour_cast_score(lab_small)),
+        _result("skin_present", skin_score(float(skin.mean()))),
+        _result("lesion_framing", min(size, position), framing_text),
+    ]
+    checks = {r.name: r for r in results}
+    instructions: list[str] = []
+    for name in IMPORTANCE:
+        text = checks[name].instruction
+        if text is not None and text not in instructions:
+            instructions.append(text)
+    verdict = "accept" if all(r.passed for r in results) else "retake"
+    return QualityReport(verdict=verdict, score=_overall(checks), checks=checks, instructions=instructions)
