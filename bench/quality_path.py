@@ -43,7 +43,9 @@ def phone_like_jpeg(data_dir: Path, seed: int = 0) -> bytes:
     else:
         yy, xx = np.mgrid[0 : SIZE[1], 0 : SIZE[0]]
         big = np.stack([200 - yy / 60, 150 - xx / 80, 120 - yy / 90], axis=-1).astype(np.uint8)
-    noisy = np.clip(big.astype(np.int16) + rng.normal(0, 4, big.shape).astype(np.int16), 0, 255).astype(np.uint8)
+    noisy = np.clip(big.astype(np.int16) + rng.normal(0, 4, big.shape).astype(np.int16), 0, 255).astype(
+        np.uint8
+    )
     exif = Image.Exif()
     exif[0x010F] = "PhoneMaker"  # Make
     exif[0x0110] = "PhoneModel 12"  # Model
@@ -60,10 +62,15 @@ def _time(fn) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--data-dir", type=Path,
-                        default=Path(os.environ.get("DERMATRIAGE_DATA_DIR", Path(__file__).parents[2] / "shared/data")))
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("DERMATRIAGE_DATA_DIR", Path(__file__).parents[2] / "shared/data")),
+    )
     args = parser.parse_args()
     cv2.setNumThreads(1)
 
@@ -78,15 +85,21 @@ def main() -> None:
         cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
 
     def quality_path():
-        decoded = decode_reduced(data, target_long_side=limits.analysis_long_side, max_pixels=limits.max_pixels)
+        decoded = decode_reduced(
+            data, target_long_side=limits.analysis_long_side, max_pixels=limits.max_pixels
+        )
         assess_quality(decoded.rgb, original_size=(decoded.width, decoded.height))
 
     def ingest():
         photo = ingest_photo(data, filename="bench.jpg", limits=limits)
         assess_quality(photo.analysis.rgb, original_size=(photo.width, photo.height))
 
-    runs: dict[str, list[float]] = {"full decode (Pillow)": [], "full decode (OpenCV)": [], "quality path": [],
-                                    "ingest + quality": []}
+    runs: dict[str, list[float]] = {
+        "full decode (Pillow)": [],
+        "full decode (OpenCV)": [],
+        "quality path": [],
+        "ingest + quality": [],
+    }
     fns = dict(zip(runs, (full_pillow, full_opencv, quality_path, ingest), strict=True))
     for fn in fns.values():  # warm up
         fn()
@@ -96,11 +109,14 @@ def main() -> None:
 
     medians = {name: statistics.median(values) * 1000 for name, values in runs.items()}
     baseline = medians["full decode (Pillow)"]
-    print(f"12-megapixel JPEG {SIZE[0]}x{SIZE[1]}, {len(data) / 1e6:.1f} MB, {args.repeats} rounds, one thread")
+    print(
+        f"12-megapixel JPEG {SIZE[0]}x{SIZE[1]}, {len(data) / 1e6:.1f} MB, {args.repeats} rounds, one thread"
+    )
     for name, ms in medians.items():
         print(f"  {name:22s} {ms:8.1f} ms   ratio to full decode (Pillow) {ms / baseline:5.2f}")
+    ratio_pil = medians["quality path"] / baseline
     ratio_cv = medians["quality path"] / medians["full decode (OpenCV)"]
-    print(f"quality path / full decode: {medians['quality path'] / baseline:.2f} (Pillow), {ratio_cv:.2f} (OpenCV)")
+    print(f"quality path / full decode: {ratio_pil:.2f} (Pillow), {ratio_cv:.2f} (OpenCV)")
 
 
 if __name__ == "__main__":

@@ -9,20 +9,20 @@ so a client learns which field to fix.
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
-class Sex(str, Enum):
+class Sex(StrEnum):
     female = "female"
     male = "male"
     other = "other"
     unknown = "unknown"
 
 
-class BodySite(str, Enum):
+class BodySite(StrEnum):
     face = "face"
     scalp = "scalp"
     ear = "ear"

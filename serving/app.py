@@ -39,11 +39,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sessions=sessions,
             store=PhotoStore(settings.photo_dir),
             engine=TriageEngine(),
-            limits=PhotoLimits(max_bytes=settings.max_photo_bytes, max_pixels=settings.max_photo_pixels,
-                               analysis_long_side=settings.analysis_long_side),
+            limits=PhotoLimits(
+                max_bytes=settings.max_photo_bytes,
+                max_pixels=settings.max_photo_pixels,
+                analysis_long_side=settings.analysis_long_side,
+            ),
         )
-        log.info("dermatriage ready: database %s, photos in %s", engine.url.render_as_string(hide_password=True),
-                 settings.photo_dir)
+        log.info(
+            "dermatriage ready: database %s, photos in %s",
+            engine.url.render_as_string(hide_password=True),
+            settings.photo_dir,
+        )
         yield
         engine.dispose()
 
@@ -62,8 +68,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > settings.max_request_bytes:
             response = JSONResponse(
-                error_body("request_too_large", f"the request is {length} bytes; the limit is "
-                           f"{settings.max_request_bytes}", fix="Send fewer or smaller photos."),
+                error_body(
+                    "request_too_large",
+                    f"the request is {length} bytes; the limit is {settings.max_request_bytes}",
+                    fix="Send fewer or smaller photos.",
+                ),
                 status_code=413,
             )
         else:
@@ -88,8 +97,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         checks["photo_store"] = "ok" if intake.store.writable() else "not writable"
         checks["models"] = "ok" if intake.engine.ready() else "not loaded"
         ready = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
-                            status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
+        )
 
     app.include_router(cases_router)
     return app

@@ -72,4 +72,8 @@ def record(
 
 
 def events_for(session: Session, *, resource_id: str) -> list[AuditEvent]:
-    return list(session.scalars(select(AuditEvent).where(AuditEvent.resource_id == resource_id).order_by(AuditEvent.id)))
+    return list(
+        session.scalars(
+            select(AuditEvent).where(AuditEvent.resource_id == resource_id).order_by(AuditEvent.id)
+        )
+    )

@@ -50,18 +50,32 @@ def authenticate(request: Request) -> Client:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
-        raise ApiError(401, "unauthenticated", "missing API key", fix="Send 'Authorization: Bearer <key>'.",
-                       headers=_UNAUTHORIZED)
+        raise ApiError(
+            401,
+            "unauthenticated",
+            "missing API key",
+            fix="Send 'Authorization: Bearer <key>'.",
+            headers=_UNAUTHORIZED,
+        )
     with transaction(request.app.state.sessions) as session:
         found = find_active_key(session, key.strip())
     if found is None:
-        raise ApiError(401, "unauthenticated", "unknown or revoked API key",
-                       fix="Use a current key; an administrator can issue one with 'dermatriage keys create'.",
-                       headers=_UNAUTHORIZED)
+        raise ApiError(
+            401,
+            "unauthenticated",
+            "unknown or revoked API key",
+            fix="Use a current key; an administrator can issue one with 'dermatriage keys create'.",
+            headers=_UNAUTHORIZED,
+        )
     api_key, org = found
     role = Role(api_key.role)
-    actor = Actor(organization_id=org.id, key_id=api_key.id, role=role.value,
-                  client_address=client_address(request), request_id=request_id(request))
+    actor = Actor(
+        organization_id=org.id,
+        key_id=api_key.id,
+        role=role.value,
+        client_address=client_address(request),
+        request_id=request_id(request),
+    )
     return Client(organization=org, key_id=api_key.id, role=role, actor=actor)
 
 
@@ -71,5 +85,9 @@ CurrentClient = Annotated[Client, Depends(authenticate)]
 def require(client: Client, *roles: Role) -> None:
     if client.role not in roles:
         allowed = ", ".join(r.value for r in roles)
-        raise ApiError(403, "forbidden", f"a key with role {client.role.value!r} may not do this",
-                       fix=f"Use a key with one of the roles: {allowed}.")
+        raise ApiError(
+            403,
+            "forbidden",
+            f"a key with role {client.role.value!r} may not do this",
+            fix=f"Use a key with one of the roles: {allowed}.",
+        )

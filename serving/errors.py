@@ -15,8 +15,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
 class ApiError(Exception):
-    def __init__(self, status_code: int, code: str, message: str, *, fix: str = "", field: str | None = None,
-                 headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status_code: int,
+        code: str,
+        message: str,
+        *,
+        fix: str = "",
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status_code = status_code
         self.code = code
@@ -44,7 +52,9 @@ def validation_error(exc_errors: list[dict], *, prefix: str) -> ApiError:
     """A pydantic ValidationError's errors -> one 422 naming the first bad field (all listed in message)."""
     problems = [f"{field_path(e['loc'], prefix)}: {e['msg']}" for e in exc_errors]
     first = field_path(exc_errors[0]["loc"], prefix) if exc_errors else prefix
-    return ApiError(422, "invalid_field", "; ".join(problems), fix=f"Correct the field '{first}'.", field=first)
+    return ApiError(
+        422, "invalid_field", "; ".join(problems), fix=f"Correct the field '{first}'.", field=first
+    )
 
 
 def install_handlers(app: FastAPI) -> None:
@@ -65,5 +75,7 @@ def install_handlers(app: FastAPI) -> None:
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(
-            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=getattr(exc, "headers", None)
+            error_body(code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
         )

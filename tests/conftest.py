@@ -111,8 +111,13 @@ def make_org(sessions, slug: str | None = None) -> OrgKeys:
     with transaction(sessions) as session:
         org = create_org(session, slug=slug, name=slug.title())
         keys = {role: issue_key(session, org=org, role=role).key for role in Role}
-    return OrgKeys(org_id=org.id, slug=slug, intake=keys[Role.intake], dermatologist=keys[Role.dermatologist],
-                   admin=keys[Role.admin])
+    return OrgKeys(
+        org_id=org.id,
+        slug=slug,
+        intake=keys[Role.intake],
+        dermatologist=keys[Role.dermatologist],
+        admin=keys[Role.admin],
+    )
 
 
 @pytest.fixture

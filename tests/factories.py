@@ -12,8 +12,9 @@ SKIN_LIGHT = (214, 168, 142)
 SKIN_DARK = (96, 64, 48)
 
 
-def skin_photo(size: tuple[int, int] = (800, 600), *, seed: int = 0, skin=SKIN_LIGHT,
-               lesion_scale: float = 0.22) -> np.ndarray:
+def skin_photo(
+    size: tuple[int, int] = (800, 600), *, seed: int = 0, skin=SKIN_LIGHT, lesion_scale: float = 0.22
+) -> np.ndarray:
     """An RGB skin close-up: shaded, textured skin with a dark, irregular, textured lesion in the middle."""
     w, h = size
     rng = np.random.default_rng(seed)

@@ -34,8 +34,11 @@ _PHOTO_FORM = {
                     "properties": {
                         "questionnaire": {"type": "string", "description": "JSON object; see Questionnaire."},
                         "submitted_by": {"type": "string", "description": "JSON object; see SubmittedBy."},
-                        "photos": {"type": "array", "items": {"type": "string", "format": "binary"},
-                                   "description": "1 to 10 photos: JPEG, PNG, WebP or HEIC/HEIF."},
+                        "photos": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "1 to 10 photos: JPEG, PNG, WebP or HEIC/HEIF.",
+                        },
                     },
                 }
             }
@@ -50,7 +53,9 @@ _ADD_PHOTOS_FORM = {
                 "schema": {
                     "type": "object",
                     "required": ["photos"],
-                    "properties": {"photos": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+                    "properties": {
+                        "photos": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                    },
                 }
             }
         },
@@ -72,11 +77,19 @@ async def _form(request: Request) -> AsyncIterator[FormData]:
     try:
         form = await request.form(max_files=limit + 1, max_fields=20)
     except MultiPartException as exc:
-        raise ApiError(422, "invalid_form", f"the multipart form could not be read: {exc.message}",
-                       fix=f"Send multipart/form-data with at most {limit} files in 'photos'.") from exc
+        raise ApiError(
+            422,
+            "invalid_form",
+            f"the multipart form could not be read: {exc.message}",
+            fix=f"Send multipart/form-data with at most {limit} files in 'photos'.",
+        ) from exc
     except AssertionError as exc:  # starlette asserts on a non-multipart body
-        raise ApiError(415, "unsupported_media_type", "expected a multipart/form-data body",
-                       fix="Send the photos and the questionnaire as multipart/form-data.") from exc
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "expected a multipart/form-data body",
+            fix="Send the photos and the questionnaire as multipart/form-data.",
+        ) from exc
     try:
         yield form
     finally:
@@ -87,23 +100,41 @@ async def _uploads(request: Request, form) -> list[service.Upload]:
     settings = request.app.state.settings
     files = [f for f in form.getlist("photos") if isinstance(f, UploadFile)]
     if len(form.getlist("photos")) != len(files):
-        raise ApiError(422, "invalid_field", "'photos' must be file parts", field="photos",
-                       fix="Send each photo as a file part named 'photos'.")
+        raise ApiError(
+            422,
+            "invalid_field",
+            "'photos' must be file parts",
+            field="photos",
+            fix="Send each photo as a file part named 'photos'.",
+        )
     if not files:
-        raise ApiError(422, "no_photo", "the request has no photo", field="photos",
-                       fix="Attach at least one photo of the skin problem as a file part named 'photos'.")
+        raise ApiError(
+            422,
+            "no_photo",
+            "the request has no photo",
+            field="photos",
+            fix="Attach at least one photo of the skin problem as a file part named 'photos'.",
+        )
     if len(files) > settings.max_photos_per_request:
-        raise ApiError(422, "too_many_photos",
-                       f"the request has more than {settings.max_photos_per_request} photos", field="photos",
-                       fix=f"Send at most {settings.max_photos_per_request} photos per request.")
+        raise ApiError(
+            422,
+            "too_many_photos",
+            f"the request has more than {settings.max_photos_per_request} photos",
+            field="photos",
+            fix=f"Send at most {settings.max_photos_per_request} photos per request.",
+        )
     uploads = []
     for index, upload in enumerate(files):
         name = upload.filename or f"photo {index + 1}"
         if upload.size is not None and upload.size > settings.max_photo_bytes:
-            raise ApiError(413, "photo_too_large",
-                           f"photos[{index}] {name!r} is {upload.size} bytes; the limit is {settings.max_photo_bytes}",
-                           field=f"photos[{index}]", fix="Send the photo as taken by the phone camera, "
-                           f"under {settings.max_photo_bytes // (1024 * 1024)} MB.")
+            raise ApiError(
+                413,
+                "photo_too_large",
+                f"photos[{index}] {name!r} is {upload.size} bytes; the limit is {settings.max_photo_bytes}",
+                field=f"photos[{index}]",
+                fix="Send the photo as taken by the phone camera, "
+                f"under {settings.max_photo_bytes // (1024 * 1024)} MB.",
+            )
         uploads.append(service.Upload(filename=name, data=await upload.read()))
     return uploads
 
@@ -112,19 +143,34 @@ def _json_field(form, name: str, model: type[BaseModel], *, required: bool) -> B
     raw = form.get(name)
     if raw is None or raw == "":
         if required:
-            raise ApiError(422, "missing_field", f"the form field {name!r} is missing", field=name,
-                           fix=f"Send '{name}' as a JSON object in a form field.")
+            raise ApiError(
+                422,
+                "missing_field",
+                f"the form field {name!r} is missing",
+                field=name,
+                fix=f"Send '{name}' as a JSON object in a form field.",
+            )
         return model()
     if not isinstance(raw, str):
-        raise ApiError(422, "invalid_field", f"{name!r} must be a text field holding JSON", field=name,
-                       fix=f"Send '{name}' as a form field, not a file.")
+        raise ApiError(
+            422,
+            "invalid_field",
+            f"{name!r} must be a text field holding JSON",
+            field=name,
+            fix=f"Send '{name}' as a form field, not a file.",
+        )
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
         errors = exc.errors()
         if errors and errors[0]["type"] == "json_invalid":
-            raise ApiError(422, "invalid_json", f"{name!r} is not valid JSON: {errors[0]['msg']}", field=name,
-                           fix=f"Send '{name}' as a JSON object.") from exc
+            raise ApiError(
+                422,
+                "invalid_json",
+                f"{name!r} is not valid JSON: {errors[0]['msg']}",
+                field=name,
+                fix=f"Send '{name}' as a JSON object.",
+            ) from exc
         raise validation_error(errors, prefix=name) from exc
 
 
@@ -153,25 +199,41 @@ async def submit_case(
 ):
     require(client, Role.intake, Role.admin)
     if not idempotency_key or not idempotency_key.strip() or len(idempotency_key) > 255:
-        raise ApiError(400, "idempotency_key_required", "the Idempotency-Key header is missing or too long",
-                       field="Idempotency-Key",
-                       fix="Send a unique Idempotency-Key (e.g. a UUID, at most 255 characters) with each "
-                           "submission, and the same one when you retry it.")
+        raise ApiError(
+            400,
+            "idempotency_key_required",
+            "the Idempotency-Key header is missing or too long",
+            field="Idempotency-Key",
+            fix="Send a unique Idempotency-Key (e.g. a UUID, at most 255 characters) with each "
+            "submission, and the same one when you retry it.",
+        )
     async with _form(request) as form:
         questionnaire = _json_field(form, "questionnaire", Questionnaire, required=True)
         submitted_by = _json_field(form, "submitted_by", SubmittedBy, required=False)
         uploads = await _uploads(request, form)
     try:
         case, created = await _ingest(
-            service.create_case, uploads, intake=intake, org=client.organization, actor=client.actor,
-            idempotency_key=idempotency_key.strip(), questionnaire=questionnaire, submitted_by=submitted_by,
+            service.create_case,
+            uploads,
+            intake=intake,
+            org=client.organization,
+            actor=client.actor,
+            idempotency_key=idempotency_key.strip(),
+            questionnaire=questionnaire,
+            submitted_by=submitted_by,
         )
     except service.IdempotencyConflict as exc:
-        raise ApiError(422, "idempotency_key_reused",
-                       "this Idempotency-Key was already used for a different submission",
-                       field="Idempotency-Key", fix="Use a new Idempotency-Key for a new submission.") from exc
+        raise ApiError(
+            422,
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used for a different submission",
+            field="Idempotency-Key",
+            fix="Use a new Idempotency-Key for a new submission.",
+        ) from exc
     body = case_out(case).model_dump(mode="json")
-    return JSONResponse(body, status_code=201 if created else 200, headers={"Location": f"/v1/cases/{case.id}"})
+    return JSONResponse(
+        body, status_code=201 if created else 200, headers={"Location": f"/v1/cases/{case.id}"}
+    )
 
 
 def _not_found(case_id: str) -> ApiError:
@@ -181,35 +243,59 @@ def _not_found(case_id: str) -> ApiError:
 @router.get("/cases/{case_id}", response_model=CaseOut, summary="A case, its photos, triage and status")
 def get_case(case_id: str, client: CurrentClient, intake: IntakeDep) -> CaseOut:
     try:
-        return case_out(service.read_case(intake, org=client.organization, actor=client.actor, case_id=case_id))
+        return case_out(
+            service.read_case(intake, org=client.organization, actor=client.actor, case_id=case_id)
+        )
     except service.CaseNotFound as exc:
         raise _not_found(case_id) from exc
 
 
-@router.post("/cases/{case_id}/photos", response_model=CaseOut, openapi_extra=_ADD_PHOTOS_FORM,
-             summary="More photos for a case (a retake or a follow-up); the case is triaged again")
+@router.post(
+    "/cases/{case_id}/photos",
+    response_model=CaseOut,
+    openapi_extra=_ADD_PHOTOS_FORM,
+    summary="More photos for a case (a retake or a follow-up); the case is triaged again",
+)
 async def add_photos(case_id: str, request: Request, client: CurrentClient, intake: IntakeDep) -> CaseOut:
     require(client, Role.intake, Role.admin)
     async with _form(request) as form:
         uploads = await _uploads(request, form)
     try:
-        case = await _ingest(service.add_photos, uploads, intake=intake, org=client.organization,
-                             actor=client.actor, case_id=case_id)
+        case = await _ingest(
+            service.add_photos,
+            uploads,
+            intake=intake,
+            org=client.organization,
+            actor=client.actor,
+            case_id=case_id,
+        )
     except service.CaseNotFound as exc:
         raise _not_found(case_id) from exc
     except IllegalMove as exc:
-        raise ApiError(409, "illegal_state", f"photos cannot be added to a case in status {exc.current.value!r}",
-                       fix="Submit a new case instead.", field="status") from exc
+        raise ApiError(
+            409,
+            "illegal_state",
+            f"photos cannot be added to a case in status {exc.current.value!r}",
+            fix="Submit a new case instead.",
+            field="status",
+        ) from exc
     return case_out(case)
 
 
 def _photo_response(client: Client, intake: service.Intake, case_id: str, photo_id: str, *, thumbnail: bool):
     try:
-        photo, content = service.read_photo(intake, org=client.organization, actor=client.actor, case_id=case_id,
-                                            photo_id=photo_id, thumbnail=thumbnail)
+        photo, content = service.read_photo(
+            intake,
+            org=client.organization,
+            actor=client.actor,
+            case_id=case_id,
+            photo_id=photo_id,
+            thumbnail=thumbnail,
+        )
     except service.CaseNotFound as exc:
-        raise ApiError(404, "photo_not_found", f"no photo {photo_id!r} in case {case_id!r}",
-                       fix="Check the ids.") from exc
+        raise ApiError(
+            404, "photo_not_found", f"no photo {photo_id!r} in case {case_id!r}", fix="Check the ids."
+        ) from exc
     media_type = "image/jpeg" if thumbnail else photo.media_type
     return Response(content, media_type=media_type, headers={"Cache-Control": "private, no-store"})
 
@@ -219,6 +305,8 @@ def photo_image(case_id: str, photo_id: str, client: CurrentClient, intake: Inta
     return _photo_response(client, intake, case_id, photo_id, thumbnail=False)
 
 
-@router.get("/cases/{case_id}/photos/{photo_id}/thumbnail", response_class=Response, summary="A photo's thumbnail")
+@router.get(
+    "/cases/{case_id}/photos/{photo_id}/thumbnail", response_class=Response, summary="A photo's thumbnail"
+)
 def photo_thumbnail(case_id: str, photo_id: str, client: CurrentClient, intake: IntakeDep):
     return _photo_response(client, intake, case_id, photo_id, thumbnail=True)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from model.questionnaire import Questionnaire
 from serving.cases.models import Case, Photo
 
 
-class SubmitterRole(str, Enum):
+class SubmitterRole(StrEnum):
     patient = "patient"
     caregiver = "caregiver"
     clinician = "clinician"
@@ -26,7 +25,9 @@ class SubmittedBy(BaseModel):
 
     role: SubmitterRole = SubmitterRole.patient
     name: str | None = Field(default=None, max_length=200)
-    practice: str | None = Field(default=None, max_length=300, description="The referring practice (clinicians).")
+    practice: str | None = Field(
+        default=None, max_length=300, description="The referring practice (clinicians)."
+    )
     contact: str | None = Field(default=None, max_length=300, description="Phone or e-mail for call-backs.")
 
     @model_validator(mode="after")
@@ -95,9 +96,17 @@ class CaseOut(BaseModel):
 def photo_out(photo: Photo) -> PhotoOut:
     base = f"/v1/cases/{photo.case_id}/photos/{photo.id}"
     return PhotoOut(
-        id=photo.id, batch=photo.batch, position=photo.position, created_at=photo.created_at,
-        media_type=photo.media_type, width=photo.width, height=photo.height, size_bytes=photo.size_bytes,
-        sha256=photo.sha256, image_url=f"{base}/image", thumbnail_url=f"{base}/thumbnail",
+        id=photo.id,
+        batch=photo.batch,
+        position=photo.position,
+        created_at=photo.created_at,
+        media_type=photo.media_type,
+        width=photo.width,
+        height=photo.height,
+        size_bytes=photo.size_bytes,
+        sha256=photo.sha256,
+        image_url=f"{base}/image",
+        thumbnail_url=f"{base}/thumbnail",
     )
 
 
@@ -114,7 +123,13 @@ def case_out(case: Case) -> CaseOut:
         photos=[PhotoQualityOut(id=p.id, quality=QualityOut.model_validate(p.quality)) for p in case.photos],
     )
     return CaseOut(
-        id=case.id, status=case.status, created_at=case.created_at, updated_at=case.updated_at,
-        jurisdiction=case.jurisdiction, questionnaire=case.questionnaire, submitted_by=case.submitted_by,
-        photos=[photo_out(p) for p in case.photos], triage=triage,
+        id=case.id,
+        status=case.status,
+        created_at=case.created_at,
+        updated_at=case.updated_at,
+        jurisdiction=case.jurisdiction,
+        questionnaire=case.questionnaire,
+        submitted_by=case.submitted_by,
+        photos=[photo_out(p) for p in case.photos],
+        triage=triage,
     )

@@ -110,9 +110,14 @@ def _audited_lookup(intake: Intake, *, actor: Actor, action: str, resource_type:
     """Look something up and audit the attempt; a miss is audited (committed) before it is reported."""
     with transaction(intake.sessions) as session:
         found = find(session)
-        record(session, actor=actor, action=action, resource_type=resource_type,
-               resource_id=found.id if found is not None else resource_id[:64],
-               outcome="ok" if found is not None else "not_found")
+        record(
+            session,
+            actor=actor,
+            action=action,
+            resource_type=resource_type,
+            resource_id=found.id if found is not None else resource_id[:64],
+            outcome="ok" if found is not None else "not_found",
+        )
     if found is None:
         raise CaseNotFound(resource_id)
     return found
@@ -120,18 +125,30 @@ def _audited_lookup(intake: Intake, *, actor: Actor, action: str, resource_type:
 
 def read_case(intake: Intake, *, org: Organization, actor: Actor, case_id: str) -> Case:
     return _audited_lookup(
-        intake, actor=actor, action="case.read", resource_type="case", resource_id=case_id,
-        find=lambda session: session.scalar(select(Case).where(Case.id == case_id, Case.organization_id == org.id)),
+        intake,
+        actor=actor,
+        action="case.read",
+        resource_type="case",
+        resource_id=case_id,
+        find=lambda session: session.scalar(
+            select(Case).where(Case.id == case_id, Case.organization_id == org.id)
+        ),
     )
 
 
-def read_photo(intake: Intake, *, org: Organization, actor: Actor, case_id: str, photo_id: str,
-               thumbnail: bool) -> tuple[Photo, bytes]:
+def read_photo(
+    intake: Intake, *, org: Organization, actor: Actor, case_id: str, photo_id: str, thumbnail: bool
+) -> tuple[Photo, bytes]:
     photo = _audited_lookup(
-        intake, actor=actor, action="photo.thumbnail.read" if thumbnail else "photo.read", resource_type="photo",
+        intake,
+        actor=actor,
+        action="photo.thumbnail.read" if thumbnail else "photo.read",
+        resource_type="photo",
         resource_id=photo_id,
         find=lambda session: session.scalar(
-            select(Photo).where(Photo.id == photo_id, Photo.case_id == case_id, Photo.organization_id == org.id)
+            select(Photo).where(
+                Photo.id == photo_id, Photo.case_id == case_id, Photo.organization_id == org.id
+            )
         ),
     )
     return photo, intake.store.read(photo.thumbnail_key if thumbnail else photo.storage_key)
@@ -153,7 +170,11 @@ def _write_files(store: PhotoStore, assessed: Sequence[_Assessed]) -> _Stored:
     for item in assessed:
         pair = []
         for content, sha, suffix in (
-            (item.photo.content, item.photo.sha256, ".png" if item.photo.media_type == "image/png" else ".jpg"),
+            (
+                item.photo.content,
+                item.photo.sha256,
+                ".png" if item.photo.media_type == "image/png" else ".jpg",
+            ),
             (item.photo.thumbnail, hashlib.sha256(item.photo.thumbnail).hexdigest(), ".jpg"),
         ):
             key, was_created = store.put(content, sha256=sha, suffix=suffix)
@@ -169,7 +190,9 @@ def _remove_orphans(intake: Intake, keys: Sequence[str]) -> None:
         return
     with transaction(intake.sessions) as session:
         for key in keys:
-            if not session.scalar(select(exists().where(or_(Photo.storage_key == key, Photo.thumbnail_key == key)))):
+            if not session.scalar(
+                select(exists().where(or_(Photo.storage_key == key, Photo.thumbnail_key == key)))
+            ):
                 intake.store.delete(key)
 
 
@@ -179,16 +202,29 @@ def _photo_rows(case: Case, assessed: Sequence[_Assessed], stored: _Stored, *, b
         p = item.photo
         rows.append(
             Photo(
-                case_id=case.id, organization_id=case.organization_id, batch=batch, position=position,
-                sha256=p.sha256, storage_key=key, thumbnail_key=thumbnail_key, media_type=p.media_type,
-                source_format=p.source_format, width=p.width, height=p.height, size_bytes=len(p.content),
-                quality_verdict=item.quality["verdict"], quality_score=item.quality["score"], quality=item.quality,
+                case_id=case.id,
+                organization_id=case.organization_id,
+                batch=batch,
+                position=position,
+                sha256=p.sha256,
+                storage_key=key,
+                thumbnail_key=thumbnail_key,
+                media_type=p.media_type,
+                source_format=p.source_format,
+                width=p.width,
+                height=p.height,
+                size_bytes=len(p.content),
+                quality_verdict=item.quality["verdict"],
+                quality_score=item.quality["score"],
+                quality=item.quality,
             )
         )
     return rows
 
 
-def _apply_triage(case: Case, decision: TriageDecision, *, org: Organization, versions: dict[str, str]) -> None:
+def _apply_triage(
+    case: Case, decision: TriageDecision, *, org: Organization, versions: dict[str, str]
+) -> None:
     now = utcnow()
     case.tier = decision.tier.value
     case.urgency_score = decision.urgency_score
@@ -229,21 +265,39 @@ def create_case(
         with transaction(intake.sessions) as session:
             # The idempotency row goes first: a concurrent retry waits or fails right here.
             case_id = new_id()
-            session.add(IdempotencyRecord(organization_id=org.id, key=idempotency_key, operation=CREATE_CASE,
-                                          fingerprint=fp, case_id=case_id))
+            session.add(
+                IdempotencyRecord(
+                    organization_id=org.id,
+                    key=idempotency_key,
+                    operation=CREATE_CASE,
+                    fingerprint=fp,
+                    case_id=case_id,
+                )
+            )
             session.flush()
             now = utcnow()
             case = Case(
-                id=case_id, organization_id=org.id, status=status_on_intake(decision).value,
-                jurisdiction=questionnaire.jurisdiction, questionnaire=questionnaire.model_dump(mode="json"),
-                submitted_by=submitted_by.model_dump(mode="json"), created_at=now, updated_at=now,
+                id=case_id,
+                organization_id=org.id,
+                status=status_on_intake(decision).value,
+                jurisdiction=questionnaire.jurisdiction,
+                questionnaire=questionnaire.model_dump(mode="json"),
+                submitted_by=submitted_by.model_dump(mode="json"),
+                created_at=now,
+                updated_at=now,
             )
             _apply_triage(case, decision, org=org, versions=intake.engine.model_versions)
             session.add(case)
             session.flush()
             session.add_all(_photo_rows(case, assessed, stored, batch=1))
-            record(session, actor=actor, action="case.create", resource_type="case", resource_id=case.id,
-                   detail={"photos": len(assessed), "tier": case.tier, "status": case.status})
+            record(
+                session,
+                actor=actor,
+                action="case.create",
+                resource_type="case",
+                resource_id=case.id,
+                detail={"photos": len(assessed), "tier": case.tier, "status": case.status},
+            )
     except IntegrityError:
         _remove_orphans(intake, stored.created)
         existing = _replay(intake, org=org, actor=actor, key=idempotency_key, fp=fp)
@@ -263,15 +317,23 @@ def _replay(intake: Intake, *, org: Organization, actor: Actor, key: str, fp: st
         if rec is None:
             return None
         if rec.operation != CREATE_CASE or rec.fingerprint != fp:
-            record(session, actor=actor, action="case.create", resource_type="case", resource_id=rec.case_id,
-                   outcome="idempotency_conflict")
+            record(
+                session,
+                actor=actor,
+                action="case.create",
+                resource_type="case",
+                resource_id=rec.case_id,
+                outcome="idempotency_conflict",
+            )
             raise IdempotencyConflict(key)
         case = get_case(session, org=org, case_id=rec.case_id)
         record(session, actor=actor, action="case.create.replay", resource_type="case", resource_id=case.id)
         return case
 
 
-def add_photos(intake: Intake, *, org: Organization, actor: Actor, case_id: str, uploads: Sequence[Upload]) -> Case:
+def add_photos(
+    intake: Intake, *, org: Organization, actor: Actor, case_id: str, uploads: Sequence[Upload]
+) -> Case:
     """More photos for a case (a retake or a follow-up): stored as a new batch, case triaged again."""
     status = CaseStatus(read_case(intake, org=org, actor=actor, case_id=case_id).status)
     if not accepts_photos(status):  # refuse a closed case before doing any work
@@ -291,8 +353,14 @@ def add_photos(intake: Intake, *, org: Organization, actor: Actor, case_id: str,
             transition(session, case, target, actor=actor, reason=f"photos added (batch {batch})")
             _apply_triage(case, decision, org=org, versions=intake.engine.model_versions)
             case.updated_at = utcnow()
-            record(session, actor=actor, action="case.photos.add", resource_type="case", resource_id=case.id,
-                   detail={"batch": batch, "photos": len(rows), "tier": case.tier, "status": case.status})
+            record(
+                session,
+                actor=actor,
+                action="case.photos.add",
+                resource_type="case",
+                resource_id=case.id,
+                detail={"batch": batch, "photos": len(rows), "tier": case.tier, "status": case.status},
+            )
     except BaseException:
         _remove_orphans(intake, stored.created)
         raise

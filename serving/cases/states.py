@@ -4,7 +4,7 @@ illegal move and writes the audit row in the same transaction."""
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
@@ -15,7 +15,7 @@ from serving.triage.decision import TriageDecision
 from serving.triage.tiers import Tier
 
 
-class CaseStatus(str, Enum):
+class CaseStatus(StrEnum):
     awaiting_retake = "awaiting_retake"  # no usable photo yet; not in the queue
     queued = "queued"  # waiting for a dermatologist
     emergency = "emergency"  # flagged for immediate action; patient told to seek emergency care
@@ -32,7 +32,9 @@ ALLOWED_MOVES: dict[CaseStatus, frozenset[CaseStatus]] = {
     S.awaiting_retake: frozenset({S.queued, S.emergency, S.closed}),
     S.queued: frozenset({S.in_review, S.emergency, S.closed}),
     S.emergency: frozenset({S.in_review, S.referred_in_person, S.closed}),
-    S.in_review: frozenset({S.queued, S.awaiting_patient, S.diagnosed, S.referred_in_person, S.emergency, S.closed}),
+    S.in_review: frozenset(
+        {S.queued, S.awaiting_patient, S.diagnosed, S.referred_in_person, S.emergency, S.closed}
+    ),
     S.awaiting_patient: frozenset({S.queued, S.emergency, S.closed}),
     S.diagnosed: frozenset({S.follow_up_scheduled, S.in_review, S.referred_in_person, S.closed}),
     S.follow_up_scheduled: frozenset({S.queued, S.emergency, S.closed}),
@@ -42,7 +44,15 @@ ALLOWED_MOVES: dict[CaseStatus, frozenset[CaseStatus]] = {
 
 #: statuses in which the patient may still send photos
 ACCEPTS_PHOTOS = frozenset(
-    {S.awaiting_retake, S.queued, S.emergency, S.in_review, S.awaiting_patient, S.diagnosed, S.follow_up_scheduled}
+    {
+        S.awaiting_retake,
+        S.queued,
+        S.emergency,
+        S.in_review,
+        S.awaiting_patient,
+        S.diagnosed,
+        S.follow_up_scheduled,
+    }
 )
 
 
@@ -50,7 +60,9 @@ class IllegalMove(Exception):
     def __init__(self, current: CaseStatus, target: CaseStatus | str):
         self.current = current
         self.target = target
-        super().__init__(f"a case in status {current.value!r} cannot move to {getattr(target, 'value', target)!r}")
+        super().__init__(
+            f"a case in status {current.value!r} cannot move to {getattr(target, 'value', target)!r}"
+        )
 
 
 def accepts_photos(status: CaseStatus) -> bool:

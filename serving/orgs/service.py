@@ -11,7 +11,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,7 +24,7 @@ KEY_PREFIX = "dtk"
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     intake = "intake"
     dermatologist = "dermatologist"
     admin = "admin"
@@ -72,7 +72,9 @@ def sla_policy(org: Organization) -> SlaPolicy:
 def issue_key(session: Session, *, org: Organization, role: Role, label: str = "") -> IssuedKey:
     prefix = secrets.token_hex(4)
     key = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
-    record = ApiKey(organization_id=org.id, role=role.value, label=label, prefix=prefix, key_hash=hash_key(key))
+    record = ApiKey(
+        organization_id=org.id, role=role.value, label=label, prefix=prefix, key_hash=hash_key(key)
+    )
     session.add(record)
     session.flush()
     return IssuedKey(key=key, record=record)
@@ -88,7 +90,9 @@ def find_active_key(session: Session, key: str) -> tuple[ApiKey, Organization] |
 
 
 def list_keys(session: Session, *, org: Organization) -> list[ApiKey]:
-    return list(session.scalars(select(ApiKey).where(ApiKey.organization_id == org.id).order_by(ApiKey.created_at)))
+    return list(
+        session.scalars(select(ApiKey).where(ApiKey.organization_id == org.id).order_by(ApiKey.created_at))
+    )
 
 
 def revoke_key(session: Session, *, org: Organization, prefix: str) -> ApiKey:

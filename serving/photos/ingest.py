@@ -113,7 +113,7 @@ _METADATA_INFO_KEYS = (
 class PhotoLimits:
     max_bytes: int = 20 * 1024 * 1024
     max_pixels: int = 50_000_000
-    analysis_long_side: int = 1024
+    analysis_long_side: int = 768
     thumbnail_long_side: int = 320
 
 

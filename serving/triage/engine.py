@@ -24,7 +24,8 @@ def quality_json(report: QualityReport) -> dict:
         "verdict": report.verdict,
         "score": report.score,
         "checks": {
-            name: {"score": c.score, "passed": c.passed, "threshold": c.threshold} for name, c in report.checks.items()
+            name: {"score": c.score, "passed": c.passed, "threshold": c.threshold}
+            for name, c in report.checks.items()
         },
         "instructions": list(report.instructions),
     }

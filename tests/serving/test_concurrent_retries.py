@@ -26,7 +26,9 @@ def _free_port() -> int:
 class LiveServer:
     def __init__(self, app):
         self.port = _free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> str:
@@ -52,12 +54,14 @@ def test_ten_concurrent_retries_make_one_case(settings, org, sessions):
     def retry(base: str) -> None:
         with httpx.Client(base_url=base, timeout=60) as http:
             barrier.wait()
-            results.append(http.post(
-                "/v1/cases",
-                data={"questionnaire": questionnaire},
-                files=[("photos", ("a.jpg", photo, "image/jpeg"))],
-                headers=org.headers(**{"Idempotency-Key": "same-submission"}),
-            ))
+            results.append(
+                http.post(
+                    "/v1/cases",
+                    data={"questionnaire": questionnaire},
+                    files=[("photos", ("a.jpg", photo, "image/jpeg"))],
+                    headers=org.headers(**{"Idempotency-Key": "same-submission"}),
+                )
+            )
 
     with LiveServer(create_app(settings)) as base:
         threads = [threading.Thread(target=retry, args=(base,)) for _ in range(10)]

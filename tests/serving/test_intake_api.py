@@ -24,8 +24,16 @@ from serving.audit import AuditEvent
 from serving.cases.models import Case, IdempotencyRecord, Photo
 from serving.db import transaction
 
-QUESTIONNAIRE = {"jurisdiction": "US-CA", "age": 57, "sex": "female", "body_site": "back", "itch": False,
-                 "bleeding": None, "duration_days": 120, "fitzpatrick": 2}
+QUESTIONNAIRE = {
+    "jurisdiction": "US-CA",
+    "age": 57,
+    "sex": "female",
+    "body_site": "back",
+    "itch": False,
+    "bleeding": None,
+    "duration_days": 120,
+    "fitzpatrick": 2,
+}
 
 
 def submit(client, org, photos, questionnaire=None, key=None, role="intake", submitted_by=None):
@@ -68,7 +76,9 @@ def test_submission_returns_triage(client, org):
     (photo,) = t["photos"]
     assert photo["quality"]["verdict"] == "accept", photo
     assert set(photo["quality"]["checks"]) >= {"focus_blur", "underexposure", "resolution", "skin_present"}
-    assert all(0 <= c["score"] <= 1 and isinstance(c["passed"], bool) for c in photo["quality"]["checks"].values())
+    assert all(
+        0 <= c["score"] <= 1 and isinstance(c["passed"], bool) for c in photo["quality"]["checks"].values()
+    )
     assert body["photos"][0]["id"] == photo["id"]
     assert body["submitted_by"]["role"] == "patient"
 
@@ -127,18 +137,29 @@ def test_same_key_in_two_organizations_makes_two_cases(client, org, other_org):
 
 
 def test_idempotency_key_is_required(client, org):
-    r = client.post("/v1/cases", data={"questionnaire": json.dumps(QUESTIONNAIRE)},
-                    files=[("photos", ("a.jpg", good_jpeg(), "image/jpeg"))], headers=org.headers())
+    r = client.post(
+        "/v1/cases",
+        data={"questionnaire": json.dumps(QUESTIONNAIRE)},
+        files=[("photos", ("a.jpg", good_jpeg(), "image/jpeg"))],
+        headers=org.headers(),
+    )
     assert r.status_code == 400
     assert r.json()["error"]["field"] == "Idempotency-Key"
 
 
 BAD_PHOTOS = {
-    "not_an_image": ([("notes.txt", b"this is not an image at all, just text" * 10)], 415, "unsupported_format"),
+    "not_an_image": (
+        [("notes.txt", b"this is not an image at all, just text" * 10)],
+        415,
+        "unsupported_format",
+    ),
     "gif": ([("a.gif", encode(skin_photo((64, 48)), "GIF"))], 415, "unsupported_format"),
     "truncated": ([("cut.jpg", truncated_jpeg())], 422, "corrupt_image"),
-    "corrupt": ([("bad.jpg", good_jpeg()[:600] + bytes(range(256)) * 40 + good_jpeg()[-2000:])], 422,
-                "corrupt_image"),
+    "corrupt": (
+        [("bad.jpg", good_jpeg()[:600] + bytes(range(256)) * 40 + good_jpeg()[-2000:])],
+        422,
+        "corrupt_image",
+    ),
     "bomb": ([("bomb.png", bomb_png())], 413, "too_many_pixels"),
     "one_good_one_bad": ([("ok.jpg", good_jpeg()), ("cut.jpg", truncated_jpeg())], 422, "corrupt_image"),
     "no_photo": ([], 422, "no_photo"),
@@ -194,9 +215,12 @@ def test_bad_questionnaire_names_the_field(client, org, sessions, settings, ques
 
 
 def test_questionnaire_that_is_not_json(client, org):
-    r = client.post("/v1/cases", data={"questionnaire": "{age: 4"},
-                    files=[("photos", ("a.jpg", good_jpeg(), "image/jpeg"))],
-                    headers=org.headers(**{"Idempotency-Key": "x"}))
+    r = client.post(
+        "/v1/cases",
+        data={"questionnaire": "{age: 4"},
+        files=[("photos", ("a.jpg", good_jpeg(), "image/jpeg"))],
+        headers=org.headers(**{"Idempotency-Key": "x"}),
+    )
     assert r.status_code == 422
     assert r.json()["error"]["code"] == "invalid_json"
 
@@ -231,7 +255,9 @@ def test_heic_from_an_iphone_is_accepted(client, org):
 
 
 def test_png_and_webp_are_accepted(client, org):
-    r = submit(client, org, [("a.png", encode(skin_photo(), "PNG")), ("b.webp", encode(skin_photo(), "WEBP"))])
+    r = submit(
+        client, org, [("a.png", encode(skin_photo(), "PNG")), ("b.webp", encode(skin_photo(), "WEBP"))]
+    )
     assert r.status_code == 201, r.text
     assert [p["media_type"] for p in r.json()["photos"]] == ["image/png", "image/jpeg"]
 
@@ -243,8 +269,11 @@ def test_another_organization_sees_nothing(client, org, other_org, sessions):
         r = client.get(url, headers=other_org.headers())
         assert r.status_code == 404, url
         assert "US-CA" not in r.text and "quality" not in r.text
-    r = client.post(f"/v1/cases/{case_id}/photos", files=[("photos", ("b.jpg", good_jpeg(3), "image/jpeg"))],
-                    headers=other_org.headers())
+    r = client.post(
+        f"/v1/cases/{case_id}/photos",
+        files=[("photos", ("b.jpg", good_jpeg(3), "image/jpeg"))],
+        headers=other_org.headers(),
+    )
     assert r.status_code == 404
     assert counts(sessions, other_org.org_id) == (0, 0, 0)
     assert counts(sessions, org.org_id) == (1, 1, 1)
@@ -299,8 +328,11 @@ def test_retake_then_good_photo_enters_the_queue(client, org):
     assert t["photos"][0]["quality"]["verdict"] == "retake"
     assert t["photos"][0]["quality"]["instructions"]
 
-    r = client.post(f"/v1/cases/{body['id']}/photos", files=[("photos", ("again.jpg", good_jpeg(5), "image/jpeg"))],
-                    headers=org.headers())
+    r = client.post(
+        f"/v1/cases/{body['id']}/photos",
+        files=[("photos", ("again.jpg", good_jpeg(5), "image/jpeg"))],
+        headers=org.headers(),
+    )
     assert r.status_code == 200, r.text
     after = r.json()
     assert after["status"] == "queued"
@@ -314,8 +346,11 @@ def test_photos_cannot_be_added_to_a_closed_case(client, org, sessions):
     case_id = submit(client, org, [("a.jpg", good_jpeg())]).json()["id"]
     with transaction(sessions) as s:
         s.get(Case, case_id).status = "closed"
-    r = client.post(f"/v1/cases/{case_id}/photos", files=[("photos", ("b.jpg", good_jpeg(2), "image/jpeg"))],
-                    headers=org.headers())
+    r = client.post(
+        f"/v1/cases/{case_id}/photos",
+        files=[("photos", ("b.jpg", good_jpeg(2), "image/jpeg"))],
+        headers=org.headers(),
+    )
     assert r.status_code == 409
     assert "closed" in r.json()["error"]["message"]
 

@@ -665,10 +665,10 @@ def test_decode_reduced_uses_jpeg_draft_scaling(big_jpeg: bytes, monkeypatch: py
 
     monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
     d = decode_reduced(big_jpeg)
-    assert d.rgb.shape == (768, 1024, 3) and (d.width, d.height) == (4032, 3024)
+    assert d.rgb.shape == (576, 768, 3) and (d.width, d.height) == (4032, 3024)
     assert d.source_format == "jpeg" and d.orientation == 1
-    # 1/4 would give 1008 < 1024, so libjpeg decodes at 1/2 (2016x1512) and we area-resize
-    assert calls == [("RGB", (2016, 1512), (2016, 1512))]
+    # 1/8 would give 504 < 768, so libjpeg decodes at 1/4 (1008x756) and we area-resize
+    assert calls == [("RGB", (1008, 756), (1008, 756))]
 
     calls.clear()
     small = decode_reduced(big_jpeg, target_long_side=500)
@@ -679,7 +679,7 @@ def test_decode_reduced_uses_jpeg_draft_scaling(big_jpeg: bytes, monkeypatch: py
 def test_ingest_big_jpeg(big_jpeg: bytes) -> None:
     out = ingest(big_jpeg, "IMG_4032.jpg")
     assert out.sanitize_method == "jpeg-lossless" and (out.width, out.height) == (4032, 3024)
-    assert out.analysis.rgb.shape == (768, 1024, 3)
+    assert out.analysis.rgb.shape == (576, 768, 3)
     with Image.open(io.BytesIO(out.thumbnail)) as thumb:
         assert thumb.size == (320, 240)
 

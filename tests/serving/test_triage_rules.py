@@ -40,46 +40,110 @@ def q(**answers: object) -> Questionnaire:
 # (vignette id, questionnaire answers, expected tier, exactly the rules expected to fire)
 VIGNETTES: list[tuple[str, dict, Tier, set[str]]] = [
     # EMERGENCY
-    ("febrile_spreading_cellulitis", dict(fever=True, spreading_rapidly=True), E,
-     {"fever_spreading_rash", "spreading_rapidly", "fever"}),
-    ("sjs_ten_blisters_and_mucosa", dict(blistering_or_peeling=True, mucosal_involvement=True), E,
-     {"blistering_mucosal", "mucosal_involvement", "blistering_or_peeling"}),
-    ("blisters_with_fever", dict(blistering_or_peeling=True, fever=True, age=4), E,
-     {"blistering_fever", "blistering_or_peeling", "fever"}),
-    ("sjs_prodrome_fever_mucositis", dict(fever=True, mucosal_involvement=True), E,
-     {"fever_mucosal", "mucosal_involvement", "fever"}),
-    ("necrotizing_picture", dict(fever=True, spreading_rapidly=True, pain=True, age=64), E,
-     {"fever_spreading_rash", "painful_spreading", "spreading_rapidly", "fever"}),
+    (
+        "febrile_spreading_cellulitis",
+        dict(fever=True, spreading_rapidly=True),
+        E,
+        {"fever_spreading_rash", "spreading_rapidly", "fever"},
+    ),
+    (
+        "sjs_ten_blisters_and_mucosa",
+        dict(blistering_or_peeling=True, mucosal_involvement=True),
+        E,
+        {"blistering_mucosal", "mucosal_involvement", "blistering_or_peeling"},
+    ),
+    (
+        "blisters_with_fever",
+        dict(blistering_or_peeling=True, fever=True, age=4),
+        E,
+        {"blistering_fever", "blistering_or_peeling", "fever"},
+    ),
+    (
+        "sjs_prodrome_fever_mucositis",
+        dict(fever=True, mucosal_involvement=True),
+        E,
+        {"fever_mucosal", "mucosal_involvement", "fever"},
+    ),
+    (
+        "necrotizing_picture",
+        dict(fever=True, spreading_rapidly=True, pain=True, age=64),
+        E,
+        {"fever_spreading_rash", "painful_spreading", "spreading_rapidly", "fever"},
+    ),
     # URGENT
-    ("bleeding_mole_that_grew", dict(bleeding=True, grew=True), U,
-     {"bleeding_changing_lesion", "changing_lesion", "bleeding_lesion"}),
-    ("bleeding_mole_that_changed", dict(bleeding=True, changed=True, grew=False), U,
-     {"bleeding_changing_lesion", "changing_lesion", "bleeding_lesion"}),
-    ("nodule_grew_in_weeks", dict(elevated=True, grew=True, duration_days=30, age=40), U,
-     {"rapidly_growing_nodule", "changing_lesion"}),
-    ("transplant_changing_lesion", dict(immunosuppressed=True, changed=True), U,
-     {"immunosuppressed_changing_lesion", "changing_lesion", "immunosuppressed"}),
-    ("transplant_bleeding_lesion", dict(immunosuppressed=True, bleeding=True), U,
-     {"immunosuppressed_changing_lesion", "bleeding_lesion", "immunosuppressed"}),
-    ("fever_on_chemotherapy", dict(fever=True, immunosuppressed=True), U,
-     {"fever_immunosuppressed", "fever", "immunosuppressed"}),
+    (
+        "bleeding_mole_that_grew",
+        dict(bleeding=True, grew=True),
+        U,
+        {"bleeding_changing_lesion", "changing_lesion", "bleeding_lesion"},
+    ),
+    (
+        "bleeding_mole_that_changed",
+        dict(bleeding=True, changed=True, grew=False),
+        U,
+        {"bleeding_changing_lesion", "changing_lesion", "bleeding_lesion"},
+    ),
+    (
+        "nodule_grew_in_weeks",
+        dict(elevated=True, grew=True, duration_days=30, age=40),
+        U,
+        {"rapidly_growing_nodule", "changing_lesion"},
+    ),
+    (
+        "transplant_changing_lesion",
+        dict(immunosuppressed=True, changed=True),
+        U,
+        {"immunosuppressed_changing_lesion", "changing_lesion", "immunosuppressed"},
+    ),
+    (
+        "transplant_bleeding_lesion",
+        dict(immunosuppressed=True, bleeding=True),
+        U,
+        {"immunosuppressed_changing_lesion", "bleeding_lesion", "immunosuppressed"},
+    ),
+    (
+        "fever_on_chemotherapy",
+        dict(fever=True, immunosuppressed=True),
+        U,
+        {"fever_immunosuppressed", "fever", "immunosuppressed"},
+    ),
     ("spreading_rash_alone", dict(spreading_rapidly=True), U, {"spreading_rapidly"}),
-    ("painful_spreading_redness", dict(spreading_rapidly=True, pain=True, fever=False), U,
-     {"painful_spreading", "spreading_rapidly"}),
+    (
+        "painful_spreading_redness",
+        dict(spreading_rapidly=True, pain=True, fever=False),
+        U,
+        {"painful_spreading", "spreading_rapidly"},
+    ),
     ("mouth_sores_alone", dict(mucosal_involvement=True), U, {"mucosal_involvement"}),
-    ("blisters_in_pregnancy", dict(pregnant=True, blistering_or_peeling=True, sex="female"), U,
-     {"pregnant_blistering", "blistering_or_peeling"}),
+    (
+        "blisters_in_pregnancy",
+        dict(pregnant=True, blistering_or_peeling=True, sex="female"),
+        U,
+        {"pregnant_blistering", "blistering_or_peeling"},
+    ),
     # PRIORITY
     ("mole_grew", dict(grew=True), P, {"changing_lesion"}),
     ("mole_changed", dict(changed=True, age=30, fitzpatrick=4), P, {"changing_lesion"}),
     ("nodule_grew_long_ago", dict(elevated=True, grew=True, duration_days=400), P, {"changing_lesion"}),
     ("bleeding_alone", dict(bleeding=True), P, {"bleeding_lesion"}),
-    ("raised_lesion_after_melanoma", dict(skin_cancer_history=True, elevated=True), P,
-     {"skin_cancer_history_suspicious"}),
-    ("changing_lesion_after_bcc", dict(skin_cancer_history=True, changed=True), P,
-     {"skin_cancer_history_suspicious", "changing_lesion"}),
-    ("new_raised_lesion_at_55", dict(age=55, elevated=True, duration_days=60), P,
-     {"new_raised_lesion_over_50"}),
+    (
+        "raised_lesion_after_melanoma",
+        dict(skin_cancer_history=True, elevated=True),
+        P,
+        {"skin_cancer_history_suspicious"},
+    ),
+    (
+        "changing_lesion_after_bcc",
+        dict(skin_cancer_history=True, changed=True),
+        P,
+        {"skin_cancer_history_suspicious", "changing_lesion"},
+    ),
+    (
+        "new_raised_lesion_at_55",
+        dict(age=55, elevated=True, duration_days=60),
+        P,
+        {"new_raised_lesion_over_50"},
+    ),
     ("large_changing_mole", dict(size_mm=6, changed=True), P, {"large_changing_lesion", "changing_lesion"}),
     ("blisters_alone", dict(blistering_or_peeling=True), P, {"blistering_or_peeling"}),
     ("fever_alone", dict(fever=True, itch=True), P, {"fever"}),
@@ -244,8 +308,17 @@ def test_score_is_always_inside_its_tier_band() -> None:
 def test_saturated_scores_stay_below_the_next_band() -> None:
     # every PRIORITY rule and risk factor at once, but nothing URGENT
     result = assess_urgency(
-        q(grew=True, changed=True, elevated=True, skin_cancer_history=True, age=75, duration_days=120,
-          size_mm=20.0, fitzpatrick=1, blistering_or_peeling=True)
+        q(
+            grew=True,
+            changed=True,
+            elevated=True,
+            skin_cancer_history=True,
+            age=75,
+            duration_days=120,
+            size_mm=20.0,
+            fitzpatrick=1,
+            blistering_or_peeling=True,
+        )
     )
     assert result.tier is P
     assert result.score < TIER_SCORE_BANDS[U][0]
@@ -419,8 +492,10 @@ def test_model_score_above_its_own_tier_is_read_conservatively() -> None:
 
 @pytest.mark.parametrize("score", [0.0, 0.12, 0.3999, 0.4, 0.69996, 0.7, 0.8999, 0.9, 0.97, 1.0])
 @pytest.mark.parametrize("model_tier", list(Tier))
-@pytest.mark.parametrize("answers", [dict(), dict(grew=True), dict(mucosal_involvement=True),
-                                     dict(fever=True, spreading_rapidly=True)])
+@pytest.mark.parametrize(
+    "answers",
+    [dict(), dict(grew=True), dict(mucosal_involvement=True), dict(fever=True, spreading_rapidly=True)],
+)
 def test_decision_score_and_tier_never_disagree(score: float, model_tier: Tier, answers: dict) -> None:
     rules = assess_urgency(q(**answers))
     decision = decide(rules=rules, model=_model(score, model_tier), photo_verdicts=["accept"])
@@ -431,8 +506,13 @@ def test_decision_score_and_tier_never_disagree(score: float, model_tier: Tier, 
 
 @pytest.mark.parametrize(
     ("verdicts", "retake"),
-    [([], True), (["reject"], True), (["retake", "reject"], True), (["reject", "accept"], False),
-     (("accept",), False)],
+    [
+        ([], True),
+        (["reject"], True),
+        (["retake", "reject"], True),
+        (["reject", "accept"], False),
+        (("accept",), False),
+    ],
 )
 def test_retake_logic(verdicts: list[str], retake: bool) -> None:
     decision = decide(rules=assess_urgency(q(grew=True)), model=None, photo_verdicts=verdicts)

@@ -98,9 +98,14 @@ def upgrade() -> None:
         sa.Column("key", sa.String(255), nullable=False),
         sa.Column("operation", sa.String(64), nullable=False),
         sa.Column("fingerprint", sa.String(64), nullable=False),
-        sa.Column("case_id", sa.String(36), sa.ForeignKey("cases.id", name="fk_idempotency_keys_case_id_cases",
-                                deferrable=True, initially="DEFERRED"),
-                  nullable=False),
+        sa.Column(
+            "case_id",
+            sa.String(36),
+            sa.ForeignKey(
+                "cases.id", name="fk_idempotency_keys_case_id_cases", deferrable=True, initially="DEFERRED"
+            ),
+            nullable=False,
+        ),
         sa.Column("created_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("organization_id", "key", name="pk_idempotency_keys"),
     )
@@ -108,8 +113,12 @@ def upgrade() -> None:
     op.create_table(
         "photos",
         _id(),
-        sa.Column("case_id", sa.String(36), sa.ForeignKey("cases.id", name="fk_photos_case_id_cases"),
-                  nullable=False),
+        sa.Column(
+            "case_id",
+            sa.String(36),
+            sa.ForeignKey("cases.id", name="fk_photos_case_id_cases"),
+            nullable=False,
+        ),
         _org_fk("photos"),
         sa.Column("batch", sa.Integer(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
