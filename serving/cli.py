@@ -105,6 +105,23 @@ def orgs_sla(slug: str, hours: tuple[str, ...]) -> None:
 
 
 @main.group()
+def photos() -> None:
+    """The photo store."""
+
+
+@photos.command("sweep")
+@click.option("--grace", default=3600.0, show_default=True, help="Keep objects younger than this (seconds).")
+def photos_sweep(grace: float) -> None:
+    """Delete stored files that no photo references (left by a crash mid-request)."""
+    from serving.photos.store import PhotoStore
+    from serving.photos.sweep import sweep_orphans
+
+    settings = _settings()
+    removed = sweep_orphans(_sessions(settings), PhotoStore(settings.photo_dir), grace_s=grace)
+    click.echo(f"{len(removed)} orphaned file(s) removed from {settings.photo_dir}")
+
+
+@main.group()
 def keys() -> None:
     """API keys."""
 

@@ -170,12 +170,8 @@ def _write_files(store: PhotoStore, assessed: Sequence[_Assessed]) -> _Stored:
     for item in assessed:
         pair = []
         for content, sha, suffix in (
-            (
-                item.photo.content,
-                item.photo.sha256,
-                ".png" if item.photo.media_type == "image/png" else ".jpg",
-            ),
-            (item.photo.thumbnail, hashlib.sha256(item.photo.thumbnail).hexdigest(), ".jpg"),
+            (item.photo.content, item.photo.sha256, item.photo.suffix),
+            (item.photo.thumbnail, hashlib.sha256(item.photo.thumbnail).hexdigest(), "jpg"),
         ):
             key, was_created = store.put(content, sha256=sha, suffix=suffix)
             pair.append(key)
