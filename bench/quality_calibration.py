@@ -168,7 +168,7 @@ def glare(rgb, rng, level):
         drawn += np.pi * ax * ay
     soft = cv2.GaussianBlur(layer, (0, 0), max(1.0, 0.004 * max(h, w)))
     alpha = np.clip(soft * 1.6, 0, 1)[..., None]
-    out = rgb * (1 - alpha) + np.array([255.0, 254.0, 250.0]) * alpha
+    out = rgb * (1 - alpha) + np.array([255.0, 251.0, 242.0]) * alpha
     return jpeg(np.clip(out, 0, 255).astype(np.uint8))
 
 

@@ -46,6 +46,7 @@ CHECKS_VERSION = "quality-checks-1"
 
 ANALYSIS_LONG_SIDE = 384
 SEGMENT_LONG_SIDE = 128
+GLARE_LONG_SIDE = 192
 
 CHECK_NAMES: tuple[str, ...] = (
     "resolution",
@@ -76,7 +77,7 @@ THRESHOLDS: dict[str, float] = {
     "resolution": 0.6,
     "focus_blur": 0.5,
     "motion_blur": 0.44,
-    "underexposure": 0.45,
+    "underexposure": 0.5,
     "overexposure": 0.5,
     "glare": 0.5,
     "colour_cast": 0.5,
@@ -211,7 +212,7 @@ def motion_score(sharpest: float, blurriest: float) -> float:
 
 def underexposure_score(gray: np.ndarray) -> float:
     p50, p99 = np.percentile(gray, (50, 99))
-    return _clip01((0.5 * p50 + 0.5 * p99) / 0.4)
+    return _clip01((0.5 * p50 + 0.5 * p99) / 0.38)
 
 
 def overexposure_score(rgb: np.ndarray, gray: np.ndarray) -> float:
@@ -220,36 +221,33 @@ def overexposure_score(rgb: np.ndarray, gray: np.ndarray) -> float:
     return _clip01(1.0 - max(clipped / 0.5, (p5 - 0.6) / 0.35))
 
 
-def glare_fraction(rgb: np.ndarray, hsv: np.ndarray) -> float:
-    """Area share of small bright, low-saturation blobs that stand out from their surroundings."""
-    h, w = rgb.shape[:2]
+def glare_fraction(rgb: np.ndarray) -> float:
+    """Area share of bright (V >= 235), nearly white (S <= 70) blobs standing >= 25 levels above their
+    surroundings (white top-hat, disc of 15 % of the long side), each at most 5 % of the frame."""
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
     v = hsv[..., 2]
-    k = max(3, round(max(h, w) * 0.06)) | 1
+    k = max(3, round(max(v.shape) * 0.15)) | 1
     tophat = cv2.morphologyEx(v, cv2.MORPH_TOPHAT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    cand = ((v >= 225) & (hsv[..., 1] <= 80) & (tophat >= 25)).astype(np.uint8)
+    cand = ((v >= 235) & (hsv[..., 1] <= 70) & (tophat >= 25)).astype(np.uint8)
     if not cand.any():
         return 0.0
-    n, _, stats, _ = cv2.connectedComponentsWithStats(cand, connectivity=8)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(cand, connectivity=8)
     areas = stats[1:, cv2.CC_STAT_AREA]
-    small = areas[areas <= 0.04 * h * w]
-    return float(small.sum()) / (h * w)
+    return float(areas[areas <= 0.05 * cand.size].sum()) / cand.size
 
 
 def glare_score(fraction: float) -> float:
-    return _clip01(1.0 - fraction / 0.03)
-
-
-# The range of the frame's median CIELAB chroma in daylight skin photos (train photos, 2.5-97.5 %).
-_A_RANGE = (0.0, 26.0)
-_B_RANGE = (1.0, 34.0)
+    return _clip01(1.0 - fraction / 0.025)
 
 
 def colour_cast_score(lab: np.ndarray) -> float:
+    """How far the frame's median CIELAB chroma (a*, b*) lies outside the region of skin photos in
+    daylight: a* >= 0 (not green), b* >= 0 (not blue), chroma <= 36 (not strongly orange/yellow).
+    score = 1 - excess / 4 (CIELAB units)."""
     a = float(np.median(lab[..., 1]))
     b = float(np.median(lab[..., 2]))
-    da = max(_A_RANGE[0] - a, a - _A_RANGE[1], 0.0)
-    db = max(_B_RANGE[0] - b, b - _B_RANGE[1], 0.0)
-    return _clip01(1.0 - float(np.hypot(da, db)) / 24.0)
+    excess = max(float(np.hypot(max(-a, 0.0), max(-b, 0.0))), float(np.hypot(a, b)) - 36.0, 0.0)
+    return _clip01(1.0 - excess / 4.0)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -281,26 +279,44 @@ class LesionRegion:
     cut: float  # lesion pixels on the frame edge / equivalent diameter (about 1 when half is cut off)
 
 
+def _otsu(values: np.ndarray, bins: int = 64) -> float:
+    hist, edges = np.histogram(values, bins)
+    p = hist / max(1, hist.sum())
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    w0 = np.cumsum(p)
+    m0 = np.cumsum(p * centres)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (m0[-1] * w0 - m0) ** 2 / (w0 * (1.0 - w0))
+    return float(centres[int(np.argmax(np.nan_to_num(between)))])
+
+
 def find_lesion(rgb_small: np.ndarray) -> LesionRegion | None:
-    """The most central region that differs in colour from the skin along the frame border."""
+    """The most salient compact region, preferring the centre, whose colour differs from the skin.
+
+    Skin = the 60 % of pixels closest to the median colour; a quadratic surface fitted to their L*, a*,
+    b* models the skin with its shading. Pixels farther than max(Otsu, median + 2 MAD of the skin, 5)
+    from it (L* differences counted half: shading is mostly lightness) form candidate regions; the one
+    with the most excess contrast, weighted by roundness (minor/major axis) and a Gaussian centre
+    prior (sigma 0.2 of the frame), is the lesion, holes filled.
+    """
     h, w = rgb_small.shape[:2]
     lab = cv2.cvtColor(rgb_small.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2Lab)
     lab = cv2.GaussianBlur(lab, (0, 0), 1.0)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     xn, yn = (xx + 0.5) / w - 0.5, (yy + 0.5) / h - 0.5
-    border = max(2, round(min(h, w) * 0.12))
-    ring = np.ones((h, w), bool)
-    ring[border:-border, border:-border] = False
-    # Illumination: a plane fitted to L* on the border ring; chroma: the ring's median.
-    design = np.stack([np.ones(ring.sum(), np.float32), xn[ring], yn[ring]], axis=1)
-    coef, *_ = np.linalg.lstsq(design, lab[..., 0][ring], rcond=None)
-    background_l = coef[0] + coef[1] * xn + coef[2] * yn
-    a0, b0 = np.median(lab[..., 1][ring]), np.median(lab[..., 2][ring])
-    dist = np.sqrt((lab[..., 0] - background_l) ** 2 + (lab[..., 1] - a0) ** 2 + (lab[..., 2] - b0) ** 2)
-    ring_d = dist[ring]
-    med = float(np.median(ring_d))
-    mad = float(np.median(np.abs(ring_d - med)))
-    thresh = max(8.0, med + 4.0 * 1.4826 * mad)
+    flat = lab.reshape(-1, 3)
+    dist = np.linalg.norm(flat - np.median(flat, axis=0), axis=1)
+    skin = dist <= np.quantile(dist, 0.6)
+    design = np.stack([np.ones_like(xn), xn, yn, xn * xn, yn * yn, xn * yn], axis=-1).reshape(-1, 6)
+    coef, *_ = np.linalg.lstsq(design[skin], flat[skin], rcond=None)
+    diff = flat - design @ coef
+    diff[:, 0] *= 0.5
+    dist = np.linalg.norm(diff, axis=1)
+    skin = dist <= np.quantile(dist, 0.6)
+    med = float(np.median(dist[skin]))
+    mad = 1.4826 * float(np.median(np.abs(dist[skin] - med)))
+    thresh = max(_otsu(dist), med + 2.0 * mad, 5.0)
+    dist = dist.reshape(h, w)
     binary = (dist > thresh).astype(np.uint8)
     ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
     binary = cv2.morphologyEx(binary, cv2.MORPH_OPEN, ker)
@@ -308,32 +324,46 @@ def find_lesion(rgb_small: np.ndarray) -> LesionRegion | None:
     n, labels, stats, cents = cv2.connectedComponentsWithStats(binary, connectivity=8)
     if n <= 1:
         return None
-    areas = stats[1:, cv2.CC_STAT_AREA].astype(np.float64) / (h * w)
-    cx = cents[1:, 0] / w - 0.5
-    cy = cents[1:, 1] / h - 0.5
-    weight = areas * np.exp(-(cx**2 + cy**2) / (2 * 0.2**2))
-    best = int(np.argmax(weight))
-    if areas[best] < 0.001:
+    lab_flat = labels.ravel()
+    count = np.bincount(lab_flat, minlength=n)[1:].astype(np.float64)
+    excess = np.bincount(lab_flat, weights=(dist - thresh).clip(0).ravel(), minlength=n)[1:]
+    # roundness from second moments: sqrt(minor / major eigenvalue of the pixel covariance)
+    sx, sy = (np.bincount(lab_flat, weights=v.ravel(), minlength=n)[1:] / count for v in (xx, yy))
+    sxx, syy, sxy = (
+        np.bincount(lab_flat, weights=v.ravel(), minlength=n)[1:] / count for v in (xx * xx, yy * yy, xx * yy)
+    )
+    cxx, cyy, cxy = sxx - sx * sx + 0.25, syy - sy * sy + 0.25, sxy - sx * sy
+    half_trace, root = 0.5 * (cxx + cyy), np.sqrt(0.25 * (cxx - cyy) ** 2 + cxy**2)
+    roundness = np.sqrt(np.maximum(half_trace - root, 0.0) / (half_trace + root))
+    cx, cy = cents[1:, 0] / w - 0.5, cents[1:, 1] / h - 0.5
+    area = count / (h * w)
+    weight = excess * roundness * np.exp(-(cx**2 + cy**2) / (2 * 0.2**2)) * (area >= 0.001)
+    if not weight.any():
         return None
-    # Fill holes: flood the outside from a zero frame; what the flood does not reach is inside.
+    best = int(np.argmax(weight))
+    # fill holes: flood the outside from a zero frame; what the flood does not reach is inside
     flood = np.zeros((h + 2, w + 2), np.uint8)
     flood[1:-1, 1:-1] = labels == best + 1
     cv2.floodFill(flood, None, (0, 0), 2)
     m = flood[1:-1, 1:-1] != 2
-    area = float(m.mean())
     ys, xs = np.nonzero(m)
     offset = float(max(abs(xs.mean() + 0.5 - w / 2) / (w / 2), abs(ys.mean() + 0.5 - h / 2) / (h / 2)))
     edge = int(m[0].sum() + m[-1].sum() + m[1:-1, 0].sum() + m[1:-1, -1].sum())
     diameter = 2.0 * np.sqrt(m.sum() / np.pi)
-    return LesionRegion(mask=m, area=area, offset=offset, cut=float(edge / diameter))
+    return LesionRegion(mask=m, area=float(m.mean()), offset=offset, cut=float(edge / diameter))
 
 
 def framing_scores(lesion: LesionRegion | None) -> tuple[float, float]:
-    """(size score, position score) of the lesion; both 0 when none was found."""
+    """(size score, position score) of the lesion; both 0 when none was found.
+
+    size: sqrt(area / 10 %) (0.4 at 1.6 % of the frame); position: the lower of
+    1 - (offset - 0.35) / 0.5 and 1 - cut (0.4 when the centroid is 65 % of the way to an edge or when
+    the frame edge cuts a chord of 0.6 diameters off the lesion).
+    """
     if lesion is None:
         return 0.0, 0.0
-    size = _clip01(np.sqrt(lesion.area / 0.09))
-    position = _clip01(min(1.0 - (lesion.offset - 0.3) / 0.6, 1.0 - lesion.cut / 1.2))
+    size = _clip01(np.sqrt(lesion.area / 0.10))
+    position = _clip01(min(1.0 - (lesion.offset - 0.35) / 0.5, 1.0 - lesion.cut))
     return size, position
 
 
@@ -369,7 +399,6 @@ def assess_quality(rgb: np.ndarray, *, original_size: tuple[int, int]) -> Qualit
         raise ValueError("image too small to assess")
     img = _resize_long_side(np.ascontiguousarray(rgb), ANALYSIS_LONG_SIDE)
     gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32) * (1.0 / 255.0)
-    hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
     small = _resize_long_side(img, SEGMENT_LONG_SIDE)
     lab_small = cv2.cvtColor(small.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2Lab)
 
@@ -387,7 +416,7 @@ def assess_quality(rgb: np.ndarray, *, original_size: tuple[int, int]) -> Qualit
         _result("motion_blur", motion_score(sharpest, blurriest)),
         _result("underexposure", underexposure_score(gray)),
         _result("overexposure", overexposure_score(img, gray)),
-        _result("glare", glare_score(glare_fraction(img, hsv))),
+        _result("glare", glare_score(glare_fraction(_resize_long_side(img, GLARE_LONG_SIDE)))),
         _result("colour_cast", colour_cast_score(lab_small)),
         _result("skin_present", skin_score(float(skin.mean()))),
         _result("lesion_framing", min(size, position), framing_text),

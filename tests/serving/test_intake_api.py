@@ -319,7 +319,7 @@ def test_keys_roles_and_revocation(client, org, sessions):
     assert submit(client, org, [("a.jpg", good_jpeg())]).status_code == 401
 
 
-def test_retake_then_good_photo_enters_the_queue(client, org):
+def test_retake_then_good_photo_enters_the_queue(client, org, sessions):
     body = submit(client, org, [("dark.jpg", dark_jpeg())]).json()
     assert body["status"] == "awaiting_retake"
     t = body["triage"]
@@ -340,6 +340,11 @@ def test_retake_then_good_photo_enters_the_queue(client, org):
     assert after["triage"]["review_due_at"] is not None
     assert [p["batch"] for p in after["photos"]] == [1, 2]
     assert [p["quality"]["verdict"] for p in after["triage"]["photos"]] == ["retake", "accept"]
+    with transaction(sessions) as s:
+        moves = s.scalars(
+            select(AuditEvent).where(AuditEvent.resource_id == body["id"], AuditEvent.action == "case.transition")
+        ).all()
+    assert [(m.detail["from"], m.detail["to"]) for m in moves] == [("awaiting_retake", "queued")]
 
 
 def test_photos_cannot_be_added_to_a_closed_case(client, org, sessions):
