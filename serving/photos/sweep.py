@@ -12,7 +12,9 @@ from serving.db import transaction
 from serving.photos.store import PhotoStore
 
 
-def sweep_orphans(sessions: sessionmaker[Session], store: PhotoStore, *, grace_s: float = 3600.0) -> list[str]:
+def sweep_orphans(
+    sessions: sessionmaker[Session], store: PhotoStore, *, grace_s: float = 3600.0
+) -> list[str]:
     """Delete unreferenced objects older than ``grace_s`` (younger ones may belong to a request in
     flight); returns the deleted keys. Also removes stale temporary files."""
     cutoff = time.time() - grace_s

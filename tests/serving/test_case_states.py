@@ -19,7 +19,9 @@ S = CaseStatus
 
 
 def decision(tier: Tier = Tier.ROUTINE, retake: bool = False) -> TriageDecision:
-    return TriageDecision(tier=tier, urgency_score=0.1, retake_required=retake, reasons=("r",), patient_advice=())
+    return TriageDecision(
+        tier=tier, urgency_score=0.1, retake_required=retake, reasons=("r",), patient_advice=()
+    )
 
 
 @pytest.mark.parametrize(

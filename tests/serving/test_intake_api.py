@@ -342,7 +342,9 @@ def test_retake_then_good_photo_enters_the_queue(client, org, sessions):
     assert [p["quality"]["verdict"] for p in after["triage"]["photos"]] == ["retake", "accept"]
     with transaction(sessions) as s:
         moves = s.scalars(
-            select(AuditEvent).where(AuditEvent.resource_id == body["id"], AuditEvent.action == "case.transition")
+            select(AuditEvent).where(
+                AuditEvent.resource_id == body["id"], AuditEvent.action == "case.transition"
+            )
         ).all()
     assert [(m.detail["from"], m.detail["to"]) for m in moves] == [("awaiting_retake", "queued")]
 
