@@ -20,6 +20,7 @@ from serving.photos.ingest import PhotoLimits
 from serving.photos.store import PhotoStore
 from serving.settings import Settings
 from serving.triage.engine import TriageEngine
+from serving.triage.loading import load_urgency_model
 
 log = logging.getLogger("dermatriage")
 
@@ -38,7 +39,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.intake = Intake(
             sessions=sessions,
             store=PhotoStore(settings.photo_dir),
-            engine=TriageEngine(),
+            engine=TriageEngine(
+                urgency_model=load_urgency_model(
+                    settings.urgency_model, cache_dir=settings.model_cache_dir, threads=settings.model_threads
+                )
+            ),
             limits=PhotoLimits(
                 max_bytes=settings.max_photo_bytes,
                 max_pixels=settings.max_photo_pixels,

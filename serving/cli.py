@@ -178,5 +178,13 @@ def keys_revoke(slug: str, prefix: str) -> None:
     click.echo(f"key {prefix} revoked")
 
 
+def _add_training_commands() -> None:
+    from training.cli import register
+
+    register(main)
+
+
+_add_training_commands()
+
 if __name__ == "__main__":
     sys.exit(main())

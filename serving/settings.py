@@ -32,6 +32,14 @@ class Settings(BaseSettings):
     trust_forwarded_for: bool = Field(
         default=False, description="Take the client address from X-Forwarded-For (behind a proxy only)."
     )
+    urgency_model: str = Field(
+        default="bundled",
+        description="'bundled' (model/artifacts/urgency.onnx when present), 'none' (rules only), a path to an "
+        ".onnx with its contract .json beside it, or an MLflow registry URI such as "
+        "'models:/dermatriage-urgency@champion' (needs mlflow installed and MLFLOW_TRACKING_URI).",
+    )
+    model_threads: int = Field(default=1, ge=1, le=64, description="ONNX Runtime threads per model.")
+    model_cache_dir: Path = Field(default=DEFAULT_DATA_DIR / "models", description="Registry downloads.")
     migrate_on_start: bool = True
     log_level: str = "info"
 

@@ -84,6 +84,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         database_url=database_url,
         photo_dir=tmp_path / "photos",
         migrate_on_start=False,
+        urgency_model="none",  # rules only; tests of the learned model load their own
     )
 
 

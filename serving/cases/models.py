@@ -59,6 +59,8 @@ class Photo(Base):
     quality_verdict: Mapped[str] = mapped_column(String(16))
     quality_score: Mapped[float] = mapped_column(Float)
     quality: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: the urgency model's probabilities for a usable photo (for re-triage and the dermatologist)
+    predictions: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
     case: Mapped[Case] = relationship(back_populates="photos")
 

@@ -36,7 +36,7 @@ from serving.orgs.service import sla_policy
 from serving.photos.ingest import IngestedPhoto, PhotoLimits, PhotoRejected, ingest_photo
 from serving.photos.store import PhotoStore
 from serving.triage.decision import TriageDecision
-from serving.triage.engine import TriageEngine, quality_json
+from serving.triage.engine import PhotoAssessment, TriageEngine
 
 CREATE_CASE = "case.create"
 
@@ -77,7 +77,11 @@ class IdempotencyConflict(Exception):
 @dataclass(frozen=True)
 class _Assessed:
     photo: IngestedPhoto
-    quality: dict
+    assessment: PhotoAssessment
+
+    @property
+    def quality(self) -> dict:
+        return self.assessment.quality
 
 
 @dataclass(frozen=True)
@@ -154,14 +158,14 @@ def read_photo(
     return photo, intake.store.read(photo.thumbnail_key if thumbnail else photo.storage_key)
 
 
-def _assess(intake: Intake, uploads: Sequence[Upload]) -> list[_Assessed]:
+def _assess(intake: Intake, uploads: Sequence[Upload], questionnaire: Questionnaire) -> list[_Assessed]:
     assessed = []
     for index, upload in enumerate(uploads):
         try:
             photo = ingest_photo(upload.data, filename=upload.filename, limits=intake.limits)
         except PhotoRejected as exc:
             raise BadPhoto(index, exc) from exc
-        assessed.append(_Assessed(photo=photo, quality=quality_json(intake.engine.assess_photo(photo))))
+        assessed.append(_Assessed(photo=photo, assessment=intake.engine.assess_photo(photo, questionnaire)))
     return assessed
 
 
@@ -213,6 +217,7 @@ def _photo_rows(case: Case, assessed: Sequence[_Assessed], stored: _Stored, *, b
                 quality_verdict=item.quality["verdict"],
                 quality_score=item.quality["score"],
                 quality=item.quality,
+                predictions=item.assessment.predictions,
             )
         )
     return rows
@@ -254,8 +259,8 @@ def create_case(
     if existing is not None:
         return existing, False
 
-    assessed = _assess(intake, uploads)
-    decision = intake.engine.decide(questionnaire, [a.quality["verdict"] for a in assessed])
+    assessed = _assess(intake, uploads, questionnaire)
+    decision = intake.engine.decide(questionnaire, [a.assessment for a in assessed])
     stored = _write_files(intake.store, assessed)
     try:
         with transaction(intake.sessions) as session:
@@ -331,11 +336,12 @@ def add_photos(
     intake: Intake, *, org: Organization, actor: Actor, case_id: str, uploads: Sequence[Upload]
 ) -> Case:
     """More photos for a case (a retake or a follow-up): stored as a new batch, case triaged again."""
-    status = CaseStatus(read_case(intake, org=org, actor=actor, case_id=case_id).status)
-    if not accepts_photos(status):  # refuse a closed case before doing any work
-        raise IllegalMove(status, "photos added")
+    existing = read_case(intake, org=org, actor=actor, case_id=case_id)
+    if not accepts_photos(CaseStatus(existing.status)):  # refuse a closed case before doing any work
+        raise IllegalMove(CaseStatus(existing.status), "photos added")
+    questionnaire = Questionnaire.model_validate(existing.questionnaire)
 
-    assessed = _assess(intake, uploads)
+    assessed = _assess(intake, uploads, questionnaire)
     stored = _write_files(intake.store, assessed)
     try:
         with transaction(intake.sessions) as session:
@@ -343,8 +349,8 @@ def add_photos(
             batch = max((p.batch for p in case.photos), default=0) + 1
             rows = _photo_rows(case, assessed, stored, batch=batch)
             session.add_all(rows)
-            verdicts = [p.quality_verdict for p in case.photos] + [r.quality_verdict for r in rows]
-            decision = intake.engine.decide(Questionnaire.model_validate(case.questionnaire), verdicts)
+            earlier = [PhotoAssessment(quality=p.quality, predictions=p.predictions) for p in case.photos]
+            decision = intake.engine.decide(questionnaire, earlier + [a.assessment for a in assessed])
             target = status_after_new_photos(CaseStatus(case.status), decision)
             transition(session, case, target, actor=actor, reason=f"photos added (batch {batch})")
             _apply_triage(case, decision, org=org, versions=intake.engine.model_versions)

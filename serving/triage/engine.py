@@ -1,21 +1,23 @@
 """The triage engine: the components that judge photos and urgency, behind one interface.
 
-Today: the pure OpenCV quality checks and the red-flag rules. The learned models plug in here
-(a ``ModelUrgency`` for ``decide``, a learned quality score beside the checks) without the
-case service changing.
+Photos: the pure OpenCV quality checks; for each usable photo, the learned urgency model's
+probabilities when a model is loaded. Case: the red-flag rules, raised (never lowered) by the
+model's reading of the most suspicious usable photo.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from model.quality_checks import CHECKS_VERSION, QualityReport, assess_quality
 from model.questionnaire import Questionnaire
 from serving.photos.ingest import IngestedPhoto
-from serving.triage.decision import TriageDecision, decide
+from serving.triage.decision import ACCEPT_VERDICT, TriageDecision, decide
 from serving.triage.red_flags import RULES_VERSION
 from serving.triage.urgency import assess_urgency
+from serving.triage.urgency_model import UrgencyModel
 
 
 def quality_json(report: QualityReport) -> dict:
@@ -24,24 +26,43 @@ def quality_json(report: QualityReport) -> dict:
         "verdict": report.verdict,
         "score": report.score,
         "checks": {
-            name: {"score": c.score, "passed": c.passed, "threshold": c.threshold}
-            for name, c in report.checks.items()
+            name: {"score": c.score, "passed": c.passed, "threshold": c.threshold} for name, c in report.checks.items()
         },
         "instructions": list(report.instructions),
     }
 
 
 @dataclass(frozen=True)
-class TriageEngine:
-    def assess_photo(self, photo: IngestedPhoto) -> QualityReport:
-        return assess_quality(photo.analysis.rgb, original_size=(photo.width, photo.height))
+class PhotoAssessment:
+    quality: dict
+    predictions: dict[str, Any] | None  # the urgency model's output; None for an unusable photo or no model
 
-    def decide(self, questionnaire: Questionnaire, photo_verdicts: Sequence[str]) -> TriageDecision:
-        return decide(rules=assess_urgency(questionnaire), model=None, photo_verdicts=photo_verdicts)
+
+@dataclass(frozen=True)
+class TriageEngine:
+    urgency_model: UrgencyModel | None = None
+
+    def assess_photo(self, photo: IngestedPhoto, questionnaire: Questionnaire) -> PhotoAssessment:
+        quality = quality_json(assess_quality(photo.analysis.rgb, original_size=(photo.width, photo.height)))
+        predictions = None
+        if self.urgency_model is not None and quality["verdict"] == ACCEPT_VERDICT:
+            predictions = self.urgency_model.predict_photo(photo.analysis.rgb, questionnaire)
+        return PhotoAssessment(quality=quality, predictions=predictions)
+
+    def decide(self, questionnaire: Questionnaire, photos: Sequence[PhotoAssessment]) -> TriageDecision:
+        model = None
+        if self.urgency_model is not None:
+            usable = [p.predictions for p in photos if p.quality["verdict"] == ACCEPT_VERDICT and p.predictions]
+            model = self.urgency_model.case_urgency(usable)
+        return decide(rules=assess_urgency(questionnaire), model=model,
+                      photo_verdicts=[p.quality["verdict"] for p in photos])
 
     @property
     def model_versions(self) -> dict[str, str]:
-        return {"quality": CHECKS_VERSION, "urgency": RULES_VERSION}
+        versions = {"quality": CHECKS_VERSION, "urgency_rules": RULES_VERSION}
+        if self.urgency_model is not None:
+            versions["urgency_model"] = self.urgency_model.version
+        return versions
 
     def ready(self) -> bool:
         return True

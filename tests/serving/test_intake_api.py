@@ -69,7 +69,7 @@ def test_submission_returns_triage(client, org):
     assert 0 <= t["urgency_score"] <= 1
     assert t["retake_required"] is False
     assert t["reasons"]
-    assert set(t["model_versions"]) >= {"quality", "urgency"}
+    assert set(t["model_versions"]) >= {"quality", "urgency_rules"}
     due = datetime.fromisoformat(t["review_due_at"])
     created = datetime.fromisoformat(body["created_at"])
     assert timedelta(hours=47) < due - created <= timedelta(hours=48, minutes=1)  # ROUTINE default

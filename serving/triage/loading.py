@@ -1,0 +1,52 @@
+"""Find and load the urgency model serving is configured with (see ``Settings.urgency_model``)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from serving.triage.urgency_model import UrgencyModel
+
+log = logging.getLogger("dermatriage")
+BUNDLED = Path(__file__).resolve().parents[2] / "model" / "artifacts" / "urgency.onnx"
+
+
+class ModelUnavailable(RuntimeError):
+    pass
+
+
+def resolve_model_path(spec: str, *, cache_dir: Path) -> Path | None:
+    if spec == "none":
+        return None
+    if spec == "bundled":
+        return BUNDLED if BUNDLED.exists() else None
+    if spec.startswith("models:/"):
+        return _from_registry(spec, cache_dir)
+    path = Path(spec)
+    if not path.exists():
+        raise ModelUnavailable(f"urgency model {path} does not exist")
+    return path
+
+
+def _from_registry(uri: str, cache_dir: Path) -> Path:
+    try:
+        import mlflow  # only when a registry model is configured: the serving install does not need it
+    except ImportError as exc:
+        raise ModelUnavailable(f"{uri} needs mlflow installed (pip install 'dermatriage[training]')") from exc
+    dest = cache_dir / uri.removeprefix("models:/").replace("/", "_").replace("@", "_")
+    dest.mkdir(parents=True, exist_ok=True)
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dest)))
+    found = sorted(local.rglob("*.onnx"))
+    if len(found) != 1:
+        raise ModelUnavailable(f"{uri}: expected one .onnx in the model folder, found {len(found)}")
+    return found[0]
+
+
+def load_urgency_model(spec: str, *, cache_dir: Path, threads: int) -> UrgencyModel | None:
+    path = resolve_model_path(spec, cache_dir=cache_dir)
+    if path is None:
+        log.warning("no urgency model loaded (%s): triage uses the red-flag rules only", spec)
+        return None
+    model = UrgencyModel(path, threads=threads)
+    log.info("urgency model %s loaded from %s", model.version, path)
+    return model

@@ -1,0 +1,112 @@
+"""Training data: manifest rows -> cached photos -> augmented tensors.
+
+Evaluation images go through exactly the serving path (``decode_reduced`` of the file's bytes,
+then ``image_tensor``), so the probabilities tracked for a run are the ones serving computes.
+Training images are decoded once, cached in memory at a little above the network's input size,
+and augmented with albumentations from a seeded generator (same seed -> same batches).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import albumentations as A
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from data_pipelines.manifest import ManifestRow
+from model import features
+from model.contract import ImageInput
+from model.model_input import image_tensor, normalize
+from model.preprocess import decode_reduced
+from training.config import AugmentConfig
+
+SERVING_ANALYSIS_LONG_SIDE = 768  # serving's reduced decode (serving.settings.analysis_long_side)
+
+
+@dataclass(frozen=True)
+class Samples:
+    rows: tuple[ManifestRow, ...]
+    questionnaire: np.ndarray  # N x F float32
+    y: np.ndarray  # N int64, index into labels
+    y_malignant: np.ndarray  # N float32
+
+
+def samples(rows: Sequence[ManifestRow], labels: Sequence[str]) -> Samples:
+    index = {label: i for i, label in enumerate(labels)}
+    rows = tuple(r for r in rows if r.diagnosis in index)
+    return Samples(
+        rows=rows,
+        questionnaire=features.encode_many([r.questionnaire for r in rows]),
+        y=np.asarray([index[r.diagnosis] for r in rows], np.int64),
+        y_malignant=np.asarray([r.malignant for r in rows], np.float32),
+    )
+
+
+def _read(data_dir: Path, row: ManifestRow) -> bytes:
+    return (data_dir / row.path).read_bytes()
+
+
+def serving_tensors(rows: Sequence[ManifestRow], data_dir: Path, spec: ImageInput, *, desc: str) -> np.ndarray:
+    """N x 3 x S x S float32 through the serving path."""
+    out = np.empty((len(rows), 3, spec.size, spec.size), np.float32)
+    for i, row in enumerate(tqdm(rows, desc=desc, unit="photo", leave=False)):
+        decoded = decode_reduced(_read(data_dir, row), target_long_side=SERVING_ANALYSIS_LONG_SIDE)
+        out[i] = image_tensor(decoded.rgb, spec)
+    return out
+
+
+def cached_photos(rows: Sequence[ManifestRow], data_dir: Path, *, long_side: int, desc: str) -> list[np.ndarray]:
+    return [
+        decode_reduced(_read(data_dir, row), target_long_side=long_side).rgb
+        for row in tqdm(rows, desc=desc, unit="photo", leave=False)
+    ]
+
+
+def augmentation(cfg: AugmentConfig, size: int, seed: int) -> A.Compose:
+    steps: list = [A.RandomResizedCrop(size=(size, size), scale=(cfg.scale_min, 1.0), ratio=(0.8, 1.25))]
+    if cfg.flips:
+        steps += [A.HorizontalFlip(), A.VerticalFlip(), A.RandomRotate90()]
+    if cfg.rotate_deg:
+        steps.append(A.Affine(rotate=(-cfg.rotate_deg, cfg.rotate_deg), p=0.5))
+    if cfg.brightness_contrast:
+        steps.append(A.RandomBrightnessContrast(cfg.brightness_contrast, cfg.brightness_contrast, p=0.5))
+    if cfg.hue_saturation:
+        steps.append(A.HueSaturationValue(cfg.hue_saturation, cfg.hue_saturation * 2, cfg.hue_saturation, p=0.3))
+    if cfg.blur_probability:
+        steps.append(A.GaussianBlur(blur_limit=(3, 5), p=cfg.blur_probability))
+    return A.Compose(steps, seed=seed)
+
+
+class TrainSet(torch.utils.data.Dataset):
+    """Augmented training photos with their questionnaire features and labels."""
+
+    def __init__(self, data: Samples, photos: list[np.ndarray], spec: ImageInput, augment: A.Compose):
+        self.data, self.photos, self.spec, self.augment = data, photos, spec, augment
+
+    def __len__(self) -> int:
+        return len(self.photos)
+
+    def __getitem__(self, i: int):
+        rgb = self.augment(image=self.photos[i])["image"]
+        return (
+            torch.from_numpy(normalize(rgb, self.spec)),
+            torch.from_numpy(self.data.questionnaire[i]),
+            int(self.data.y[i]),
+        )
+
+
+def class_weights(y: np.ndarray, n_classes: int, scheme: str) -> np.ndarray:
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    if scheme == "none":
+        w = np.ones(n_classes)
+    elif scheme in ("inverse", "inverse_sqrt"):
+        inv = 1.0 / np.maximum(counts, 1.0)
+        w = inv if scheme == "inverse" else np.sqrt(inv)
+    else:
+        raise ValueError(f"unknown class_weighting {scheme!r}")
+    w = w * n_classes / w[counts > 0].sum()
+    return w.astype(np.float32)
