@@ -88,10 +88,15 @@ def export_onnx(
         # The TorchScript exporter is deprecated in favour of dynamo (which needs onnxscript, absent
         # here); it says so with two DeprecationWarnings on every call, ignored here and only here.
         warnings.filterwarnings(
-            "ignore", message="You are using the legacy TorchScript-based ONNX export", category=DeprecationWarning
+            "ignore",
+            message="You are using the legacy TorchScript-based ONNX export",
+            category=DeprecationWarning,
         )
         warnings.filterwarnings(
-            "ignore", message="The feature will be removed", category=DeprecationWarning, module=r"torch\.onnx"
+            "ignore",
+            message="The feature will be removed",
+            category=DeprecationWarning,
+            module=r"torch\.onnx",
         )
         torch.onnx.export(
             wrapper,

@@ -153,6 +153,12 @@ class UrgencyNet(nn.Module):
             n_head = cfg.q_hidden
         self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(n_head, n_labels))
 
+    def parameter_groups(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+        """(pretrained backbone parameters, the rest) — trained with different learning rates."""
+        backbone = list(self.backbone.parameters()) if self.backbone is not None else []
+        ids = {id(p) for p in backbone}
+        return backbone, [p for p in self.parameters() if id(p) not in ids]
+
     def forward(self, image: torch.Tensor | None, questionnaire: torch.Tensor | None = None) -> torch.Tensor:
         cfg = self.cfg
         if cfg.uses_questionnaire and questionnaire is None:
@@ -232,7 +238,7 @@ class ExportWrapper(nn.Module):
     def __init__(self, net: UrgencyNet):
         super().__init__()
         self.cfg = net.cfg
-        self.net = copy.deepcopy(net).float().eval()
+        self.net = copy.deepcopy(net).float().cpu().eval()
         mask = torch.zeros(len(self.cfg.labels), dtype=torch.float32)
         mask[list(self.cfg.malignant_indices)] = 1.0
         self.register_buffer("malignant_mask", mask, persistent=False)

@@ -34,8 +34,8 @@ class Settings(BaseSettings):
     )
     urgency_model: str = Field(
         default="bundled",
-        description="'bundled' (model/artifacts/urgency.onnx when present), 'none' (rules only), a path to an "
-        ".onnx with its contract .json beside it, or an MLflow registry URI such as "
+        description="'bundled' (model/artifacts/urgency.onnx when present), 'none' (rules only), "
+        "a path to an .onnx with its contract .json beside it, or an MLflow registry URI such as "
         "'models:/dermatriage-urgency@champion' (needs mlflow installed and MLFLOW_TRACKING_URI).",
     )
     model_threads: int = Field(default=1, ge=1, le=64, description="ONNX Runtime threads per model.")

@@ -10,8 +10,9 @@ import click
 
 
 def _need_training_extra(exc: ImportError) -> click.ClickException:
-    return click.ClickException(f"{exc.name} is missing: install the training extra, "
-                                "pip install -e '.[training]'")
+    return click.ClickException(
+        f"{exc.name} is missing: install the training extra, pip install -e '.[training]'"
+    )
 
 
 @click.group()
@@ -20,9 +21,15 @@ def data() -> None:
 
 
 @data.command("build")
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
-              help="Raw data (default: $DERMATRIAGE_DATA_DIR or ../shared/data).")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("var/data/manifest.csv"), show_default=True)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Raw data (default: $DERMATRIAGE_DATA_DIR or ../shared/data).",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("var/data/manifest.csv"), show_default=True
+)
 @click.option("--folds", default=5, show_default=True)
 @click.option("--seed", default=0, show_default=True)
 def data_build(data_dir: Path | None, out: Path, folds: int, seed: int) -> None:
@@ -41,8 +48,13 @@ def train() -> None:
 
 
 @train.command("urgency")
-@click.option("--config", "config_path", type=click.Path(path_type=Path, exists=True),
-              default=Path("training/configs/urgency.yaml"), show_default=True)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, exists=True),
+    default=Path("training/configs/urgency.yaml"),
+    show_default=True,
+)
 @click.argument("overrides", nargs=-1)
 def train_urgency(config_path: Path, overrides: tuple[str, ...]) -> None:
     """Train the urgency model. OVERRIDES are key=value pairs, e.g. epochs=5 network.fusion=metablock."""
@@ -55,18 +67,29 @@ def train_urgency(config_path: Path, overrides: tuple[str, ...]) -> None:
     result = run_training(cfg)
     m = result.metrics
     click.echo(f"run {result.run_id}, registered as {cfg.registered_model} version {result.model_version}")
-    for key in ("test_malignancy_auc", "test_balanced_accuracy", "test_sensitivity_urgent", "test_specificity_urgent"):
+    for key in (
+        "test_malignancy_auc",
+        "test_balanced_accuracy",
+        "test_sensitivity_urgent",
+        "test_specificity_urgent",
+    ):
         if key in m:
-            click.echo(f"  {key:28s} {m[key]:.3f} (95% CI {m.get(key + '_ci_low', float('nan')):.3f}–"
-                       f"{m.get(key + '_ci_high', float('nan')):.3f})")
+            click.echo(
+                f"  {key:28s} {m[key]:.3f} (95% CI {m.get(key + '_ci_low', float('nan')):.3f}–"
+                f"{m.get(key + '_ci_high', float('nan')):.3f})"
+            )
     click.echo(f"outputs in {result.out_dir}")
 
 
 @click.command()
 @click.option("--name", default="dermatriage-urgency", show_default=True, help="Registered model.")
 @click.option("--version", default=None, help="Candidate version (default: the newest).")
-@click.option("--bundle/--no-bundle", default=True, show_default=True,
-              help="Copy the champion into model/artifacts/ for serving.")
+@click.option(
+    "--bundle/--no-bundle",
+    default=True,
+    show_default=True,
+    help="Copy the champion into model/artifacts/ for serving.",
+)
 def promote(name: str, version: str | None, bundle: bool) -> None:
     """Make a candidate the champion if it is no worse on the test split; logs the comparison."""
     try:

@@ -6,20 +6,16 @@ filled), so a run can be repeated from its logged config alone.
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from data_pipelines.build import default_data_dir
 from model.networks import NetworkConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def default_data_dir() -> Path:
-    return Path(os.environ.get("DERMATRIAGE_DATA_DIR", REPO_ROOT.parent / "shared" / "data")).resolve()
 
 
 @dataclass(frozen=True)
@@ -99,8 +95,12 @@ class TrainConfig:
         def absolute(p: Path) -> Path:
             return p if p.is_absolute() else (REPO_ROOT / p).resolve()
 
-        return replace(self, data_dir=absolute(self.data_dir), manifest=absolute(self.manifest),
-                       output_dir=absolute(self.output_dir))
+        return replace(
+            self,
+            data_dir=absolute(self.data_dir),
+            manifest=absolute(self.manifest),
+            output_dir=absolute(self.output_dir),
+        )
 
     def save(self, path: Path) -> None:
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))

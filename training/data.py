@@ -50,7 +50,9 @@ def _read(data_dir: Path, row: ManifestRow) -> bytes:
     return (data_dir / row.path).read_bytes()
 
 
-def serving_tensors(rows: Sequence[ManifestRow], data_dir: Path, spec: ImageInput, *, desc: str) -> np.ndarray:
+def serving_tensors(
+    rows: Sequence[ManifestRow], data_dir: Path, spec: ImageInput, *, desc: str
+) -> np.ndarray:
     """N x 3 x S x S float32 through the serving path."""
     out = np.empty((len(rows), 3, spec.size, spec.size), np.float32)
     for i, row in enumerate(tqdm(rows, desc=desc, unit="photo", leave=False)):
@@ -59,7 +61,9 @@ def serving_tensors(rows: Sequence[ManifestRow], data_dir: Path, spec: ImageInpu
     return out
 
 
-def cached_photos(rows: Sequence[ManifestRow], data_dir: Path, *, long_side: int, desc: str) -> list[np.ndarray]:
+def cached_photos(
+    rows: Sequence[ManifestRow], data_dir: Path, *, long_side: int, desc: str
+) -> list[np.ndarray]:
     return [
         decode_reduced(_read(data_dir, row), target_long_side=long_side).rgb
         for row in tqdm(rows, desc=desc, unit="photo", leave=False)
@@ -75,7 +79,9 @@ def augmentation(cfg: AugmentConfig, size: int, seed: int) -> A.Compose:
     if cfg.brightness_contrast:
         steps.append(A.RandomBrightnessContrast(cfg.brightness_contrast, cfg.brightness_contrast, p=0.5))
     if cfg.hue_saturation:
-        steps.append(A.HueSaturationValue(cfg.hue_saturation, cfg.hue_saturation * 2, cfg.hue_saturation, p=0.3))
+        steps.append(
+            A.HueSaturationValue(cfg.hue_saturation, cfg.hue_saturation * 2, cfg.hue_saturation, p=0.3)
+        )
     if cfg.blur_probability:
         steps.append(A.GaussianBlur(blur_limit=(3, 5), p=cfg.blur_probability))
     return A.Compose(steps, seed=seed)

@@ -15,8 +15,9 @@ LICENSES = {
 }
 
 
-def write_model_card(path: Path, *, contract: ModelContract, config: TrainConfig, report, val_report,
-                     counts: dict[str, int]) -> Path:
+def write_model_card(
+    path: Path, *, contract: ModelContract, config: TrainConfig, report, val_report, counts: dict[str, int]
+) -> Path:
     net = config.network
     t = contract.thresholds
     sources = "\n".join(f"- {LICENSES.get(s, s)}" for s in config.sources)
@@ -25,9 +26,9 @@ def write_model_card(path: Path, *, contract: ModelContract, config: TrainConfig
         f"# Model card: {contract.name} ({contract.version})",
         "",
         "## What it is",
-        f"An image-and-questionnaire classifier for patient smartphone photos of a skin lesion. Backbone "
-        f"`{net.backbone}` ({'ImageNet-initialized' if net.pretrained else 'random init'}), questionnaire fusion "
-        f"`{net.fusion}`, input {contract.image.size}x{contract.image.size} RGB "
+        "An image-and-questionnaire classifier for patient smartphone photos of a skin lesion. Backbone "
+        f"`{net.backbone}` ({'ImageNet-initialized' if net.pretrained else 'random init'}), "
+        f"questionnaire fusion `{net.fusion}`, input {contract.image.size}x{contract.image.size} RGB "
         f"({contract.image.resize}). Outputs: probabilities of {', '.join(net.labels)} and of malignancy "
         f"({' + '.join(net.malignant)}). Served with ONNX Runtime; sha256 `{contract.onnx_sha256[:16]}…`.",
         "",
@@ -35,15 +36,17 @@ def write_model_card(path: Path, *, contract: ModelContract, config: TrainConfig
         f"- malignancy probability ≥ {t.get('urgent', float('nan')):.4f} → `URGENT`; "
         f"≥ {t.get('priority', float('nan')):.4f} → `PRIORITY`; otherwise `ROUTINE`.",
         f"- thresholds chosen on validation photos (train patients, fold {config.validation_fold}) for "
-        f"{config.target_sensitivity:.0%} / {config.priority_sensitivity:.0%} malignancy sensitivity; never on test.",
+        f"{config.target_sensitivity:.1%} / {config.priority_sensitivity:.1%} malignancy sensitivity; "
+        "never on test.",
         "- the red-flag rules of the questionnaire can only raise the tier the model gives, never lower it.",
         "",
         "## Intended use and limits",
         "- Intended: ordering an asynchronous teledermatology queue so that likely malignant lesions reach a "
         "dermatologist first. It is not a diagnosis and must never tell a patient that a lesion is benign.",
-        "- Trained and tested on PAD-UFES-20 (Brazil, one hospital programme, mostly Fitzpatrick II-III); "
-        "Fitzpatrick V-VI are nearly absent, so performance on dark skin is unknown (see the subgroup table).",
-        "- Six diagnoses only: inflammatory, infectious and other conditions are outside its training data; "
+        "- Trained and tested on PAD-UFES-20 (Brazil, one hospital programme, mostly Fitzpatrick II-III);"
+        " Fitzpatrick V-VI are nearly absent, so performance on dark skin is unknown (see the subgroups).",
+        "- Six diagnoses only: inflammatory, infectious and other conditions are outside its training "
+        "data; "
         "their urgency comes from the questionnaire rules.",
         "- Photos of PAD-UFES-20 are lesion-centred close-ups; far-away or off-centre photos are for the "
         "quality checks to refuse.",
@@ -53,8 +56,11 @@ def write_model_card(path: Path, *, contract: ModelContract, config: TrainConfig
         f"- photos: train {counts['train']}, validation {counts['validation']}, test {counts['test']} "
         "(fixed patient-level test split `pad_ufes_20/split.csv`).",
         f"- manifest sha256 `{contract.provenance.get('manifest_hash', '')}`.",
-        *(["- **Trained with non-commercial data: not for commercial use without a license review.**"]
-          if non_commercial else []),
+        *(
+            ["- **Trained with non-commercial data: not for commercial use without a license review.**"]
+            if non_commercial
+            else []
+        ),
         "",
         "## Test results (held-out test split, 95% patient-level bootstrap intervals)",
         report.to_markdown(),
@@ -63,7 +69,8 @@ def write_model_card(path: Path, *, contract: ModelContract, config: TrainConfig
         val_report.to_markdown(),
         "",
         "## Provenance",
-        f"- MLflow run `{contract.provenance.get('run_id', '')}`, git `{contract.provenance.get('git_sha', '')}`, "
+        f"- MLflow run `{contract.provenance.get('run_id', '')}`, "
+        f"git `{contract.provenance.get('git_sha', '')}`, "
         f"seed {config.seed}, best epoch {contract.provenance.get('best_epoch', '')} of {config.epochs}.",
         "",
     ]

@@ -23,7 +23,6 @@ from tqdm import tqdm
 
 from data_pipelines.build import build_manifest
 from data_pipelines.manifest import ManifestRow, manifest_hash, read_manifest
-from model.contract import ImageInput, ModelContract
 from model.export import check_parity, export_onnx
 from model.networks import build_network
 from model.runtime import OnnxModel
@@ -36,6 +35,7 @@ from training.plots import calibration_plot, confusion_matrix_plot, roc_curve_pl
 
 PHOTOS = "pad_ufes_20"
 MODEL_FOLDER = "model"
+REPORT_FILE = "test_report.json"  # the full test evaluation, for promotion comparisons
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,9 @@ def pick_device(name: str) -> torch.device:
 def split_rows(rows: list[ManifestRow], cfg: TrainConfig) -> tuple[list, list, list]:
     """(train, validation, test). Train: the configured sources, train patients outside the
     validation fold. Validation and test: smartphone photos only (what serving sees)."""
-    train = [r for r in rows if r.split == "train" and r.source in cfg.sources and r.fold != cfg.validation_fold]
+    train = [
+        r for r in rows if r.split == "train" and r.source in cfg.sources and r.fold != cfg.validation_fold
+    ]
     val = [r for r in rows if r.source == PHOTOS and r.split == "train" and r.fold == cfg.validation_fold]
     test = [r for r in rows if r.source == PHOTOS and r.split == "test"]
     leaked = {r.patient_id for r in train} & ({r.patient_id for r in val} | {r.patient_id for r in test})
@@ -75,7 +77,9 @@ def split_rows(rows: list[ManifestRow], cfg: TrainConfig) -> tuple[list, list, l
     return train, val, test
 
 
-def malignancy_loss(logits: torch.Tensor, y_malignant: torch.Tensor, malignant_idx: torch.Tensor) -> torch.Tensor:
+def malignancy_loss(
+    logits: torch.Tensor, y_malignant: torch.Tensor, malignant_idx: torch.Tensor
+) -> torch.Tensor:
     """BCE on p(malignant) = sum of the malignant classes' softmax probabilities, computed stably."""
     log_all = torch.logsumexp(logits, dim=1)
     mask = torch.zeros(logits.shape[1], dtype=torch.bool, device=logits.device)
@@ -97,9 +101,11 @@ def torch_probabilities(net, images: np.ndarray, q: np.ndarray, device, batch: i
     net.eval()
     out = []
     for i in range(0, len(images), batch):
-        logits = net(torch.from_numpy(images[i : i + batch]).to(device), torch.from_numpy(q[i : i + batch]).to(device))
+        logits = net(
+            torch.from_numpy(images[i : i + batch]).to(device), torch.from_numpy(q[i : i + batch]).to(device)
+        )
         out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, len(net.labels)), np.float32)
+    return np.concatenate(out) if out else np.zeros((0, len(net.cfg.labels)), np.float32)
 
 
 def onnx_predictions(model: OnnxModel, rows, data, images: np.ndarray, labels, malignant) -> Predictions:
@@ -112,9 +118,13 @@ def predictions(rows, data, probs: np.ndarray, malignancy: np.ndarray, labels, m
         return np.asarray([str(r.questionnaire.get(key, "unknown")) for r in rows])
 
     return Predictions(
-        image_ids=tuple(r.image_id for r in rows), patient_ids=tuple(r.patient_id for r in rows),
-        y_true=data.y, probs=probs.astype(np.float64), malignancy=malignancy.astype(np.float64),
-        labels=tuple(labels), malignant_labels=tuple(malignant),
+        image_ids=tuple(r.image_id for r in rows),
+        patient_ids=tuple(r.patient_id for r in rows),
+        y_true=data.y,
+        probs=probs.astype(np.float64),
+        malignancy=malignancy.astype(np.float64),
+        labels=tuple(labels),
+        malignant_labels=tuple(malignant),
         groups={"fitzpatrick": group("fitzpatrick"), "body_site": group("body_site")},
     )
 
@@ -138,12 +148,19 @@ def fit(cfg: TrainConfig, net, train_set: TrainSet, val_images, val_data, device
     weights = torch.from_numpy(class_weights(train_set.data.y, len(labels), cfg.class_weighting)).to(device)
     backbone, head = net.parameter_groups()
     optimizer = torch.optim.AdamW(
-        [{"params": backbone, "lr": cfg.backbone_lr}, {"params": head, "lr": cfg.lr}], weight_decay=cfg.weight_decay
+        [{"params": backbone, "lr": cfg.backbone_lr}, {"params": head, "lr": cfg.lr}],
+        weight_decay=cfg.weight_decay,
     )
     base_lrs = [g["lr"] for g in optimizer.param_groups]
     generator = torch.Generator().manual_seed(cfg.seed)
-    loader = torch.utils.data.DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=generator,
-                                         num_workers=0, drop_last=len(train_set) > cfg.batch_size)
+    loader = torch.utils.data.DataLoader(
+        train_set,
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        generator=generator,
+        num_workers=0,
+        drop_last=len(train_set) > cfg.batch_size,
+    )
     total, warmup = cfg.epochs * len(loader), cfg.warmup_epochs * len(loader)
     mal_idx = torch.tensor(malignant_idx, device=device)
     higher_is_better = not cfg.select_on.endswith("loss")
@@ -152,7 +169,9 @@ def fit(cfg: TrainConfig, net, train_set: TrainSet, val_images, val_data, device
     for epoch in range(cfg.epochs):
         net.train()
         losses = []
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False, disable=not progress)
+        bar = tqdm(
+            loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False, disable=not progress
+        )
         for images, q, y in bar:
             for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
                 group["lr"] = base * lr_factor(step, total, warmup)
@@ -168,16 +187,22 @@ def fit(cfg: TrainConfig, net, train_set: TrainSet, val_images, val_data, device
             losses.append(loss.item())
             bar.set_postfix(loss=f"{np.mean(losses):.3f}")
             step += 1
-        metrics = {"train_loss": float(np.mean(losses)),
-                   **_val_metrics(torch_probabilities(net, val_images, val_data.questionnaire, device), val_data,
-                                  malignant_idx)}
+        metrics = {
+            "train_loss": float(np.mean(losses)),
+            **_val_metrics(
+                torch_probabilities(net, val_images, val_data.questionnaire, device), val_data, malignant_idx
+            ),
+        }
         tracking.log_metrics(metrics, step=epoch)
         score = metrics[cfg.select_on] * (1 if higher_is_better else -1)
         if progress:
             tqdm.write(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
         if score > best["score"]:
-            best = {"score": score, "state": {k: v.detach().clone() for k, v in net.state_dict().items()},
-                    "epoch": epoch}
+            best = {
+                "score": score,
+                "state": {k: v.detach().clone() for k, v in net.state_dict().items()},
+                "epoch": epoch,
+            }
     return best
 
 
@@ -190,18 +215,28 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
     train_rows, val_rows, test_rows = split_rows(rows, cfg)
     labels, malignant = cfg.network.labels, cfg.network.malignant
     train_data, val_data, test_data = (samples(r, labels) for r in (train_rows, val_rows, test_rows))
-    spec = ImageInput(size=cfg.network.image_size)
+    spec = cfg.network.image_input()
     device = pick_device(cfg.device)
 
-    photos = cached_photos(train_data.rows, cfg.data_dir, long_side=round(spec.size * 1.15), desc="train photos")
+    photos = cached_photos(
+        train_data.rows, cfg.data_dir, long_side=round(spec.size * 1.15), desc="train photos"
+    )
     train_set = TrainSet(train_data, photos, spec, augmentation(cfg.augment, spec.size, cfg.seed))
     val_images = serving_tensors(val_data.rows, cfg.data_dir, spec, desc="validation photos")
-    net = build_network(cfg.network).to(device)
+    net = build_network(cfg.network, seed=cfg.seed).to(device)
 
-    tags = {"git_sha": tracking.git_sha(), "manifest_hash": data_hash, "seed": str(cfg.seed), "task": cfg.name}
-    with tracking.run(f"dermatriage-{cfg.name}", run_name=f"{cfg.name}-seed{cfg.seed}", config=cfg.to_dict(),
-                      tags=tags) as run_id:
-        tracking.log_metrics({"n_train": len(train_data.y), "n_val": len(val_data.y), "n_test": len(test_data.y)})
+    tags = {
+        "git_sha": tracking.git_sha(),
+        "manifest_hash": data_hash,
+        "seed": str(cfg.seed),
+        "task": cfg.name,
+    }
+    with tracking.run(
+        f"dermatriage-{cfg.name}", run_name=f"{cfg.name}-seed{cfg.seed}", config=cfg.to_dict(), tags=tags
+    ) as run_id:
+        tracking.log_metrics(
+            {"n_train": len(train_data.y), "n_val": len(val_data.y), "n_test": len(test_data.y)}
+        )
         started = time.perf_counter()
         best = fit(cfg, net, train_set, val_images, val_data, device, progress)
         net.load_state_dict(best["state"])
@@ -213,8 +248,14 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
         model_dir.mkdir(parents=True, exist_ok=True)
         onnx_path = model_dir / f"{cfg.name}.onnx"
         version = f"{cfg.name}-{run_id[:8]}"
-        provenance = {"run_id": run_id, "git_sha": tags["git_sha"], "manifest_hash": data_hash, "seed": cfg.seed,
-                      "best_epoch": best["epoch"], "config": cfg.to_dict()}
+        provenance = {
+            "run_id": run_id,
+            "git_sha": tags["git_sha"],
+            "manifest_hash": data_hash,
+            "seed": cfg.seed,
+            "best_epoch": best["epoch"],
+            "config": cfg.to_dict(),
+        }
         contract = export_onnx(net, cfg.network, onnx_path, version=version, provenance=provenance)
         parity = check_parity(net, onnx_path)
         model = OnnxModel(onnx_path, contract)
@@ -222,10 +263,12 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
         # operating points: on validation photos, through the exported model and the serving path
         val_preds = onnx_predictions(model, val_data.rows, val_data, val_images, labels, malignant)
         thresholds = {
-            "urgent": choose_threshold_for_sensitivity(val_preds.y_malignant, val_preds.malignancy,
-                                                       cfg.target_sensitivity),
-            "priority": choose_threshold_for_sensitivity(val_preds.y_malignant, val_preds.malignancy,
-                                                         cfg.priority_sensitivity),
+            "urgent": choose_threshold_for_sensitivity(
+                val_preds.y_malignant, val_preds.malignancy, cfg.target_sensitivity
+            ),
+            "priority": choose_threshold_for_sensitivity(
+                val_preds.y_malignant, val_preds.malignancy, cfg.priority_sensitivity
+            ),
         }
         thresholds["priority"] = min(thresholds["priority"], thresholds["urgent"])
         contract = replace(contract, thresholds=thresholds)
@@ -238,39 +281,60 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
         served_vs_torch = float(np.abs(torch_test - test_preds.probs).max()) if len(torch_test) else 0.0
 
         report = evaluate(test_preds, thresholds, n_boot=cfg.n_bootstrap, seed=cfg.seed, prefix="test_")
-        val_report = evaluate(val_preds, thresholds, n_boot=min(cfg.n_bootstrap, 500), seed=cfg.seed, prefix="val_")
-        metrics = {**report.to_dict(), **{k: v for k, v in val_report.to_dict().items() if k.startswith("val_")},
-                   "parity_max_abs_diff": parity.max_abs_diff_diagnosis,
-                   "test_torch_vs_onnx_max_abs_diff": served_vs_torch,
-                   "threshold_urgent": thresholds["urgent"], "threshold_priority": thresholds["priority"]}
-        metrics = {k: float(v) for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+        val_report = evaluate(
+            val_preds, thresholds, n_boot=min(cfg.n_bootstrap, 500), seed=cfg.seed, prefix="validation_"
+        )
+        metrics = {
+            **report.metrics_dict(),
+            **val_report.metrics_dict(),
+            "parity_max_abs_diff": max(parity.max_abs_diff_diagnosis, parity.max_abs_diff_malignancy),
+            "test_torch_vs_onnx_max_abs_diff": served_vs_torch,
+            "threshold_urgent": thresholds["urgent"],
+            "threshold_priority": thresholds["priority"],
+        }
         tracking.log_metrics(metrics)
 
         plots = out_dir / "plots"
         plots.mkdir(exist_ok=True)
-        for path in (roc_curve_plot(test_preds, thresholds, plots / "test_roc.png"),
-                     calibration_plot(test_preds, plots / "test_calibration.png"),
-                     confusion_matrix_plot(test_preds, plots / "test_confusion_matrix.png"),
-                     subgroup_plot(report, "fitzpatrick", plots / "test_by_fitzpatrick.png"),
-                     subgroup_plot(report, "body_site", plots / "test_by_body_site.png"),
-                     roc_curve_plot(val_preds, thresholds, plots / "val_roc.png")):
+        for path in (
+            roc_curve_plot(test_preds, thresholds, plots / "test_roc.png"),
+            calibration_plot(test_preds, plots / "test_calibration.png"),
+            confusion_matrix_plot(test_preds, plots / "test_confusion_matrix.png"),
+            subgroup_plot(report, "fitzpatrick", plots / "test_by_fitzpatrick.png"),
+            subgroup_plot(report, "body_site", plots / "test_by_body_site.png"),
+            roc_curve_plot(val_preds, thresholds, plots / "val_roc.png"),
+        ):
             tracking.log_artifact(path, "plots")
         test_preds.to_csv(out_dir / "test_predictions.csv")
         val_preds.to_csv(out_dir / "val_predictions.csv")
         for name in ("test_predictions.csv", "val_predictions.csv"):
             tracking.log_artifact(out_dir / name, "predictions")
-        (out_dir / "evaluation.md").write_text(report.to_markdown())
-        tracking.log_artifact(out_dir / "evaluation.md")
+        (out_dir / "evaluation.md").write_text(
+            report.to_markdown("Test split") + "\n\n" + val_report.to_markdown("Validation fold")
+        )
+        (out_dir / REPORT_FILE).write_text(report.to_json())
+        for name in ("evaluation.md", REPORT_FILE):
+            tracking.log_artifact(out_dir / name)
         cfg.save(out_dir / "config.yaml")
         tracking.log_artifact(out_dir / "config.yaml")
-        write_model_card(model_dir / "MODEL_CARD.md", contract=contract, config=cfg, report=report,
-                         val_report=val_report, counts={"train": len(train_data.y), "validation": len(val_data.y),
-                                                        "test": len(test_data.y)})
+        write_model_card(
+            model_dir / "MODEL_CARD.md",
+            contract=contract,
+            config=cfg,
+            report=report,
+            val_report=val_report,
+            counts={"train": len(train_data.y), "validation": len(val_data.y), "test": len(test_data.y)},
+        )
         for path in sorted(model_dir.iterdir()):
             tracking.log_artifact(path, MODEL_FOLDER)
-        model_version = tracking.register(run_id, name=cfg.registered_model, artifact_folder=MODEL_FOLDER,
-                                          tags={"manifest_hash": data_hash, "git_sha": tags["git_sha"]})
+        model_version = tracking.register(
+            run_id,
+            name=cfg.registered_model,
+            artifact_folder=MODEL_FOLDER,
+            tags={"manifest_hash": data_hash, "git_sha": tags["git_sha"]},
+        )
         summary = {"run_id": run_id, "model_version": model_version, "metrics": metrics}
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
-    return RunResult(run_id=run_id, model_version=model_version, out_dir=out_dir, onnx_path=onnx_path,
-                     metrics=metrics)
+    return RunResult(
+        run_id=run_id, model_version=model_version, out_dir=out_dir, onnx_path=onnx_path, metrics=metrics
+    )

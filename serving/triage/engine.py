@@ -26,7 +26,8 @@ def quality_json(report: QualityReport) -> dict:
         "verdict": report.verdict,
         "score": report.score,
         "checks": {
-            name: {"score": c.score, "passed": c.passed, "threshold": c.threshold} for name, c in report.checks.items()
+            name: {"score": c.score, "passed": c.passed, "threshold": c.threshold}
+            for name, c in report.checks.items()
         },
         "instructions": list(report.instructions),
     }
@@ -52,10 +53,15 @@ class TriageEngine:
     def decide(self, questionnaire: Questionnaire, photos: Sequence[PhotoAssessment]) -> TriageDecision:
         model = None
         if self.urgency_model is not None:
-            usable = [p.predictions for p in photos if p.quality["verdict"] == ACCEPT_VERDICT and p.predictions]
+            usable = [
+                p.predictions for p in photos if p.quality["verdict"] == ACCEPT_VERDICT and p.predictions
+            ]
             model = self.urgency_model.case_urgency(usable)
-        return decide(rules=assess_urgency(questionnaire), model=model,
-                      photo_verdicts=[p.quality["verdict"] for p in photos])
+        return decide(
+            rules=assess_urgency(questionnaire),
+            model=model,
+            photo_verdicts=[p.quality["verdict"] for p in photos],
+        )
 
     @property
     def model_versions(self) -> dict[str, str]:

@@ -28,7 +28,9 @@ def tier_and_score(malignancy: float, *, urgent: float, priority: float) -> tupl
     if malignancy >= urgent:
         return Tier.URGENT, score_in_band(Tier.URGENT, (malignancy - urgent) / max(1e-9, 1 - urgent))
     if malignancy >= priority:
-        return Tier.PRIORITY, score_in_band(Tier.PRIORITY, (malignancy - priority) / max(1e-9, urgent - priority))
+        return Tier.PRIORITY, score_in_band(
+            Tier.PRIORITY, (malignancy - priority) / max(1e-9, urgent - priority)
+        )
     return Tier.ROUTINE, score_in_band(Tier.ROUTINE, malignancy / max(1e-9, priority))
 
 
@@ -51,7 +53,9 @@ class UrgencyModel:
         return {
             "model": self.version,
             "malignancy": round(float(out["malignancy"][0]), 6),
-            "diagnosis": {label: round(float(p), 6) for label, p in zip(self.labels, out["diagnosis"][0], strict=True)},
+            "diagnosis": {
+                label: round(float(p), 6) for label, p in zip(self.labels, out["diagnosis"][0], strict=True)
+            },
         }
 
     def case_urgency(self, photo_predictions: Sequence[dict[str, Any]]) -> ModelUrgency | None:

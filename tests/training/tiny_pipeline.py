@@ -1,0 +1,94 @@
+"""A tiny, learnable stand-in for PAD-UFES-20 that the tests make: lesion photos whose colour and
+size depend on the diagnosis, questionnaires, a manifest with patient-grouped folds and a test split."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+from factories import encode, skin_photo
+
+from data_pipelines.manifest import ManifestRow, is_malignant, write_manifest
+from model.networks import NetworkConfig
+from training.config import AugmentConfig, TrainConfig
+
+LABELS = ("ACK", "BCC", "MEL", "NEV", "SCC", "SEK")
+SKIN = {
+    "ACK": (214, 160, 140),
+    "BCC": (205, 150, 150),
+    "MEL": (200, 160, 130),
+    "NEV": (220, 175, 150),
+    "SCC": (190, 140, 120),
+    "SEK": (210, 170, 135),
+}
+
+
+def make_dataset(root: Path, *, per_class: int = 6) -> Path:
+    """Photos under root/pad_ufes_20/images and a manifest at root/manifest.csv; returns the manifest."""
+    images = root / "pad_ufes_20" / "images"
+    images.mkdir(parents=True)
+    rows = []
+    for c, label in enumerate(LABELS):
+        for i in range(per_class):
+            n = c * per_class + i
+            rgb = skin_photo((160, 120), seed=n, skin=SKIN[label], lesion_scale=0.12 + 0.03 * c)
+            data = encode(rgb)
+            path = images / f"PAT_{n}_{n}_{n}.jpg"
+            path.write_bytes(data)
+            test = i >= per_class - 2
+            rows.append(
+                ManifestRow(
+                    image_id=path.stem,
+                    path=str(path.relative_to(root)),
+                    sha256=hashlib.sha256(data).hexdigest(),
+                    source="pad_ufes_20",
+                    modality="smartphone",
+                    patient_id=f"PAT_{n}",
+                    lesion_id=str(n),
+                    diagnosis=label,
+                    malignant=is_malignant(label),
+                    biopsied=True,
+                    questionnaire={
+                        "age": 30 + 8 * c,
+                        "bleeding": label in ("BCC", "SCC"),
+                        "grew": c % 2 == 0,
+                        "fitzpatrick": 1 + n % 3,
+                        "body_site": ("face", "back", "arm")[n % 3],
+                    },
+                    split="test" if test else "train",
+                    fold=-1 if test else i % 2,
+                    width=160,
+                    height=120,
+                )
+            )
+    return write_manifest(rows, root / "manifest.csv")
+
+
+def tiny_config(root: Path, **overrides) -> TrainConfig:
+    cfg = TrainConfig(
+        seed=0,
+        data_dir=root,
+        manifest=root / "manifest.csv",
+        output_dir=root / "runs",
+        validation_fold=0,
+        network=NetworkConfig(
+            backbone="test_efficientnet", pretrained=False, image_size=64, q_hidden=16, drop_path_rate=0.0
+        ),
+        augment=AugmentConfig(scale_min=0.7, rotate_deg=0, blur_probability=0.0),
+        epochs=2,
+        batch_size=8,
+        threads=1,
+        n_bootstrap=50,
+        warmup_epochs=0,
+        registered_model="tiny-urgency",
+    )
+    return cfg.__class__(**{**cfg.__dict__, **overrides}) if overrides else cfg
+
+
+def reference_probabilities(csv_path: Path) -> dict[str, np.ndarray]:
+    import csv
+
+    with open(csv_path) as fh:
+        rows = list(csv.DictReader(fh))
+    return {r["image_id"]: np.asarray([float(r[f"p_{label}"]) for label in LABELS]) for r in rows}

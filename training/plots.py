@@ -1,0 +1,211 @@
+"""Evaluation plots (PNG, 150 dpi): ROC, reliability diagram, confusion matrix, subgroups.
+
+Matplotlib with the Agg backend, set at import of this module. Figures are built with
+:class:`matplotlib.figure.Figure` (not pyplot), so nothing global is kept and the functions are
+safe to call from worker threads. Each function writes ``path`` (parent folders created) and
+returns it as a :class:`~pathlib.Path`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from training.evaluate import (  # noqa: E402
+    LOW_N,
+    EvaluationReport,
+    Predictions,
+    calibration_table,
+    confusion_matrix,
+    expected_calibration_error,
+    malignancy_auc,
+    sensitivity_specificity,
+)
+
+DPI = 150
+_TIER_STYLE = {"urgent": ("tab:red", "o"), "priority": ("tab:orange", "s")}
+
+
+def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI, format="png", bbox_inches="tight", metadata={"Software": None})
+    return path
+
+
+def _roc_points(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ROC curve (FPR, TPR) with one vertex per distinct score (positive iff score >= t)."""
+    order = np.argsort(-s, kind="stable")
+    ys, ss = y[order], s[order]
+    last = np.r_[ss[1:] != ss[:-1], True]  # end of each tie group
+    tp = np.cumsum(ys)[last]
+    fp = np.cumsum(~ys)[last]
+    n_pos, n_neg = max(int(y.sum()), 1), max(int((~y).sum()), 1)
+    return np.r_[0.0, fp / n_neg], np.r_[0.0, tp / n_pos]
+
+
+def roc_curve_plot(preds: Predictions, thresholds: Mapping[str, float], path: str | os.PathLike[str]) -> Path:
+    """Malignancy ROC curve with the AUC and the operating point of each threshold marked."""
+    y, s = preds.y_malignant, preds.malignancy
+    fig = Figure(figsize=(6, 6))
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=1, label="chance")
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos and n_neg:
+        fpr, tpr = _roc_points(y, s)
+        ax.plot(fpr, tpr, color="tab:blue", linewidth=2, label=f"model (AUC {malignancy_auc(y, s):.3f})")
+    else:
+        ax.text(0.5, 0.5, "ROC undefined: one class only", ha="center", va="center", transform=ax.transAxes)
+    for name, t in sorted(thresholds.items(), key=lambda kv: -kv[1]):
+        sens, spec = sensitivity_specificity(y, s, t)
+        if math.isnan(sens) or math.isnan(spec):
+            continue
+        color, marker = _TIER_STYLE.get(name, ("tab:purple", "D"))
+        ax.plot(
+            [1 - spec],
+            [sens],
+            marker=marker,
+            color=color,
+            markersize=9,
+            linestyle="none",
+            label=f"{name} ≥ {t:.3f}: sens {sens:.3f}, spec {spec:.3f}",
+        )
+    ax.set_xlim(-0.01, 1.01)
+    ax.set_ylim(-0.01, 1.01)
+    ax.set_aspect("equal")
+    ax.set_xlabel("False positive rate (1 − specificity)")
+    ax.set_ylabel("True positive rate (sensitivity)")
+    ax.set_title(
+        f"Malignancy ROC — {len(preds)} photos, {preds.n_patients} patients\n"
+        f"{n_pos} malignant (BCC/SCC/MEL), {n_neg} benign"
+    )
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    return _save(fig, path)
+
+
+def calibration_plot(preds: Predictions, path: str | os.PathLike[str], n_bins: int = 10) -> Path:
+    """Reliability diagram of the malignancy probability, with the photo count of each bin."""
+    y, s = preds.y_malignant, preds.malignancy
+    tab = calibration_table(y, s, n_bins)
+    fig = Figure(figsize=(6, 7.5))
+    ax, hist = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.08})
+    ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=1, label="perfect calibration")
+    centers = (tab["low"] + tab["high"]) / 2
+    width = 1.0 / n_bins
+    filled = tab["count"] > 0
+    ax.bar(
+        centers[filled],
+        tab["frac_positive"][filled],
+        width=width * 0.9,
+        color="tab:blue",
+        alpha=0.35,
+        edgecolor="tab:blue",
+        label="observed fraction malignant",
+    )
+    ax.plot(
+        tab["mean_score"][filled],
+        tab["frac_positive"][filled],
+        marker="o",
+        color="tab:blue",
+        label="bin mean predicted vs observed",
+    )
+    for c, x, f in zip(tab["count"][filled], centers[filled], tab["frac_positive"][filled], strict=True):
+        ax.annotate(f"n={c}", (x, f), textcoords="offset points", xytext=(0, 4), ha="center", fontsize=7)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.08)
+    ax.set_ylabel("Observed fraction malignant")
+    ece = expected_calibration_error(y, s, n_bins) if len(preds) else float("nan")
+    ax.set_title(
+        f"Malignancy reliability diagram — {len(preds)} photos, {int(y.sum())} malignant\n"
+        f"ECE ({n_bins} equal-width bins) = {ece:.3f}"
+    )
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    hist.bar(centers, tab["count"], width=width * 0.9, color="0.5")
+    hist.set_xlabel("Predicted malignancy probability")
+    hist.set_ylabel("Photos")
+    hist.grid(True, axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
+def confusion_matrix_plot(preds: Predictions, path: str | os.PathLike[str]) -> Path:
+    """Six-class confusion matrix normalized by true class (rows sum to 1), counts annotated."""
+    k = len(preds.labels)
+    cm = confusion_matrix(preds.y_true, preds.probs, k)
+    support = cm.sum(axis=1, keepdims=True)
+    norm = np.divide(cm, support, out=np.zeros(cm.shape), where=support > 0)
+    fig = Figure(figsize=(7, 6))
+    ax = fig.add_subplot()
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="Fraction of true class")
+    for i in range(k):
+        for j in range(k):
+            if support[i, 0] == 0:
+                text, color = "—", "black"
+            else:
+                text = f"{norm[i, j]:.2f}\n({cm[i, j]})"
+                color = "white" if norm[i, j] > 0.6 else "black"
+            ax.text(j, i, text, ha="center", va="center", fontsize=8, color=color)
+    ax.set_xticks(range(k), preds.labels)
+    ax.set_yticks(range(k), [f"{lab} (n={int(support[i, 0])})" for i, lab in enumerate(preds.labels)])
+    mal = set(preds.malignant_labels)
+    for tick in (*ax.get_xticklabels(), *ax.get_yticklabels()):
+        if tick.get_text().split(" ")[0] in mal:
+            tick.set_fontweight("bold")
+    ax.set_xlabel("Predicted class (argmax)")
+    ax.set_ylabel("True class")
+    ax.set_title(
+        f"Confusion matrix, normalized by true class — {len(preds)} photos\n(malignant classes in bold)"
+    )
+    return _save(fig, path)
+
+
+def subgroup_plot(report: EvaluationReport, key: str, path: str | os.PathLike[str]) -> Path:
+    """Sensitivity and specificity at the urgent threshold per subgroup value (Wilson 95 % error
+    bars), each value labelled with its number of photos and malignant photos."""
+    if key not in report.subgroups:
+        raise KeyError(f"report has no subgroup table {key!r}; has {sorted(report.subgroups)}")
+    rows = report.subgroups[key]
+    x = np.arange(len(rows))
+    width = 0.38
+    fig = Figure(figsize=(max(6.0, 1.3 * len(rows) + 3), 5))
+    ax = fig.add_subplot()
+    for offset, metric, color, label in (
+        (-width / 2, "sensitivity", "tab:red", "sensitivity"),
+        (width / 2, "specificity", "tab:blue", "specificity"),
+    ):
+        vals = np.array([getattr(r, metric) for r in rows], dtype=float)
+        lows = np.array([getattr(r, f"{metric}_low") for r in rows], dtype=float)
+        highs = np.array([getattr(r, f"{metric}_high") for r in rows], dtype=float)
+        ok = ~np.isnan(vals)
+        err = np.vstack([vals - lows, highs - vals])[:, ok]
+        ax.bar(x[ok] + offset, vals[ok], width, color=color, alpha=0.75, label=label)
+        ax.errorbar(x[ok] + offset, vals[ok], yerr=err, fmt="none", ecolor="black", capsize=3, linewidth=1)
+        for xi in x[~ok]:
+            ax.text(xi + offset, 0.02, "n/a", ha="center", va="bottom", fontsize=8, rotation=90)
+    urgent = report.thresholds.get("urgent")
+    overall = report.metrics.get("sensitivity_urgent")
+    if overall is not None and not math.isnan(overall.point):
+        ax.axhline(overall.point, color="tab:red", linestyle=":", linewidth=1, label="overall sensitivity")
+    ax.set_xticks(x, [f"{r.value}{' †' if r.low_n else ''}\nn={r.n}\nmal={r.n_malignant}" for r in rows])
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel(key)
+    ax.set_ylabel("At the urgent threshold")
+    thr = f" (malignancy ≥ {urgent:.3f})" if urgent is not None else ""
+    ax.set_title(
+        f"Sensitivity / specificity by {key}{thr}\n"
+        f"Wilson 95% intervals; † = fewer than {LOW_N} malignant or benign photos"
+    )
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    return _save(fig, path)
