@@ -229,13 +229,34 @@ def build_network(cfg: NetworkConfig, *, seed: int | None = None) -> UrgencyNet:
     return net
 
 
+class AveragedNet(nn.Module):
+    """Several ``UrgencyNet`` members of one config (a cross-validation ensemble), each optionally read
+    with flip test-time augmentation; returns the log of the averaged class probabilities, so that
+    ``softmax(forward(...))`` is that average and the net stands in for an ``UrgencyNet`` anywhere."""
+
+    def __init__(self, members: list[UrgencyNet], *, flips: bool = False):
+        super().__init__()
+        if not members or any(m.cfg != members[0].cfg for m in members):
+            raise ValueError("members must share one NetworkConfig")
+        self.cfg = members[0].cfg
+        self.members = nn.ModuleList(members)
+        self.flips = flips
+
+    def forward(self, image: torch.Tensor | None, questionnaire: torch.Tensor | None = None) -> torch.Tensor:
+        views = [image]
+        if self.flips and image is not None:
+            views += [torch.flip(image, dims=[3]), torch.flip(image, dims=[2]), torch.flip(image, dims=[2, 3])]
+        probs = [torch.softmax(m(v, questionnaire).float(), dim=1) for m in self.members for v in views]
+        return torch.log(torch.stack(probs).mean(dim=0).clamp_min(1e-12))
+
+
 class ExportWrapper(nn.Module):
     """An ``UrgencyNet`` (copied, always in eval mode) -> (diagnosis probabilities (N, L) float32
     softmax, malignancy probability (N,) = the sum of the malignant classes' probabilities).
 
     ``forward(image, questionnaire)``; for fusion "image" just ``forward(image)``."""
 
-    def __init__(self, net: UrgencyNet):
+    def __init__(self, net: UrgencyNet | AveragedNet):
         super().__init__()
         self.cfg = net.cfg
         self.net = copy.deepcopy(net).float().cpu().eval()

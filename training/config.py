@@ -37,6 +37,11 @@ class TrainConfig:
     #: manifest sources trained on; validation and test always use the smartphone photos only
     sources: tuple[str, ...] = ("pad_ufes_20",)
     validation_fold: int = 0
+    #: cross-validation: one member per listed fold (each validated on its fold), served as their average;
+    #: empty = one network, validated on ``validation_fold``
+    cv_folds: tuple[int, ...] = ()
+    #: read every photo also flipped (horizontal, vertical, both) and average, inside the exported model
+    tta_flips: bool = False
     network: NetworkConfig = field(default_factory=NetworkConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     epochs: int = 30
@@ -77,8 +82,9 @@ class TrainConfig:
         for key in ("data_dir", "manifest", "output_dir"):
             if key in data:
                 data[key] = Path(data[key]).expanduser()
-        if "sources" in data:
-            data["sources"] = tuple(data["sources"])
+        for key in ("sources", "cv_folds"):
+            if key in data:
+                data[key] = tuple(data[key])
         return cls(**data)
 
     @classmethod

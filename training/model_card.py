@@ -71,7 +71,7 @@ def write_model_card(
         "## Provenance",
         f"- MLflow run `{contract.provenance.get('run_id', '')}`, "
         f"git `{contract.provenance.get('git_sha', '')}`, "
-        f"seed {config.seed}, best epoch {contract.provenance.get('best_epoch', '')} of {config.epochs}.",
+        f"seed {config.seed}, best epochs {contract.provenance.get('best_epochs', '')} of {config.epochs}.",
         "",
     ]
     Path(path).write_text("\n".join(lines))

@@ -24,11 +24,19 @@ from tqdm import tqdm
 from data_pipelines.build import build_manifest
 from data_pipelines.manifest import ManifestRow, manifest_hash, read_manifest
 from model.export import check_parity, export_onnx
-from model.networks import build_network
+from model.networks import AveragedNet, UrgencyNet, build_network
 from model.runtime import OnnxModel
 from training import tracking
 from training.config import TrainConfig
-from training.data import TrainSet, augmentation, cached_photos, class_weights, samples, serving_tensors
+from training.data import (
+    Samples,
+    TrainSet,
+    augmentation,
+    cached_photos,
+    class_weights,
+    samples,
+    serving_tensors,
+)
 from training.evaluate import Predictions, choose_threshold_for_sensitivity, evaluate
 from training.model_card import write_model_card
 from training.plots import calibration_plot, confusion_matrix_plot, roc_curve_plot, subgroup_plot
@@ -141,8 +149,11 @@ def _val_metrics(probs: np.ndarray, data, malignant_idx: list[int]) -> dict[str,
     }
 
 
-def fit(cfg: TrainConfig, net, train_set: TrainSet, val_images, val_data, device, progress: bool) -> dict:
-    """The training loop; returns the best state dict (by ``cfg.select_on``) and its epoch."""
+def fit(
+    cfg: TrainConfig, net, train_set: TrainSet, val_images, val_data, device, progress: bool, *, tag: str = ""
+) -> dict:
+    """The training loop; returns the best state dict (by ``cfg.select_on``) and its epoch.
+    Per-epoch metrics are logged with ``tag`` before their names (a fold of a cross-validation)."""
     labels = cfg.network.labels
     malignant_idx = [labels.index(m) for m in cfg.network.malignant]
     weights = torch.from_numpy(class_weights(train_set.data.y, len(labels), cfg.class_weighting)).to(device)
@@ -170,7 +181,11 @@ def fit(cfg: TrainConfig, net, train_set: TrainSet, val_images, val_data, device
         net.train()
         losses = []
         bar = tqdm(
-            loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False, disable=not progress
+            loader,
+            desc=f"{tag}epoch {epoch + 1}/{cfg.epochs}",
+            unit="batch",
+            leave=False,
+            disable=not progress,
         )
         for images, q, y in bar:
             for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
@@ -187,16 +202,12 @@ def fit(cfg: TrainConfig, net, train_set: TrainSet, val_images, val_data, device
             losses.append(loss.item())
             bar.set_postfix(loss=f"{np.mean(losses):.3f}")
             step += 1
-        metrics = {
-            "train_loss": float(np.mean(losses)),
-            **_val_metrics(
-                torch_probabilities(net, val_images, val_data.questionnaire, device), val_data, malignant_idx
-            ),
-        }
-        tracking.log_metrics(metrics, step=epoch)
+        val_probs = torch_probabilities(net, val_images, val_data.questionnaire, device)
+        metrics = {"train_loss": float(np.mean(losses)), **_val_metrics(val_probs, val_data, malignant_idx)}
+        tracking.log_metrics({tag + k: v for k, v in metrics.items()}, step=epoch)
         score = metrics[cfg.select_on] * (1 if higher_is_better else -1)
         if progress:
-            tqdm.write(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+            tqdm.write(f"{tag}epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
         if score > best["score"]:
             best = {
                 "score": score,
@@ -206,24 +217,90 @@ def fit(cfg: TrainConfig, net, train_set: TrainSet, val_images, val_data, device
     return best
 
 
+@dataclass(frozen=True)
+class Member:
+    """One trained network and its validation fold (predicted by the network alone)."""
+
+    net: UrgencyNet
+    fold: int
+    best_epoch: int
+    val: Samples
+    val_images: np.ndarray
+    n_train: int
+
+
+def train_member(cfg: TrainConfig, rows: list[ManifestRow], fold: int, *, tag: str, progress: bool) -> Member:
+    fold_cfg = replace(cfg, validation_fold=fold)
+    train_rows, val_rows, _ = split_rows(rows, fold_cfg)
+    labels = cfg.network.labels
+    train_data, val_data = samples(train_rows, labels), samples(val_rows, labels)
+    spec = cfg.network.image_input()
+    device = pick_device(cfg.device)
+    photos = cached_photos(
+        train_data.rows, cfg.data_dir, long_side=round(spec.size * 1.15), desc=f"{tag}train photos"
+    )
+    train_set = TrainSet(train_data, photos, spec, augmentation(cfg.augment, spec.size, cfg.seed + fold))
+    val_images = serving_tensors(val_data.rows, cfg.data_dir, spec, desc=f"{tag}validation photos")
+    net = build_network(cfg.network, seed=cfg.seed + fold).to(device)
+    best = fit(cfg, net, train_set, val_images, val_data, device, progress, tag=tag)
+    net.load_state_dict(best["state"])
+    return Member(
+        net=net.cpu().eval(),
+        fold=fold,
+        best_epoch=best["epoch"],
+        val=val_data,
+        val_images=val_images,
+        n_train=len(train_data.y),
+    )
+
+
+def served_network(cfg: TrainConfig, members: list[Member]):
+    nets = [m.net for m in members]
+    if len(nets) == 1 and not cfg.tta_flips:
+        return nets[0]
+    return AveragedNet(nets, flips=cfg.tta_flips).eval()
+
+
+def validation_predictions(cfg: TrainConfig, members: list[Member], model: OnnxModel) -> Predictions:
+    """Predictions for choosing the operating points. One member: its fold, through the exported model
+    (the serving path). Cross-validation: every member on its own held-out fold (out-of-fold), read the
+    way the served model reads (flips when configured) — the ensemble itself saw those photos."""
+    labels, malignant = cfg.network.labels, cfg.network.malignant
+    if len(members) == 1:
+        m = members[0]
+        return onnx_predictions(model, m.val.rows, m.val, m.val_images, labels, malignant)
+    parts = []
+    malignant_idx = list(cfg.network.malignant_indices)
+    for m in members:
+        probs = torch_probabilities(
+            served_network(cfg, [m]), m.val_images, m.val.questionnaire, torch.device("cpu")
+        )
+        parts.append(
+            predictions(m.val.rows, m.val, probs, probs[:, malignant_idx].sum(axis=1), labels, malignant)
+        )
+    rows = [r for p in parts for r in p.image_ids]
+    return Predictions(
+        image_ids=tuple(rows),
+        patient_ids=tuple(x for p in parts for x in p.patient_ids),
+        y_true=np.concatenate([p.y_true for p in parts]),
+        probs=np.concatenate([p.probs for p in parts]),
+        malignancy=np.concatenate([p.malignancy for p in parts]),
+        labels=tuple(labels),
+        malignant_labels=tuple(malignant),
+        groups={k: np.concatenate([p.groups[k] for p in parts]) for k in parts[0].groups},
+    )
+
+
 def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
     seed_everything(cfg.seed, cfg.threads)
     if not cfg.manifest.exists():
         build_manifest(cfg.data_dir, cfg.manifest, progress=progress)
     rows = read_manifest(cfg.manifest)
     data_hash = manifest_hash(cfg.manifest)
-    train_rows, val_rows, test_rows = split_rows(rows, cfg)
     labels, malignant = cfg.network.labels, cfg.network.malignant
-    train_data, val_data, test_data = (samples(r, labels) for r in (train_rows, val_rows, test_rows))
+    test_data = samples(split_rows(rows, cfg)[2], labels)
     spec = cfg.network.image_input()
-    device = pick_device(cfg.device)
-
-    photos = cached_photos(
-        train_data.rows, cfg.data_dir, long_side=round(spec.size * 1.15), desc="train photos"
-    )
-    train_set = TrainSet(train_data, photos, spec, augmentation(cfg.augment, spec.size, cfg.seed))
-    val_images = serving_tensors(val_data.rows, cfg.data_dir, spec, desc="validation photos")
-    net = build_network(cfg.network, seed=cfg.seed).to(device)
+    folds = cfg.cv_folds or (cfg.validation_fold,)
 
     tags = {
         "git_sha": tracking.git_sha(),
@@ -234,14 +311,21 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
     with tracking.run(
         f"dermatriage-{cfg.name}", run_name=f"{cfg.name}-seed{cfg.seed}", config=cfg.to_dict(), tags=tags
     ) as run_id:
-        tracking.log_metrics(
-            {"n_train": len(train_data.y), "n_val": len(val_data.y), "n_test": len(test_data.y)}
-        )
         started = time.perf_counter()
-        best = fit(cfg, net, train_set, val_images, val_data, device, progress)
-        net.load_state_dict(best["state"])
-        net = net.cpu().eval()
-        tracking.log_metrics({"best_epoch": best["epoch"], "train_seconds": time.perf_counter() - started})
+        members = [
+            train_member(cfg, rows, fold, tag=f"fold{fold}_" if len(folds) > 1 else "", progress=progress)
+            for fold in folds
+        ]
+        net = served_network(cfg, members)
+        tracking.log_metrics(
+            {
+                "n_train": members[0].n_train,
+                "n_val": sum(len(m.val.y) for m in members),
+                "n_test": len(test_data.y),
+                "best_epoch": members[0].best_epoch,
+                "train_seconds": time.perf_counter() - started,
+            }
+        )
 
         out_dir = cfg.output_dir / run_id
         model_dir = out_dir / MODEL_FOLDER
@@ -253,15 +337,16 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
             "git_sha": tags["git_sha"],
             "manifest_hash": data_hash,
             "seed": cfg.seed,
-            "best_epoch": best["epoch"],
+            "best_epochs": [m.best_epoch for m in members],
+            "folds": list(folds),
             "config": cfg.to_dict(),
         }
         contract = export_onnx(net, cfg.network, onnx_path, version=version, provenance=provenance)
         parity = check_parity(net, onnx_path)
         model = OnnxModel(onnx_path, contract)
 
-        # operating points: on validation photos, through the exported model and the serving path
-        val_preds = onnx_predictions(model, val_data.rows, val_data, val_images, labels, malignant)
+        # operating points: on validation photos of train patients, never on test
+        val_preds = validation_predictions(cfg, members, model)
         thresholds = {
             "urgent": choose_threshold_for_sensitivity(
                 val_preds.y_malignant, val_preds.malignancy, cfg.target_sensitivity
@@ -323,7 +408,11 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
             config=cfg,
             report=report,
             val_report=val_report,
-            counts={"train": len(train_data.y), "validation": len(val_data.y), "test": len(test_data.y)},
+            counts={
+                "train": members[0].n_train,
+                "validation": len(val_preds.image_ids),
+                "test": len(test_data.y),
+            },
         )
         for path in sorted(model_dir.iterdir()):
             tracking.log_artifact(path, MODEL_FOLDER)

@@ -151,3 +151,30 @@ def test_served_model_in_the_intake_api(first_run, tmp_path, sessions, database_
     triage = r.json()["triage"]
     assert triage["model_versions"]["urgency_model"].startswith("urgency-")
     assert any(reason.startswith("Photo model") for reason in triage["reasons"])
+
+
+def test_serving_loads_the_champion_from_the_registry(first_run, workspace, tmp_path):
+    from serving.triage.loading import load_urgency_model
+
+    if tracking.champion("tiny-urgency") is None:
+        promote("tiny-urgency", first_run.model_version, bundle=False)
+    champion = tracking.champion("tiny-urgency")
+    run = tracking.client().get_run(champion.run_id)
+    model = load_urgency_model("models:/tiny-urgency@champion", cache_dir=tmp_path, threads=1)
+    assert model is not None
+    assert model.version == f"urgency-{run.info.run_id[:8]}"
+
+
+def test_cross_validation_ensemble_with_flips(workspace):
+    run = train(replace(tiny_config(workspace), cv_folds=(0, 1), tta_flips=True, epochs=1), progress=False)
+    assert run.metrics["parity_max_abs_diff"] < 1e-4
+    assert run.metrics["validation_n_images"] == 24  # out-of-fold: every train photo once
+    history = {k for k in tracking.client().get_run(run.run_id).data.metrics if k.startswith("fold")}
+    assert {"fold0_val_malignancy_auc", "fold1_val_malignancy_auc"} <= history
+    tracked = Predictions.from_csv(run.out_dir / "test_predictions.csv")
+    model = UrgencyModel(run.onnx_path)
+    rows = {r.image_id: r for r in read_manifest(workspace / "manifest.csv")}
+    row = rows[tracked.image_ids[0]]
+    photo = ingest_photo((workspace / row.path).read_bytes(), filename=row.path, limits=PhotoLimits())
+    served = model.predict_photo(photo.analysis.rgb, Questionnaire(**row.questionnaire, jurisdiction="BR-ES"))
+    assert abs(served["malignancy"] - tracked.malignancy[0]) < 1e-4
