@@ -23,7 +23,9 @@ from training.evaluate import Predictions
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--run-dir", type=Path, default=None, help="default: the run of the bundled model")
     parser.add_argument("--model", type=Path, default=BUNDLED)
     args = parser.parse_args()
@@ -37,12 +39,18 @@ def main() -> None:
         list(zip(tracked.image_ids, tracked.probs, tracked.malignancy, strict=True)), unit="photo"
     ):
         row = rows[image_id]
-        photo = ingest_photo((config.data_dir / row.path).read_bytes(), filename=row.path, limits=PhotoLimits())
-        served = model.predict_photo(photo.analysis.rgb, Questionnaire(**row.questionnaire, jurisdiction="BR-ES"))
+        photo = ingest_photo(
+            (config.data_dir / row.path).read_bytes(), filename=row.path, limits=PhotoLimits()
+        )
+        served = model.predict_photo(
+            photo.analysis.rgb, Questionnaire(**row.questionnaire, jurisdiction="BR-ES")
+        )
         diffs = [abs(served["diagnosis"][label] - p) for label, p in zip(tracked.labels, probs, strict=True)]
         worst = max(worst, *diffs, abs(served["malignancy"] - malignancy))
-    print(f"{len(tracked.image_ids)} test photos: max |served - tracked| = {worst:.2e} "
-          f"({'within' if worst <= 1e-4 else 'OVER'} 1e-4; served values are rounded to 1e-6)")
+    print(
+        f"{len(tracked.image_ids)} test photos: max |served - tracked| = {worst:.2e} "
+        f"({'within' if worst <= 1e-4 else 'OVER'} 1e-4; served values are rounded to 1e-6)"
+    )
     raise SystemExit(0 if worst <= 1e-4 else 1)
 
 

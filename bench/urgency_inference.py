@@ -34,11 +34,16 @@ def photos(data_dir: Path, n: int = 8) -> list[bytes]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", type=Path, default=BUNDLED)
     parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--data-dir", type=Path,
-                        default=Path(os.environ.get("DERMATRIAGE_DATA_DIR", Path(__file__).parents[2] / "shared/data")))
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("DERMATRIAGE_DATA_DIR", Path(__file__).parents[2] / "shared/data")),
+    )
     args = parser.parse_args()
     cv2.setNumThreads(1)
     model = UrgencyModel(args.model, threads=1)
@@ -54,7 +59,10 @@ def main() -> None:
         assess_quality(d.rgb, original_size=(d.width, d.height))
         model.predict_photo(d.rgb, q)
 
-    timings: dict[str, list[float]] = {"model (preprocess + ONNX Runtime)": [], "decode + quality + model": []}
+    timings: dict[str, list[float]] = {
+        "model (preprocess + ONNX Runtime)": [],
+        "decode + quality + model": [],
+    }
     for fn in (model_only, whole_photo):
         fn(0)
     for r in range(args.repeats):
