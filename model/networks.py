@@ -245,7 +245,7 @@ class AveragedNet(nn.Module):
     def forward(self, image: torch.Tensor | None, questionnaire: torch.Tensor | None = None) -> torch.Tensor:
         views = [image]
         if self.flips and image is not None:
-            views += [torch.flip(image, dims=[3]), torch.flip(image, dims=[2]), torch.flip(image, dims=[2, 3])]
+            views += [torch.flip(image, dims=dims) for dims in ([3], [2], [2, 3])]
         probs = [torch.softmax(m(v, questionnaire).float(), dim=1) for m in self.members for v in views]
         return torch.log(torch.stack(probs).mean(dim=0).clamp_min(1e-12))
 
