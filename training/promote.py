@@ -54,7 +54,7 @@ class Promotion:
 
 def _report(run_id: str, workdir: Path) -> EvaluationReport:
     path = tracking.download(run_id, REPORT_FILE, workdir / run_id)
-    return EvaluationReport.from_dict(json.loads(path.read_text()))
+    return EvaluationReport.from_dict(json.loads(path.read_text()), prefix="test_")
 
 
 def promote(

@@ -26,6 +26,6 @@ def test_evaluation_notebook_executes(tmp_path, monkeypatch):
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     text = "".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/markdown", "")) for o in outputs)
-    assert "malignancy" in text.lower() and run.run_id in text
+    assert "Malignancy ROC AUC" in text and run.run_id in text
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) >= 4  # the run's plots and the two error galleries

@@ -104,6 +104,7 @@ def test_promotion_keeps_the_better_model(first_run, workspace):
     # a candidate trained on noise-level data (no epochs of learning) must not replace it if worse
     worse = train(replace(tiny_config(workspace), epochs=1, lr=0.0, backbone_lr=0.0, seed=5), progress=False)
     decision = promote("tiny-urgency", worse.model_version, bundle_dir=bundle)
+    assert "malignancy_auc" in decision.table and "undefined" not in " ".join(decision.reasons)
     better = worse.metrics["test_malignancy_auc"] >= first_run.metrics["test_malignancy_auc"] - 0.005 and (
         worse.metrics["test_sensitivity_urgent"] >= first_run.metrics["test_sensitivity_urgent"]
     )
