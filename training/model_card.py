@@ -15,6 +15,15 @@ LICENSES = {
 }
 
 
+def _validation_words(config: TrainConfig) -> str:
+    if config.cv_folds:
+        return (
+            f"out-of-fold predictions of the train-patient photos ({len(config.cv_folds)}-fold "
+            "cross-validation: each ensemble member predicts only its own held-out fold)"
+        )
+    return f"validation photos (train patients, fold {config.validation_fold})"
+
+
 def write_model_card(
     path: Path, *, contract: ModelContract, config: TrainConfig, report, val_report, counts: dict[str, int]
 ) -> Path:
@@ -30,14 +39,20 @@ def write_model_card(
         f"`{net.backbone}` ({'ImageNet-initialized' if net.pretrained else 'random init'}), "
         f"questionnaire fusion `{net.fusion}`, input {contract.image.size}x{contract.image.size} RGB "
         f"({contract.image.resize}). Outputs: probabilities of {', '.join(net.labels)} and of malignancy "
-        f"({' + '.join(net.malignant)}). Served with ONNX Runtime; sha256 `{contract.onnx_sha256[:16]}…`.",
+        f"({' + '.join(net.malignant)}). "
+        + (
+            f"The exported model averages {len(config.cv_folds)} cross-validation members"
+            if config.cv_folds
+            else "One network"
+        )
+        + (", each read also flipped (test-time augmentation). " if config.tta_flips else ". ")
+        + "Served with ONNX Runtime; sha256 `{contract.onnx_sha256[:16]}…`.",
         "",
         "## How serving uses it",
         f"- malignancy probability ≥ {t.get('urgent', float('nan')):.4f} → `URGENT`; "
         f"≥ {t.get('priority', float('nan')):.4f} → `PRIORITY`; otherwise `ROUTINE`.",
-        f"- thresholds chosen on validation photos (train patients, fold {config.validation_fold}) for "
-        f"{config.target_sensitivity:.1%} / {config.priority_sensitivity:.1%} malignancy sensitivity; "
-        "never on test.",
+        f"- thresholds chosen on {_validation_words(config)} for {config.target_sensitivity:.1%} / "
+        f"{config.priority_sensitivity:.1%} malignancy sensitivity; never on test.",
         "- the red-flag rules of the questionnaire can only raise the tier the model gives, never lower it.",
         "",
         "## Intended use and limits",
@@ -53,8 +68,9 @@ def write_model_card(
         "",
         "## Data",
         sources,
-        f"- photos: train {counts['train']}, validation {counts['validation']}, test {counts['test']} "
-        "(fixed patient-level test split `pad_ufes_20/split.csv`).",
+        f"- photos: train {counts['train']}{' per ensemble member' if config.cv_folds else ''}, "
+        f"validation {counts['validation']}{' (out-of-fold)' if config.cv_folds else ''}, "
+        f"test {counts['test']} (fixed patient-level test split `pad_ufes_20/split.csv`).",
         f"- manifest sha256 `{contract.provenance.get('manifest_hash', '')}`.",
         *(
             ["- **Trained with non-commercial data: not for commercial use without a license review.**"]
