@@ -1,4 +1,4 @@
-"""Build the training manifest from the raw data: ``python -m data_pipelines.build --out m.csv``.
+"""Build the training manifest from the raw data (``dermatriage data build``).
 
 Raw data dir: ``$DERMATRIAGE_DATA_DIR``, default ``<repo>/../shared/data`` (read-only; never
 written). The manifest hash printed at the end identifies the data of a training run.
@@ -6,7 +6,6 @@ written). The manifest hash printed at the end identifies the data of a training
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import sys
@@ -148,34 +147,3 @@ def summarize(rows: Iterable[ManifestRow]) -> str:
         lines.append("")
         lines += _table("fold", folds, dxs, Counter((r.fold, r.diagnosis) for r in sub))
     return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--data-dir", type=Path, default=None, help=f"default ${DATA_DIR_ENV} or ../shared/data"
-    )
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--sources", nargs="+", default=list(SOURCES), choices=list(SOURCES))
-    parser.add_argument("--k-folds", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
-    from data_pipelines.manifest import read_manifest
-
-    result = build_manifest(
-        args.data_dir or default_data_dir(),
-        args.out,
-        sources=tuple(args.sources),
-        k_folds=args.k_folds,
-        seed=args.seed,
-        progress=not args.no_progress,
-    )
-    print(summarize(read_manifest(result.path)))
-    print(f"\nwrote {result.path} ({result.n_rows} rows) in {result.seconds:.1f} s")
-    print(f"manifest sha256 {result.hash}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -32,12 +32,20 @@ def data() -> None:
 )
 @click.option("--folds", default=5, show_default=True)
 @click.option("--seed", default=0, show_default=True)
-def data_build(data_dir: Path | None, out: Path, folds: int, seed: int) -> None:
+@click.option("--source", "sources", multiple=True, help="Only these sources (repeatable; default: all).")
+def data_build(data_dir: Path | None, out: Path, folds: int, seed: int, sources: tuple[str, ...]) -> None:
     """Build the manifest of every source: one row per image, patient-grouped folds."""
-    from data_pipelines.build import build_manifest, default_data_dir, summarize
+    from data_pipelines.build import SOURCES, build_manifest, default_data_dir, summarize
     from data_pipelines.manifest import read_manifest
 
-    result = build_manifest(data_dir or default_data_dir(), out, k_folds=folds, seed=seed, progress=True)
+    result = build_manifest(
+        data_dir or default_data_dir(),
+        out,
+        sources=sources or tuple(SOURCES),
+        k_folds=folds,
+        seed=seed,
+        progress=True,
+    )
     click.echo(summarize(read_manifest(result.path)))
     click.echo(f"manifest {result.path}\nsha256 {result.hash}")
 
