@@ -63,6 +63,11 @@ def write_model_card(
         "- Six diagnoses only: inflammatory, infectious and other conditions are outside its training "
         "data; "
         "their urgency comes from the questionnaire rules.",
+        "- Shortcut risk: in PAD-UFES-20, photos without questionnaire answers are mostly non-biopsied "
+        "benign lesions, so the model can learn that an unanswered questionnaire means benign. Compare the "
+        "`unknown` rows of the subgroup tables with the answered ones: specificity among answered "
+        "questionnaires can be far lower than overall. Patients of the service leave questions blank for "
+        "other reasons.",
         "- Photos of PAD-UFES-20 are lesion-centred close-ups; far-away or off-centre photos are for the "
         "quality checks to refuse.",
         "",
