@@ -10,8 +10,8 @@ assess_quality. Test patients are never read.
 
     python bench/quality_calibration.py [--data-dir ../shared/data] [--workers 2] [--limit N]
 
-(default data dir: $DERMATRIAGE_DATA_DIR, else /work/shared/data). About 1 minute on 2 cores
-(57 s wall on this 2-core machine).
+(default data dir: $DERMATRIAGE_DATA_DIR, else ../shared/data beside the repository). About 1 minute
+on 2 cores (57 s wall on this 2-core machine).
 
 Defects (L = the photo's long side; every output re-encoded as JPEG q90 like a phone upload):
   defocus     Gaussian blur, sigma 0.005 L / 0.008 L (moderate / severe)
@@ -88,7 +88,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import sys
 import textwrap
 from dataclasses import dataclass
@@ -101,6 +100,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from data_pipelines.build import default_data_dir  # noqa: E402
 from model.quality_checks import (  # noqa: E402
     CHECK_NAMES,
     CHECKS_VERSION,
@@ -588,9 +588,7 @@ def time_assess(photo: Photo, repeats: int = 200) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--data-dir", type=Path, default=Path(os.environ.get("DERMATRIAGE_DATA_DIR", "/work/shared/data"))
-    )
+    parser.add_argument("--data-dir", type=Path, default=default_data_dir())
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--limit", type=int, default=0, help="only the first N photos (quick look)")
     args = parser.parse_args(argv)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import statistics
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from data_pipelines.build import default_data_dir
 from model.preprocess import decode_reduced
 from model.quality_checks import assess_quality
 from serving.photos.ingest import PhotoLimits, ingest_photo
@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument(
         "--data-dir",
         type=Path,
-        default=Path(os.environ.get("DERMATRIAGE_DATA_DIR", Path(__file__).parents[2] / "shared/data")),
+        default=default_data_dir(),
     )
     args = parser.parse_args()
     cv2.setNumThreads(1)

@@ -10,7 +10,6 @@ per-photo triage path serving runs (reduced decode, quality checks, model). Prin
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from data_pipelines.build import default_data_dir
 from model.preprocess import decode_reduced
 from model.quality_checks import assess_quality
 from model.questionnaire import Questionnaire
@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument(
         "--data-dir",
         type=Path,
-        default=Path(os.environ.get("DERMATRIAGE_DATA_DIR", Path(__file__).parents[2] / "shared/data")),
+        default=default_data_dir(),
     )
     args = parser.parse_args()
     cv2.setNumThreads(1)

@@ -9,7 +9,7 @@ Entry points
 ------------
 ``sniff_format(data)``
     The format from the magic bytes alone: ``"jpeg" | "png" | "webp" | "heif"`` or ``None``.
-``decode_reduced(data, target_long_side=768, max_pixels=50_000_000)``
+``decode_reduced(data, target_long_side=DEFAULT_TARGET_LONG_SIDE, max_pixels=50_000_000)``
     A small RGB array for the quality checks and the models. For JPEG it uses DCT-domain scaling
     (Pillow's ``draft``: libjpeg decodes at 1/2, 1/4 or 1/8 size, choosing the largest reduction
     that keeps the long side >= ``target_long_side``), then an area resize down to the target;

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from model.preprocess import DEFAULT_TARGET_LONG_SIDE
+
 DEFAULT_DATA_DIR = Path("var")
 
 
@@ -28,7 +30,7 @@ class Settings(BaseSettings):
     max_photo_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     max_photo_pixels: int = Field(default=50_000_000, gt=0)
     max_photos_per_request: int = Field(default=10, ge=1, le=50)
-    analysis_long_side: int = Field(default=768, ge=256, le=4096)
+    analysis_long_side: int = Field(default=DEFAULT_TARGET_LONG_SIDE, ge=256, le=4096)
     trust_forwarded_for: bool = Field(
         default=False, description="Take the client address from X-Forwarded-For (behind a proxy only)."
     )

@@ -21,10 +21,8 @@ from data_pipelines.manifest import ManifestRow
 from model import features
 from model.contract import ImageInput
 from model.model_input import image_tensor, normalize
-from model.preprocess import decode_reduced
+from model.preprocess import DEFAULT_TARGET_LONG_SIDE, decode_reduced
 from training.config import AugmentConfig
-
-SERVING_ANALYSIS_LONG_SIDE = 768  # serving's reduced decode (serving.settings.analysis_long_side)
 
 
 @dataclass(frozen=True)
@@ -56,7 +54,7 @@ def serving_tensors(
     """N x 3 x S x S float32 through the serving path."""
     out = np.empty((len(rows), 3, spec.size, spec.size), np.float32)
     for i, row in enumerate(tqdm(rows, desc=desc, unit="photo", leave=False)):
-        decoded = decode_reduced(_read(data_dir, row), target_long_side=SERVING_ANALYSIS_LONG_SIDE)
+        decoded = decode_reduced(_read(data_dir, row), target_long_side=DEFAULT_TARGET_LONG_SIDE)
         out[i] = image_tensor(decoded.rgb, spec)
     return out
 

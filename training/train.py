@@ -37,7 +37,13 @@ from training.data import (
     samples,
     serving_tensors,
 )
-from training.evaluate import Predictions, choose_threshold_for_sensitivity, evaluate
+from training.evaluate import (
+    Predictions,
+    balanced_accuracy,
+    choose_threshold_for_sensitivity,
+    evaluate,
+    malignancy_auc,
+)
 from training.model_card import write_model_card
 from training.plots import calibration_plot, confusion_matrix_plot, roc_curve_plot, subgroup_plot
 
@@ -138,8 +144,6 @@ def predictions(rows, data, probs: np.ndarray, malignancy: np.ndarray, labels, m
 
 
 def _val_metrics(probs: np.ndarray, data, malignant_idx: list[int]) -> dict[str, float]:
-    from training.evaluate import balanced_accuracy, malignancy_auc
-
     p_mal = probs[:, malignant_idx].sum(axis=1)
     nll = -np.log(np.clip(probs[np.arange(len(data.y)), data.y], 1e-7, 1)).mean()
     return {

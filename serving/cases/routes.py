@@ -23,44 +23,28 @@ from serving.orgs.service import Role
 
 router = APIRouter(prefix="/v1", tags=["cases"])
 
-_PHOTO_FORM = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["questionnaire", "photos"],
-                    "properties": {
-                        "questionnaire": {"type": "string", "description": "JSON object; see Questionnaire."},
-                        "submitted_by": {"type": "string", "description": "JSON object; see SubmittedBy."},
-                        "photos": {
-                            "type": "array",
-                            "items": {"type": "string", "format": "binary"},
-                            "description": "1 to 10 photos: JPEG, PNG, WebP or HEIC/HEIF.",
-                        },
-                    },
-                }
-            }
-        },
-    }
+_PHOTOS_FIELD = {
+    "type": "array",
+    "items": {"type": "string", "format": "binary"},
+    "description": "1 to 10 photos: JPEG, PNG, WebP or HEIC/HEIF.",
 }
-_ADD_PHOTOS_FORM = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["photos"],
-                    "properties": {
-                        "photos": {"type": "array", "items": {"type": "string", "format": "binary"}}
-                    },
-                }
-            }
-        },
-    }
-}
+
+
+def _multipart_body(properties: dict, required: list[str]) -> dict:
+    """OpenAPI for a multipart form the route parses itself (to answer with its own errors)."""
+    schema = {"type": "object", "required": required, "properties": properties}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
+
+
+_PHOTO_FORM = _multipart_body(
+    {
+        "questionnaire": {"type": "string", "description": "JSON object; see Questionnaire."},
+        "submitted_by": {"type": "string", "description": "JSON object; see SubmittedBy."},
+        "photos": _PHOTOS_FIELD,
+    },
+    ["questionnaire", "photos"],
+)
+_ADD_PHOTOS_FORM = _multipart_body({"photos": _PHOTOS_FIELD}, ["photos"])
 
 
 def intake_service(request: Request) -> service.Intake:

@@ -185,6 +185,16 @@ def _write_files(store: PhotoStore, assessed: Sequence[_Assessed]) -> _Stored:
     return _Stored(keys=keys, created=created)
 
 
+def _restore_missing(store: PhotoStore, assessed: Sequence[_Assessed], stored: _Stored) -> None:
+    """After commit: a concurrent request that failed may have removed a file both wrote; put it back."""
+    for item, (key, thumbnail_key) in zip(assessed, stored.keys, strict=True):
+        if not store.exists(key):
+            store.put(item.photo.content, sha256=item.photo.sha256, suffix=item.photo.suffix)
+        if not store.exists(thumbnail_key):
+            thumbnail = item.photo.thumbnail
+            store.put(thumbnail, sha256=hashlib.sha256(thumbnail).hexdigest(), suffix="jpg")
+
+
 def _remove_orphans(intake: Intake, keys: Sequence[str]) -> None:
     if not keys:
         return
@@ -308,7 +318,7 @@ def create_case(
     except BaseException:
         _remove_orphans(intake, stored.created)
         raise
-    _write_files(intake.store, assessed)  # a concurrent failed request may have removed a shared file
+    _restore_missing(intake.store, assessed, stored)
     return read_case(intake, org=org, actor=actor, case_id=case_id), True
 
 
@@ -366,5 +376,5 @@ def add_photos(
     except BaseException:
         _remove_orphans(intake, stored.created)
         raise
-    _write_files(intake.store, assessed)
+    _restore_missing(intake.store, assessed, stored)
     return read_case(intake, org=org, actor=actor, case_id=case_id)

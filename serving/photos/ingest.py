@@ -63,6 +63,7 @@ import numpy as np
 from PIL import Image
 
 from model.preprocess import (
+    DEFAULT_TARGET_LONG_SIDE,
     CorruptImage,
     DecodedPhoto,
     PhotoDecodeError,
@@ -113,7 +114,7 @@ _METADATA_INFO_KEYS = (
 class PhotoLimits:
     max_bytes: int = 20 * 1024 * 1024
     max_pixels: int = 50_000_000
-    analysis_long_side: int = 768
+    analysis_long_side: int = DEFAULT_TARGET_LONG_SIDE
     thumbnail_long_side: int = 320
 
 
