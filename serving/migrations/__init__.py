@@ -27,7 +27,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
@@ -46,5 +46,5 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 def at_head(conn: Connection) -> bool:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    return MigrationContext.configure(conn).get_current_revision() == head
+    heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    return set(MigrationContext.configure(conn).get_current_heads()) == heads
