@@ -13,21 +13,15 @@ assess_quality. Test patients are never read.
 (default data dir: $DERMATRIAGE_DATA_DIR, else ../shared/data beside the repository). About 1 minute
 on 2 cores (57 s wall on this 2-core machine).
 
-Defects (L = the photo's long side; every output re-encoded as JPEG q90 like a phone upload):
-  defocus     Gaussian blur, sigma 0.005 L / 0.008 L (moderate / severe)
-  motion      linear blur of 0.02 L / 0.03 L at a random angle
-  dark        255 * gain * (x / 255) ** gamma, (0.45, 1.3) / (0.3, 1.5), plus sensor noise
-  bright      x * 1.5 + 30 / x * 1.9 + 50, clipped
-  glare       white specular spots (one flash spot + small ones) covering ~1.2 % / ~3 % of the frame
-  cast        blue, green or orange lamp: per-channel gains in linear light (moderate / strong)
-  no_skin     a non-skin scene (grey wall, blue/green fabric, paper with pen strokes, the photo's texture
-              in a blue/green/grey tint); moderate keeps the photo in one quarter of the frame
-  tiny        zoom-out: the photo shrunk to 0.4 / 0.25 of its size on matching skin (border colour,
-              mild shading, mirrored texture of a lesion-free corner)
-  off_centre  a half-size crop whose edge is 15 % of the crop from the lesion centre / passes through it
-              (lesion position from the mask when there is one), enlarged back
-  low_res     the photo sent as a thumbnail with a long side of 400 / 240 px (400x400 / 240x240 for the
-              square PAD photos; original_size set accordingly)
+Defects: those of ``data_pipelines.degrade`` at Severity.moderate / .severe (ranges there; the lesion mask
+passed where there is one; every output ends with a JPEG q85-95 "upload" round trip), plus no_skin:
+  defocus     defocus_blur (disc + slight Gaussian)     motion      motion_blur (slightly curved path)
+  dark        underexposure (+ sensor noise)           bright      overexposure (gain + flare, clipped)
+  glare       glare (specular spots / flash hotspot)   cast        colour_cast (tungsten/blue/green/magenta)
+  tiny        framing, variant too_far                 off_centre  framing, variant out_of_frame
+  low_res     low_resolution, variant sent_small (original_size = the small size)
+  no_skin     (bench only) a non-skin scene (grey wall, blue/green fabric, paper with pen strokes, the
+              photo's texture in a blue/green/grey tint); moderate keeps the photo in one quarter of the frame
 
 Result of ``python bench/quality_calibration.py --data-dir ../shared/data`` (quality-checks-1):
 
@@ -101,6 +95,8 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from data_pipelines.build import default_data_dir  # noqa: E402
+from data_pipelines.degrade import Defect, Severity, degrade  # noqa: E402
+from data_pipelines.degrade.optics import LOW_RES_FACTOR  # noqa: E402
 from model.quality_checks import (  # noqa: E402
     CHECK_NAMES,
     CHECKS_VERSION,
@@ -192,69 +188,28 @@ def add_noise(rgb: np.ndarray, rng: np.random.Generator, sigma: float) -> np.nda
     return np.clip(rgb + rng.normal(0.0, sigma, rgb.shape), 0, 255).astype(np.uint8)
 
 
-def defocus(rgb, rng, level):
-    sigma = {"moderate": 0.005, "severe": 0.008}[level] * max(rgb.shape[:2])
-    return jpeg(cv2.GaussianBlur(rgb, (0, 0), sigma))
-
-
-def motion(rgb, rng, level):
-    length = {"moderate": 0.02, "severe": 0.03}[level] * max(rgb.shape[:2])
-    n = int(np.ceil(length / 2))
-    kernel = np.zeros((2 * n + 1, 2 * n + 1), np.float32)
-    angle = rng.uniform(0, np.pi)
-    c, s = np.cos(angle), np.sin(angle)
-    for t in np.linspace(-length / 2, length / 2, int(4 * length)):
-        kernel[int(round(n + t * s)), int(round(n + t * c))] = 1.0
-    kernel /= kernel.sum()
-    return jpeg(cv2.filter2D(rgb, -1, kernel, borderType=cv2.BORDER_REFLECT))
-
-
-def dark(rgb, rng, level):
-    gain, gamma = {"moderate": (0.45, 1.3), "severe": (0.3, 1.5)}[level]
-    out = 255.0 * gain * (rgb / 255.0) ** gamma
-    return jpeg(add_noise(out, rng, 2.0))
-
-
-def bright(rgb, rng, level):
-    gain, offset = {"moderate": (1.5, 30), "severe": (1.9, 50)}[level]
-    return jpeg(np.clip(rgb * gain + offset, 0, 255).astype(np.uint8))
-
-
-def glare(rgb, rng, level):
-    """Specular highlights: one flash spot plus scattered small shiny spots in the central region."""
-    h, w = rgb.shape[:2]
-    target = {"moderate": 0.012, "severe": 0.03}[level] * h * w
-    layer = np.zeros((h, w), np.float32)
-    radii = [np.sqrt(target * 0.5 / np.pi)] + list(rng.uniform(0.2, 0.5, 12) * np.sqrt(target * 0.5 / np.pi))
-    drawn = 0.0
-    for r in radii:
-        if drawn >= target:
-            break
-        cx, cy = rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.8) * h
-        ax = max(1, int(r * rng.uniform(0.8, 1.3)))
-        ay = max(1, int(r * r / ax))
-        cv2.ellipse(layer, (int(cx), int(cy)), (ax, ay), rng.uniform(0, 180), 0, 360, 1.0, -1)
-        drawn += np.pi * ax * ay
-    soft = cv2.GaussianBlur(layer, (0, 0), max(1.0, 0.004 * max(h, w)))
-    alpha = np.clip(soft * 1.6, 0, 1)[..., None]
-    out = rgb * (1 - alpha) + np.array([255.0, 251.0, 242.0]) * alpha
-    return jpeg(np.clip(out, 0, 255).astype(np.uint8))
-
-
-_CASTS = {
-    "blue": {"moderate": (0.75, 0.92, 1.35), "severe": (0.6, 0.88, 1.7)},
-    "green": {"moderate": (0.8, 1.18, 0.8), "severe": (0.68, 1.3, 0.68)},
-    "orange": {"moderate": (1.25, 1.0, 0.6), "severe": (1.4, 1.0, 0.42)},
+# defects the quality model learns, from data_pipelines.degrade (moderate / severe), with the lesion mask
+_FROM_DEGRADE: dict[str, tuple[Defect, str | None]] = {
+    "defocus": (Defect.defocus_blur, None),
+    "motion": (Defect.motion_blur, None),
+    "dark": (Defect.underexposure, None),
+    "bright": (Defect.overexposure, None),
+    "glare": (Defect.glare, None),
+    "cast": (Defect.colour_cast, None),
+    "tiny": (Defect.framing, "too_far"),
+    "off_centre": (Defect.framing, "out_of_frame"),
+    "low_res": (Defect.low_resolution, "sent_small"),
 }
 
 
-def cast(rgb, rng, level):
-    """White-balance error: per-channel gains in linear light (blue, green or orange lamp)."""
-    kind = ("blue", "green", "orange")[int(rng.integers(3))]
-    gains = np.array(_CASTS[kind][level])
-    gains = gains / (gains @ np.array([0.2126, 0.7152, 0.0722]))
-    lin = (rgb / 255.0) ** 2.2 * gains
-    return jpeg((np.clip(lin, 0, 1) ** (1 / 2.2) * 255).astype(np.uint8))
+def _degrader(name: str):
+    defect, variant = _FROM_DEGRADE[name]
+
+    def apply(rgb, rng, level, mask=None):
+        return degrade(rgb, defect, Severity[level], rng, lesion_mask=mask, variant=variant).rgb
+
+    apply.__name__ = name
+    return apply
 
 
 def _smooth_field(rng, h, w, scale):
@@ -308,109 +263,7 @@ def no_skin(rgb, rng, level):
     return out
 
 
-def _skin_canvas(rgb: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
-    """More skin like the photo's: its border colour with mild shading, plus the fine texture of the
-    corner with the least lesion, mirror-tiled."""
-    h, w = rgb.shape[:2]
-    hh, ww = h // 3, w // 3
-    corners = [(0, 0), (0, w - ww), (h - hh, 0), (h - hh, w - ww)]
-    if mask is not None:
-        key = [mask[y : y + hh, x : x + ww].mean() for y, x in corners]
-    else:
-        ref = np.median(rgb.reshape(-1, 3), axis=0)
-        key = [
-            np.abs(np.median(rgb[y : y + hh, x : x + ww].reshape(-1, 3), axis=0) - ref).sum()
-            for y, x in corners
-        ]
-    y, x = corners[int(np.argmin(key))]
-    patch = rgb[y : y + hh, x : x + ww].astype(np.float32)
-    texture = patch - cv2.GaussianBlur(patch, (0, 0), max(1.0, 0.05 * min(hh, ww)))
-    row = np.concatenate([texture, texture[:, ::-1]], axis=1)
-    tile = np.concatenate([row, row[::-1]], axis=0)
-    reps = (int(np.ceil(h / tile.shape[0])) + 1, int(np.ceil(w / tile.shape[1])) + 1, 1)
-    texture = np.tile(tile, reps)[:h, :w]
-    border = max(2, min(h, w) // 8)
-    ring = np.ones((h, w), bool)
-    ring[border:-border, border:-border] = False
-    base = np.median(rgb[ring], axis=0).astype(np.float32)
-    shade = 1.0 + 0.12 * (_smooth_field(rng, h, w, max(h, w) / 3) - 0.5)
-    return base * shade[..., None] + texture
-
-
-def tiny(rgb, rng, level, mask=None):
-    """Zoom out: the photo shrunk (about the middle) on a canvas of matching skin."""
-    h, w = rgb.shape[:2]
-    scale = {"moderate": 0.4, "severe": 0.25}[level]
-    canvas = _skin_canvas(rgb, mask, rng)
-    sh, sw = max(2, int(h * scale)), max(2, int(w * scale))
-    small = cv2.resize(rgb, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32)
-    y0 = (h - sh) // 2 + int(rng.integers(-h // 20, h // 20 + 1))
-    x0 = (w - sw) // 2 + int(rng.integers(-w // 20, w // 20 + 1))
-    alpha = np.zeros((h, w), np.float32)
-    alpha[y0 + sh // 8 : y0 + sh - sh // 8, x0 + sw // 8 : x0 + sw - sw // 8] = 1
-    alpha = cv2.GaussianBlur(alpha, (0, 0), max(1.0, 0.06 * min(sh, sw)))
-    alpha[y0 + sh // 4 : y0 + sh - sh // 4, x0 + sw // 4 : x0 + sw - sw // 4] = 1
-    placed = canvas.copy()
-    placed[y0 : y0 + sh, x0 : x0 + sw] = small
-    out = canvas * (1 - alpha[..., None]) + placed * alpha[..., None]
-    return jpeg(np.clip(out, 0, 255).astype(np.uint8))
-
-
-def off_centre(rgb, rng, level, mask=None):
-    """Zoomed in with the lesion to one side: a half-size crop whose edge lies 15 % of the crop from the
-    lesion's centre (moderate) or through it (severe: half the lesion cut off), enlarged back."""
-    h, w = rgb.shape[:2]
-    if mask is not None and mask.any():
-        ys, xs = np.nonzero(mask)
-        cy, cx = ys.mean(), xs.mean()
-    else:
-        cy, cx = h / 2, w / 2
-    ch, cw = h // 2, w // 2
-    at = {"moderate": 0.15, "severe": 0.0}[level]
-    # a side the crop can reach: the lesion's own half of the frame
-    feasible = [0 if cx <= w / 2 else 1, 2 if cy <= h / 2 else 3]
-    side = feasible[int(rng.integers(2))]
-    jitter = rng.uniform(-0.15, 0.15)
-    if side in (0, 1):  # lesion at the left / right edge
-        x0 = cx - at * cw if side == 0 else cx - (1 - at) * cw
-        y0 = cy - ch / 2 + jitter * ch
-    else:  # at the top / bottom edge
-        y0 = cy - at * ch if side == 2 else cy - (1 - at) * ch
-        x0 = cx - cw / 2 + jitter * cw
-    x0 = int(np.clip(round(x0), 0, w - cw))
-    y0 = int(np.clip(round(y0), 0, h - ch))
-    crop = rgb[y0 : y0 + ch, x0 : x0 + cw]
-    return jpeg(cv2.resize(crop, (w, h), interpolation=cv2.INTER_CUBIC))
-
-
-LOW_RES = {"moderate": 400, "severe": 240}  # long side of the thumbnail / screenshot
-
-
-def low_res(rgb, rng, level):
-    long_side = LOW_RES[level]
-    h, w = rgb.shape[:2]
-    s = long_side / max(h, w)
-    size = (max(1, round(w * s)), max(1, round(h * s)))
-    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
-    return jpeg(cv2.resize(rgb, size, interpolation=interp), 80)
-
-
-DEFECTS = {
-    "defocus": defocus,
-    "motion": motion,
-    "dark": dark,
-    "bright": bright,
-    "glare": glare,
-    "cast": cast,
-    "no_skin": no_skin,
-    "tiny": tiny,
-    "off_centre": off_centre,
-    "low_res": low_res,
-}
-
-
-# ----------------------------------------------------------------------------------------------------
-# evaluation
+DEFECTS = {name: _degrader(name) for name in _FROM_DEGRADE} | {"no_skin": no_skin}
 
 
 def _scores(report) -> dict:
@@ -439,7 +292,7 @@ def evaluate_photo(job: tuple[int, Photo]) -> dict:
     for d_i, (name, fn) in enumerate(DEFECTS.items()):
         for l_i, level in enumerate(LEVELS):
             rng = np.random.default_rng([SEED, index, d_i, l_i])
-            img = fn(rgb, rng, level, mask) if name in ("tiny", "off_centre") else fn(rgb, rng, level)
+            img = fn(rgb, rng, level) if name == "no_skin" else fn(rgb, rng, level, mask)
             size = (img.shape[1], img.shape[0]) if name == "low_res" else full_res
             out[f"{name}/{level}"] = _scores(assess_quality(img, original_size=size))
     if mask is not None:
@@ -524,9 +377,9 @@ def summarise(results: list[dict]) -> str:
             )
     lines.append(
         "* resolution is a rule on original_size (clean = the photos' own original sizes from "
-        f"metadata.csv, defects = thumbnails with a long side of {LOW_RES['moderate']} / "
-        f"{LOW_RES['severe']} px); all other clean rows score the photos as if sent by a 12 MP phone "
-        "(original_size 3024x3024)."
+        "metadata.csv, defects = the photo sent small, its sides scaled by "
+        f"{LOW_RES_FACTOR[Severity.moderate]} / {LOW_RES_FACTOR[Severity.severe]}); all other clean rows "
+        "score the photos as if sent by a 12 MP phone (original_size 3024x3024)."
     )
     lines.append("")
     acc_full = np.mean([r["clean_full_res"]["verdict"] == "accept" for r in results])

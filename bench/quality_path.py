@@ -1,13 +1,16 @@
 """The photo-quality path against a full-size decode of the same 12-megapixel JPEG.
 
-    python bench/quality_path.py [--repeats 15] [--data-dir ../shared/data]
+    python bench/quality_path.py [--repeats 15] [--data-dir ../shared/data] [--quality-model bundled]
 
 Builds a phone-like 4032x3024 JPEG (a real PAD-UFES-20 photo upscaled, with sensor-like noise
 and a phone EXIF block; a synthetic skin scene when the data folder is missing), then times, in
 one process and interleaved round by round:
   baseline  full-size decode to RGB (Pillow, and OpenCV's imdecode)
-  quality   the whole quality path: reduced-size decode + every quality check
-  ingest    the whole intake of the photo: validation, metadata strip, thumbnail, reduced decode
+  quality   the whole quality path as serving runs it: reduced-size decode + every quality check +
+            the learned quality model (one ONNX Runtime thread) + their combined verdict
+  checks    the same without the model (the classical checks alone)
+  ingest    the whole intake of the photo: validation, metadata strip, thumbnail, reduced decode,
+            then the quality path
 and prints the medians and the ratios to the baseline. Machines here are noisy: read the ratios.
 """
 
@@ -27,6 +30,7 @@ from data_pipelines.build import default_data_dir
 from model.preprocess import decode_reduced
 from model.quality_checks import assess_quality
 from serving.photos.ingest import PhotoLimits, ingest_photo
+from serving.triage.loading import load_quality_model
 
 SIZE = (4032, 3024)
 
@@ -71,8 +75,17 @@ def main() -> None:
         type=Path,
         default=default_data_dir(),
     )
+    parser.add_argument("--quality-model", default="bundled", help="'bundled', a path, or 'none'")
     args = parser.parse_args()
     cv2.setNumThreads(1)
+    model = load_quality_model(args.quality_model, cache_dir=Path("var/models"), threads=1)
+    if model is None:
+        print("no quality model: timing the classical checks alone")
+
+    def judge(rgb, size):
+        if model is None:
+            return assess_quality(rgb, original_size=size)
+        return model.assess(rgb, original_size=size)
 
     data = phone_like_jpeg(args.data_dir)
     limits = PhotoLimits()
@@ -88,19 +101,26 @@ def main() -> None:
         decoded = decode_reduced(
             data, target_long_side=limits.analysis_long_side, max_pixels=limits.max_pixels
         )
+        judge(decoded.rgb, (decoded.width, decoded.height))
+
+    def checks_only():
+        decoded = decode_reduced(
+            data, target_long_side=limits.analysis_long_side, max_pixels=limits.max_pixels
+        )
         assess_quality(decoded.rgb, original_size=(decoded.width, decoded.height))
 
     def ingest():
         photo = ingest_photo(data, filename="bench.jpg", limits=limits)
-        assess_quality(photo.analysis.rgb, original_size=(photo.width, photo.height))
+        judge(photo.analysis.rgb, (photo.width, photo.height))
 
     runs: dict[str, list[float]] = {
         "full decode (Pillow)": [],
         "full decode (OpenCV)": [],
         "quality path": [],
+        "checks alone": [],
         "ingest + quality": [],
     }
-    fns = dict(zip(runs, (full_pillow, full_opencv, quality_path, ingest), strict=True))
+    fns = dict(zip(runs, (full_pillow, full_opencv, quality_path, checks_only, ingest), strict=True))
     for fn in fns.values():  # warm up
         fn()
     for _ in range(args.repeats):
@@ -116,7 +136,8 @@ def main() -> None:
         print(f"  {name:22s} {ms:8.1f} ms   ratio to full decode (Pillow) {ms / baseline:5.2f}")
     ratio_pil = medians["quality path"] / baseline
     ratio_cv = medians["quality path"] / medians["full decode (OpenCV)"]
-    print(f"quality path / full decode: {ratio_pil:.2f} (Pillow), {ratio_cv:.2f} (OpenCV)")
+    version = model.version if model is not None else "none"
+    print(f"quality path (model {version}) / full decode: {ratio_pil:.2f} (Pillow), {ratio_cv:.2f} (OpenCV)")
 
 
 if __name__ == "__main__":

@@ -26,8 +26,9 @@ class ContractError(ValueError):
 
 @dataclass(frozen=True)
 class ImageInput:
-    """How a photo becomes the image tensor: RGB, shorter side resized to ``size`` (area
-    interpolation), centre crop ``size`` x ``size``, scaled to [0, 1], normalized, NCHW float32."""
+    """How a photo becomes the image tensor: RGB, resized to ``size`` x ``size`` (``resize``:
+    "short_side_center_crop" = shorter side to ``size``, centre crop; "full_frame" = the whole photo
+    squeezed to the square, nothing cropped), scaled to [0, 1], normalized, NCHW float32."""
 
     name: str = "image"
     size: int = 224

@@ -48,6 +48,49 @@ class ParityReport:
     atol: float = 0.0
 
 
+def write_onnx(
+    module: torch.nn.Module,
+    args: tuple[torch.Tensor, ...],
+    out_path: Path,
+    *,
+    inputs: list[str],
+    outputs: list[str],
+    doc: str,
+) -> None:
+    """Trace ``module`` (eval mode) on ``args`` into ``out_path``: opset 17, batch axis dynamic,
+    constant folding, ``onnx.checker`` (full check) before the file is written."""
+    buffer = io.BytesIO()
+    with torch.no_grad(), warnings.catch_warnings():
+        # The TorchScript exporter is deprecated in favour of dynamo (which needs onnxscript, absent
+        # here); it says so with two DeprecationWarnings on every call, ignored here and only here.
+        warnings.filterwarnings(
+            "ignore",
+            message="You are using the legacy TorchScript-based ONNX export",
+            category=DeprecationWarning,
+        )
+        warnings.filterwarnings(
+            "ignore",
+            message="The feature will be removed",
+            category=DeprecationWarning,
+            module=r"torch\.onnx",
+        )
+        torch.onnx.export(
+            module,
+            args,
+            buffer,
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_axes={n: {0: "batch"} for n in inputs + outputs},
+            opset_version=OPSET,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+    proto = onnx.load_from_string(buffer.getvalue())
+    proto.doc_string = doc
+    onnx.checker.check_model(proto, full_check=True)
+    Path(out_path).write_bytes(proto.SerializeToString())
+
+
 def export_onnx(
     net: UrgencyNet,
     cfg: NetworkConfig,
@@ -81,38 +124,8 @@ def export_onnx(
         args += (torch.zeros(2, cfg.n_features),)
         input_names.append(QUESTIONNAIRE_INPUT)
     output_names = [DIAGNOSIS_OUTPUT, MALIGNANCY_OUTPUT]
-    dynamic_axes = {n: {0: "batch"} for n in input_names + output_names}
 
-    buffer = io.BytesIO()
-    with torch.no_grad(), warnings.catch_warnings():
-        # The TorchScript exporter is deprecated in favour of dynamo (which needs onnxscript, absent
-        # here); it says so with two DeprecationWarnings on every call, ignored here and only here.
-        warnings.filterwarnings(
-            "ignore",
-            message="You are using the legacy TorchScript-based ONNX export",
-            category=DeprecationWarning,
-        )
-        warnings.filterwarnings(
-            "ignore",
-            message="The feature will be removed",
-            category=DeprecationWarning,
-            module=r"torch\.onnx",
-        )
-        torch.onnx.export(
-            wrapper,
-            args,
-            buffer,
-            input_names=input_names,
-            output_names=output_names,
-            dynamic_axes=dynamic_axes,
-            opset_version=OPSET,
-            do_constant_folding=True,
-            dynamo=False,
-        )
-    proto = onnx.load_from_string(buffer.getvalue())
-    proto.doc_string = f"{name} {version}"
-    onnx.checker.check_model(proto, full_check=True)
-    out_path.write_bytes(proto.SerializeToString())
+    write_onnx(wrapper, args, out_path, inputs=input_names, outputs=output_names, doc=f"{name} {version}")
 
     provenance = dict(provenance or {})
     provenance.setdefault("network", cfg.to_dict())

@@ -30,8 +30,22 @@ def normalize(rgb: np.ndarray, spec: ImageInput) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(2, 0, 1))
 
 
+def full_frame(rgb: np.ndarray, size: int) -> np.ndarray:
+    """The whole photo resized to ``size`` x ``size`` (area interpolation when shrinking): nothing is
+    cropped, so what lies at the frame's edges (a lesion cut off, a finger) stays in view."""
+    h, w = rgb.shape[:2]
+    if (h, w) == (size, size):
+        return rgb
+    interp = cv2.INTER_AREA if size < min(h, w) else cv2.INTER_LINEAR
+    return cv2.resize(rgb, (size, size), interpolation=interp)
+
+
+RESIZERS = {"short_side_center_crop": square_crop, "full_frame": full_frame}
+
+
 def image_tensor(rgb: np.ndarray, spec: ImageInput) -> np.ndarray:
     """One photo -> 3xSxS float32 as the contract describes."""
-    if spec.resize != "short_side_center_crop":
-        raise ValueError(f"unknown resize {spec.resize!r}")
-    return normalize(square_crop(rgb, spec.size), spec)
+    resize = RESIZERS.get(spec.resize)
+    if resize is None:
+        raise ValueError(f"unknown resize {spec.resize!r}; known: {sorted(RESIZERS)}")
+    return normalize(resize(rgb, spec.size), spec)

@@ -13,14 +13,20 @@ from sqlalchemy import text
 from serving.auth import request_id
 from serving.cases.routes import router as cases_router
 from serving.cases.service import Intake
+from serving.consults.routes import router as consults_router
 from serving.db import make_engine, make_session_factory
 from serving.errors import error_body, install_handlers
+from serving.events.delivery import RetryPolicy
+from serving.events.routes import router as events_router
+from serving.events.worker import BackgroundDelivery
 from serving.migrations import at_head, upgrade
+from serving.people.routes import router as people_router
 from serving.photos.ingest import PhotoLimits
 from serving.photos.store import PhotoStore
+from serving.queue.routes import router as queue_router
 from serving.settings import Settings
 from serving.triage.engine import TriageEngine
-from serving.triage.loading import load_urgency_model
+from serving.triage.loading import load_quality_model, load_urgency_model
 
 log = logging.getLogger("dermatriage")
 
@@ -42,7 +48,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine=TriageEngine(
                 urgency_model=load_urgency_model(
                     settings.urgency_model, cache_dir=settings.model_cache_dir, threads=settings.model_threads
-                )
+                ),
+                quality_model=load_quality_model(
+                    settings.quality_model, cache_dir=settings.model_cache_dir, threads=settings.model_threads
+                ),
             ),
             limits=PhotoLimits(
                 max_bytes=settings.max_photo_bytes,
@@ -55,8 +64,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine.url.render_as_string(hide_password=True),
             settings.photo_dir,
         )
-        yield
-        engine.dispose()
+        delivery = None
+        if settings.deliver_events:
+            delivery = BackgroundDelivery(
+                sessions, policy=RetryPolicy.from_settings(settings), poll_seconds=settings.event_poll_seconds
+            )
+            delivery.start()
+        try:
+            yield
+        finally:
+            if delivery is not None:
+                await delivery.stop()
+            engine.dispose()
 
     app = FastAPI(
         title="dermatriage",
@@ -107,4 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     app.include_router(cases_router)
+    app.include_router(queue_router)
+    app.include_router(people_router)
+    app.include_router(events_router)
+    app.include_router(consults_router)
     return app

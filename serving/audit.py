@@ -25,6 +25,8 @@ class AuditEvent(Base):
     organization_id: Mapped[str | None] = mapped_column(String(36), index=True)
     actor_key_id: Mapped[str | None] = mapped_column(String(36))
     actor_role: Mapped[str | None] = mapped_column(String(32))
+    #: the person behind the key (dermatologists and admins), when the key belongs to one
+    actor_user_id: Mapped[str | None] = mapped_column(String(36), default=None, index=True)
     action: Mapped[str] = mapped_column(String(64))
     resource_type: Mapped[str] = mapped_column(String(32))
     resource_id: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -36,13 +38,15 @@ class AuditEvent(Base):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting: an API key of an organization, or an operator at the command line."""
+    """Who is acting: an API key of an organization (and the user it belongs to, if any), or an
+    operator at the command line."""
 
     organization_id: str | None
     key_id: str | None
     role: str
     client_address: str | None = None
     request_id: str | None = None
+    user_id: str | None = None
 
 
 def record(
@@ -60,6 +64,7 @@ def record(
             organization_id=actor.organization_id,
             actor_key_id=actor.key_id,
             actor_role=actor.role,
+            actor_user_id=actor.user_id,
             action=action,
             resource_type=resource_type,
             resource_id=resource_id,

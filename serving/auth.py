@@ -16,18 +16,23 @@ from serving.db import transaction
 from serving.errors import ApiError
 from serving.orgs.models import Organization
 from serving.orgs.service import Role, find_active_key
+from serving.people.models import User
 
 _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 
 
 @dataclass(frozen=True)
 class Client:
-    """The authenticated caller: an API key of one organization."""
+    """The authenticated caller: an API key of one organization, and the person it belongs to
+    (dermatologists and admins; intake keys have ``user_id`` None)."""
 
     organization: Organization
     key_id: str
     role: Role
     actor: Actor
+    user_id: str | None = None
+    #: where the user is licensed to review patients (empty for keys without a user)
+    jurisdictions: frozenset[str] = frozenset()
 
 
 def client_address(request: Request) -> str | None:
@@ -59,6 +64,15 @@ def authenticate(request: Request) -> Client:
         )
     with transaction(request.app.state.sessions) as session:
         found = find_active_key(session, key.strip())
+        user = session.get(User, found[0].user_id) if found and found[0].user_id else None
+    if found is not None and user is not None and not user.active:
+        raise ApiError(
+            401,
+            "unauthenticated",
+            "the API key belongs to a deactivated user",
+            fix="Ask an administrator of your organization to reactivate you or issue you a new key.",
+            headers=_UNAUTHORIZED,
+        )
     if found is None:
         raise ApiError(
             401,
@@ -75,8 +89,16 @@ def authenticate(request: Request) -> Client:
         role=role.value,
         client_address=client_address(request),
         request_id=request_id(request),
+        user_id=user.id if user else None,
     )
-    return Client(organization=org, key_id=api_key.id, role=role, actor=actor)
+    return Client(
+        organization=org,
+        key_id=api_key.id,
+        role=role,
+        actor=actor,
+        user_id=user.id if user else None,
+        jurisdictions=frozenset(user.jurisdictions) if user else frozenset(),
+    )
 
 
 CurrentClient = Annotated[Client, Depends(authenticate)]

@@ -43,7 +43,9 @@ def error_body(code: str, message: str, *, fix: str = "", field: str | None = No
 
 
 def field_path(loc: tuple | list, prefix: str = "") -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    parts = [str(p) for p in loc]
+    if not prefix and parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:]  # where in the request (a field may itself be named "body")
     path = ".".join(parts)
     return f"{prefix}.{path}" if prefix and path else (prefix or path)
 

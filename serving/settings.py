@@ -40,10 +40,29 @@ class Settings(BaseSettings):
         "a path to an .onnx with its contract .json beside it, or an MLflow registry URI such as "
         "'models:/dermatriage-urgency@champion' (needs mlflow installed and MLFLOW_TRACKING_URI).",
     )
+    quality_model: str = Field(
+        default="bundled",
+        description="The learned image-quality model: 'bundled' (model/artifacts/quality.onnx when present), "
+        "'none' (the classical checks alone), a path to an .onnx with its contract, or a registry URI "
+        "such as 'models:/dermatriage-quality@champion'.",
+    )
     model_threads: int = Field(default=1, ge=1, le=64, description="ONNX Runtime threads per model.")
     model_cache_dir: Path = Field(default=DEFAULT_DATA_DIR / "models", description="Registry downloads.")
+    lease_minutes: int = Field(
+        default=30, ge=1, le=24 * 60, description="How long a claimed case stays with its dermatologist."
+    )
     migrate_on_start: bool = True
     log_level: str = "info"
+    # events: webhook delivery (serving/events/)
+    deliver_events: bool = Field(
+        default=True, description="Deliver webhooks from the service itself (else run 'dermatriage worker')."
+    )
+    event_poll_seconds: float = Field(default=2.0, gt=0, le=3600, description="Pause between passes.")
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120, description="Per webhook request.")
+    webhook_backoff_base_seconds: float = Field(default=2.0, gt=0, description="First retry delay (doubles).")
+    webhook_backoff_cap_seconds: float = Field(default=3600.0, gt=0, description="Longest retry delay.")
+    webhook_retry_hours: float = Field(default=72.0, gt=0, description="Give up on an event after this.")
+    webhook_concurrency: int = Field(default=8, ge=1, le=64, description="Webhook requests at a time.")
 
     @field_validator("database_url")
     @classmethod

@@ -22,7 +22,9 @@ from sqlalchemy.engine import make_url
 from serving.app import create_app
 from serving.db import make_engine, make_session_factory, transaction
 from serving.migrations import upgrade
+from serving.orgs.models import Organization
 from serving.orgs.service import Role, create_org, issue_key
+from serving.people.service import create_user
 from serving.settings import Settings
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -85,6 +87,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         photo_dir=tmp_path / "photos",
         migrate_on_start=False,
         urgency_model="none",  # rules only; tests of the learned model load their own
+        quality_model="none",  # the classical checks only; tests of the learned model load their own
     )
 
 
@@ -107,18 +110,31 @@ class OrgKeys:
         return {"Authorization": f"Bearer {getattr(self, role)}", **extra}
 
 
+#: where the dermatologist of make_org() is licensed
+DEFAULT_LICENCES = ("US-CA", "US-NY", "US-TX", "US")
+
+
 def make_org(sessions, slug: str | None = None) -> OrgKeys:
+    """An organization with an intake key, a dermatologist (a user licensed in DEFAULT_LICENCES)
+    and an admin (a user), each with a key."""
     slug = slug or f"org-{uuid.uuid4().hex[:10]}"
     with transaction(sessions) as session:
         org = create_org(session, slug=slug, name=slug.title())
-        keys = {role: issue_key(session, org=org, role=role).key for role in Role}
-    return OrgKeys(
-        org_id=org.id,
-        slug=slug,
-        intake=keys[Role.intake],
-        dermatologist=keys[Role.dermatologist],
-        admin=keys[Role.admin],
-    )
+        intake = issue_key(session, org=org, role=Role.intake).key
+        dermatologist = create_user(
+            session, org=org, name="Dr. Default", role="dermatologist", jurisdictions=DEFAULT_LICENCES
+        ).key
+        admin = create_user(session, org=org, name="Admin", role="admin").key
+    return OrgKeys(org_id=org.id, slug=slug, intake=intake, dermatologist=dermatologist, admin=admin)
+
+
+def make_dermatologist(
+    sessions, org_id: str, jurisdictions: tuple[str, ...] = DEFAULT_LICENCES, name: str = "Dr. Other"
+) -> str:
+    """Another dermatologist of the organization; returns their API key."""
+    with transaction(sessions) as session:
+        org = session.get(Organization, org_id)
+        return create_user(session, org=org, name=name, role="dermatologist", jurisdictions=jurisdictions).key
 
 
 @pytest.fixture

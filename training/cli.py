@@ -89,6 +89,90 @@ def train_urgency(config_path: Path, overrides: tuple[str, ...]) -> None:
     click.echo(f"outputs in {result.out_dir}")
 
 
+@train.command("quality")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, exists=True),
+    default=Path("training/configs/quality.yaml"),
+    show_default=True,
+)
+@click.argument("overrides", nargs=-1)
+def train_quality(config_path: Path, overrides: tuple[str, ...]) -> None:
+    """Train the image-quality model on degraded photos of train patients. OVERRIDES: key=value."""
+    try:
+        from training.quality.config import QualityTrainConfig
+        from training.quality.train import train as run_training
+    except ImportError as exc:
+        raise _need_training_extra(exc) from exc
+    cfg = QualityTrainConfig.load(config_path, overrides)
+    result = run_training(cfg)
+    m = result.metrics
+    click.echo(f"run {result.run_id}, registered as {cfg.registered_model} version {result.model_version}")
+    for key in ("retake_auc", "false_retake", "first_instruction"):
+        click.echo(f"  validation_{key:24s} {m.get('validation_' + key, float('nan')):.3f}")
+    click.echo(f"outputs in {result.out_dir}")
+    click.echo(f"next: dermatriage evaluate quality --model {result.onnx_path}")
+
+
+@click.group()
+def evaluate() -> None:
+    """Evaluate a model on the held-out test patients (one tracked MLflow run)."""
+
+
+@evaluate.command("quality")
+@click.option(
+    "--model",
+    "model_spec",
+    default="bundled",
+    show_default=True,
+    help="'bundled' (model/artifacts/quality.onnx), a path to an .onnx, or models:/NAME@ALIAS or /VERSION.",
+)
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Raw data (default: ../shared/data).")
+@click.option(
+    "--manifest", type=click.Path(path_type=Path), default=Path("var/data/manifest.csv"), show_default=True
+)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Default: var/evaluations/<version>.")
+@click.option("--seed", default=2026, show_default=True, help="Seed of the test defects.")
+@click.option("--bootstrap", "n_boot", default=1000, show_default=True, help="Bootstrap resamples (patients).")
+@click.option("--workers", default=2, show_default=True)
+@click.option("--limit", type=int, default=None, help="Only the first N test photos (smoke runs).")
+def evaluate_quality(
+    model_spec: str, data_dir: Path | None, manifest: Path, out: Path | None, seed: int, n_boot: int,
+    workers: int, limit: int | None,
+) -> None:
+    """The whole quality path (checks + model) on every test photo untouched and with every defect."""
+    try:
+        from data_pipelines.build import build_manifest, default_data_dir
+        from model.quality_model import QualityModel
+        from serving.triage.loading import resolve_model_path
+        from training.quality.evaluate import TARGETS, run_evaluation, targets_met
+    except ImportError as exc:
+        raise _need_training_extra(exc) from exc
+    data_dir = data_dir or default_data_dir()
+    if not manifest.exists():
+        build_manifest(data_dir, manifest, progress=True)
+    path = resolve_model_path(model_spec, cache_dir=Path("var/models"), bundled="quality")
+    if path is None:
+        raise click.ClickException(f"no quality model at {model_spec!r}")
+    version = QualityModel(path).version
+    report, folder = run_evaluation(
+        model_path=path,
+        manifest=manifest,
+        data_dir=data_dir,
+        out_dir=out or Path("var/evaluations") / version,
+        seed=seed,
+        n_boot=n_boot,
+        workers=workers,
+        limit=limit,
+    )
+    click.echo(report.to_markdown(f"Quality path {version}, test patients"))
+    for key, ok in targets_met(report.metrics).items():
+        op, target = TARGETS[key]
+        click.echo(f"  target {key} {op} {target}: {'met' if ok else 'NOT met'}")
+    click.echo(f"report and plots in {folder}")
+
+
 @click.command()
 @click.option("--name", default="dermatriage-urgency", show_default=True, help="Registered model.")
 @click.option("--version", default=None, help="Candidate version (default: the newest).")
@@ -99,11 +183,23 @@ def train_urgency(config_path: Path, overrides: tuple[str, ...]) -> None:
     help="Copy the champion into model/artifacts/ for serving.",
 )
 def promote(name: str, version: str | None, bundle: bool) -> None:
-    """Make a candidate the champion if it is no worse on the test split; logs the comparison."""
+    """Make a candidate the champion if it is no worse on the test split; logs the comparison.
+
+    Urgency models compare test AUC and sensitivity with the champion's. Quality models
+    (--name dermatriage-quality) need a test evaluation ('dermatriage evaluate quality') meeting the
+    targets and no worse than the champion's."""
     try:
         from training.promote import promote as run_promotion
+        from training.quality.promote import promote_quality
     except ImportError as exc:
         raise _need_training_extra(exc) from exc
+    if "quality" in name:  # the quality model is judged by its test evaluation's targets
+        try:
+            result = promote_quality(name, version, bundle=bundle)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(result.summary())
+        return
     result = run_promotion(name, version, bundle=bundle)
     click.echo(result.summary())
 
@@ -112,3 +208,4 @@ def register(main: click.Group) -> None:
     main.add_command(data)
     main.add_command(train)
     main.add_command(promote)
+    main.add_command(evaluate)

@@ -3,15 +3,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from serving.db import Base, UtcDateTime, new_id, utcnow
+from serving.people import models as _people  # noqa: F401 - registers users (Case.assigned_to)
 
 
 class Case(Base):
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_org_status_due", "organization_id", "status", "review_due_at"),)
+    __table_args__ = (
+        # the queue's order (serving.queue.priority): claim and list read it in index order
+        Index(
+            "ix_cases_queue_order",
+            "organization_id",
+            "status",
+            "review_due_at",
+            text("urgency_score DESC"),
+            "created_at",
+            "id",
+        ),
+        Index("ix_cases_status_lease", "status", "lease_expires_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
@@ -32,6 +45,13 @@ class Case(Base):
     #: when the case first had a usable photo (the SLA clock starts then); None while awaiting a retake
     queued_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     review_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # the queue (serving.queue): who holds the case while in review, until when
+    assigned_to: Mapped[str | None] = mapped_column(ForeignKey("users.id"), default=None, index=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    #: when a dermatologist first took the case into review (the SLA is met if <= review_due_at)
+    first_reviewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    #: when the case last entered the queue (None: never re-queued since ``queued_at``)
+    last_queued_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
 
     photos: Mapped[list[Photo]] = relationship(
         back_populates="case", order_by="(Photo.batch, Photo.position)", lazy="selectin"

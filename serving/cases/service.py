@@ -31,6 +31,7 @@ from serving.cases.states import (
     transition,
 )
 from serving.db import new_id, transaction, utcnow
+from serving.events.case_events import emit_after_triage
 from serving.orgs.models import Organization
 from serving.orgs.service import sla_policy
 from serving.photos.ingest import IngestedPhoto, PhotoLimits, PhotoRejected, ingest_photo
@@ -300,7 +301,8 @@ def create_case(
             _apply_triage(case, decision, org=org, versions=intake.engine.model_versions)
             session.add(case)
             session.flush()
-            session.add_all(_photo_rows(case, assessed, stored, batch=1))
+            rows = _photo_rows(case, assessed, stored, batch=1)
+            session.add_all(rows)
             record(
                 session,
                 actor=actor,
@@ -309,6 +311,7 @@ def create_case(
                 resource_id=case.id,
                 detail={"photos": len(assessed), "tier": case.tier, "status": case.status},
             )
+            emit_after_triage(session, case, previous_status=None, new_photos=rows)
     except IntegrityError:
         _remove_orphans(intake, stored.created)
         existing = _replay(intake, org=org, actor=actor, key=idempotency_key, fp=fp)
@@ -361,8 +364,14 @@ def add_photos(
             session.add_all(rows)
             earlier = [PhotoAssessment(quality=p.quality, predictions=p.predictions) for p in case.photos]
             decision = intake.engine.decide(questionnaire, earlier + [a.assessment for a in assessed])
+            previous_status = case.status
             target = status_after_new_photos(CaseStatus(case.status), decision)
             transition(session, case, target, actor=actor, reason=f"photos added (batch {batch})")
+            if previous_status == CaseStatus.follow_up_scheduled and target != previous_status:
+                # usable follow-up photos answer the follow-up (consults imports this module: import here)
+                from serving.consults.follow_ups import mark_received
+
+                mark_received(session, case=case, batch=batch, now=utcnow())
             _apply_triage(case, decision, org=org, versions=intake.engine.model_versions)
             case.updated_at = utcnow()
             record(
@@ -373,6 +382,7 @@ def add_photos(
                 resource_id=case.id,
                 detail={"batch": batch, "photos": len(rows), "tier": case.tier, "status": case.status},
             )
+            emit_after_triage(session, case, previous_status=previous_status, new_photos=rows)
     except BaseException:
         _remove_orphans(intake, stored.created)
         raise

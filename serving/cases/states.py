@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from serving.audit import Actor, record
 from serving.cases.models import Case
 from serving.db import utcnow
+from serving.queue.leases import LEASED_STATUSES, end_lease
 from serving.triage.decision import TriageDecision
 from serving.triage.tiers import Tier
 
@@ -98,8 +99,15 @@ def transition(session: Session, case: Case, target: CaseStatus, *, actor: Actor
         return
     if not can_move(current, target):
         raise IllegalMove(current, target)
+    now = utcnow()
     case.status = target.value
-    case.updated_at = utcnow()
+    case.updated_at = now
+    if target.value not in LEASED_STATUSES:
+        end_lease(case)  # the case leaves its dermatologist's hands
+    if target is S.in_review and case.first_reviewed_at is None:
+        case.first_reviewed_at = now  # the review SLA is met if this is <= review_due_at
+    if target is S.queued:
+        case.last_queued_at = now
     record(
         session,
         actor=actor,

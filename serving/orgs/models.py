@@ -7,6 +7,7 @@ from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from serving.db import Base, UtcDateTime, new_id, utcnow
+from serving.people import models as _people  # noqa: F401 - registers users (ApiKey.user_id)
 
 
 class Organization(Base):
@@ -17,6 +18,9 @@ class Organization(Base):
     name: Mapped[str] = mapped_column(String(200))
     #: Review SLA in hours per tier, overriding the defaults (None = defaults).
     sla_hours: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    #: where events are POSTed (None: the events feed only), and the HMAC secret that signs them
+    webhook_url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    webhook_secret: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
@@ -33,3 +37,5 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    #: the person the key belongs to (dermatologists and admins); None for intake systems
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), default=None, index=True)

@@ -1,4 +1,4 @@
-"""Remove stored objects no photo row references (left by a crash between write and commit)."""
+"""Remove stored objects no photo or message attachment references (left by a crash before commit)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from sqlalchemy import select, union
 from sqlalchemy.orm import Session, sessionmaker
 
 from serving.cases.models import Photo
+from serving.consults.models import MessageAttachment
 from serving.db import transaction
 from serving.photos.store import PhotoStore
 
@@ -23,7 +24,16 @@ def sweep_orphans(
         store.sweep_temp_files(grace_s)
         return []
     with transaction(sessions) as session:
-        referenced = set(session.scalars(union(select(Photo.storage_key), select(Photo.thumbnail_key))))
+        referenced = set(
+            session.scalars(
+                union(
+                    select(Photo.storage_key),
+                    select(Photo.thumbnail_key),
+                    select(MessageAttachment.storage_key),  # message attachments share the store
+                    select(MessageAttachment.thumbnail_key),
+                )
+            )
+        )
     orphans = [key for key in candidates if key not in referenced]
     for key in orphans:
         store.delete(key)

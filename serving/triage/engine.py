@@ -1,7 +1,8 @@
 """The triage engine: the components that judge photos and urgency, behind one interface.
 
-Photos: the pure OpenCV quality checks; for each usable photo, the learned urgency model's
-probabilities when a model is loaded. Case: the red-flag rules, raised (never lowered) by the
+Photos: the pure OpenCV quality checks combined with the learned quality model when one is loaded
+(``model.quality_verdict.combine``; the checks alone otherwise); for each usable photo, the learned
+urgency model's probabilities when a model is loaded. Case: the red-flag rules, raised (never lowered) by the
 model's reading of the most suspicious usable photo.
 """
 
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from model.quality_checks import CHECKS_VERSION, QualityReport, assess_quality
+from model.quality_model import QualityModel
+from model.quality_verdict import ModelReading, QualityVerdict, classical_verdict
 from model.questionnaire import Questionnaire
 from serving.photos.ingest import IngestedPhoto
 from serving.triage.decision import ACCEPT_VERDICT, TriageDecision, decide
@@ -20,16 +23,25 @@ from serving.triage.urgency import assess_urgency
 from serving.triage.urgency_model import UrgencyModel
 
 
-def quality_json(report: QualityReport) -> dict:
-    """The stored (and returned) form of a photo's quality verdict."""
+def quality_json(report: QualityReport, verdict: QualityVerdict, reading: ModelReading | None = None) -> dict:
+    """The stored (and returned) form of a photo's quality verdict: the verdict, what is wrong (most
+    important first) with one instruction each, the classical checks and the model's reading."""
     return {
-        "verdict": report.verdict,
-        "score": report.score,
+        "verdict": verdict.verdict,
+        "score": verdict.score,
+        "defects": list(verdict.defects),
+        "instructions": list(verdict.instructions),
         "checks": {
             name: {"score": c.score, "passed": c.passed, "threshold": c.threshold}
             for name, c in report.checks.items()
         },
-        "instructions": list(report.instructions),
+        "model": None
+        if reading is None
+        else {
+            "version": reading.version,
+            "retake": round(reading.retake, 4),
+            "defects": {d: round(p, 4) for d, p in reading.defects.items()},
+        },
     }
 
 
@@ -42,9 +54,17 @@ class PhotoAssessment:
 @dataclass(frozen=True)
 class TriageEngine:
     urgency_model: UrgencyModel | None = None
+    quality_model: QualityModel | None = None
+
+    def judge_quality(self, rgb, *, original_size: tuple[int, int]) -> dict:
+        if self.quality_model is None:
+            report = assess_quality(rgb, original_size=original_size)
+            return quality_json(report, classical_verdict(report))
+        a = self.quality_model.assess(rgb, original_size=original_size)
+        return quality_json(a.report, a.verdict, a.reading)
 
     def assess_photo(self, photo: IngestedPhoto, questionnaire: Questionnaire) -> PhotoAssessment:
-        quality = quality_json(assess_quality(photo.analysis.rgb, original_size=(photo.width, photo.height)))
+        quality = self.judge_quality(photo.analysis.rgb, original_size=(photo.width, photo.height))
         predictions = None
         if self.urgency_model is not None and quality["verdict"] == ACCEPT_VERDICT:
             predictions = self.urgency_model.predict_photo(photo.analysis.rgb, questionnaire)
@@ -66,6 +86,8 @@ class TriageEngine:
     @property
     def model_versions(self) -> dict[str, str]:
         versions = {"quality": CHECKS_VERSION, "urgency_rules": RULES_VERSION}
+        if self.quality_model is not None:
+            versions["quality_model"] = self.quality_model.version
         if self.urgency_model is not None:
             versions["urgency_model"] = self.urgency_model.version
         return versions

@@ -1,30 +1,35 @@
-"""Find and load the urgency model serving is configured with (see ``Settings.urgency_model``)."""
+"""Find and load the models serving is configured with (``Settings.urgency_model``, ``quality_model``)."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
+from model.quality_model import QualityModel
 from serving.triage.urgency_model import UrgencyModel
 
 log = logging.getLogger("dermatriage")
-BUNDLED = Path(__file__).resolve().parents[2] / "model" / "artifacts" / "urgency.onnx"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "model" / "artifacts"
+BUNDLED = ARTIFACTS / "urgency.onnx"
 
 
 class ModelUnavailable(RuntimeError):
     pass
 
 
-def resolve_model_path(spec: str, *, cache_dir: Path) -> Path | None:
+def resolve_model_path(spec: str, *, cache_dir: Path, bundled: str = "urgency") -> Path | None:
+    """'none' -> None; 'bundled' -> model/artifacts/<bundled>.onnx (None when absent); a registry URI;
+    a path."""
     if spec == "none":
         return None
     if spec == "bundled":
-        return BUNDLED if BUNDLED.exists() else None
+        path = ARTIFACTS / f"{bundled}.onnx"
+        return path if path.exists() else None
     if spec.startswith("models:/"):
         return _from_registry(spec, cache_dir)
     path = Path(spec)
     if not path.exists():
-        raise ModelUnavailable(f"urgency model {path} does not exist")
+        raise ModelUnavailable(f"{bundled} model {path} does not exist")
     return path
 
 
@@ -49,4 +54,14 @@ def load_urgency_model(spec: str, *, cache_dir: Path, threads: int) -> UrgencyMo
         return None
     model = UrgencyModel(path, threads=threads)
     log.info("urgency model %s loaded from %s", model.version, path)
+    return model
+
+
+def load_quality_model(spec: str, *, cache_dir: Path, threads: int) -> QualityModel | None:
+    path = resolve_model_path(spec, cache_dir=cache_dir, bundled="quality")
+    if path is None:
+        log.warning("no quality model loaded (%s): photos are judged by the classical checks alone", spec)
+        return None
+    model = QualityModel(path, threads=threads)
+    log.info("quality model %s loaded from %s", model.version, path)
     return model

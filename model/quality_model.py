@@ -1,0 +1,62 @@
+"""The learned image-quality model at inference time: ONNX Runtime, no torch.
+
+``QualityModel(path).read(rgb)`` -> ``ModelReading``; ``assess(rgb, original_size)`` runs the
+classical checks too and combines both (``model.quality_verdict.combine``). Used by serving and by
+``dermatriage evaluate quality``, so the evaluation measures exactly what serving does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from model.contract import ContractError
+from model.model_input import image_tensor
+from model.quality_checks import QualityReport, assess_quality
+from model.quality_verdict import DEFECTS, ModelReading, QualityPolicy, QualityVerdict, combine
+from model.runtime import OnnxModel
+
+
+@dataclass(frozen=True)
+class QualityAssessment:
+    report: QualityReport  # the classical checks
+    reading: ModelReading
+    verdict: QualityVerdict
+
+
+class QualityModel:
+    def __init__(self, onnx_path: Path, *, threads: int = 1):
+        self.model = OnnxModel(Path(onnx_path), threads=threads)
+        contract = self.model.contract
+        if contract.name != "quality" or {"retake", "defects"} - set(contract.outputs):
+            raise ContractError(f"{Path(onnx_path).name} is not a quality model (outputs retake, defects)")
+        self.defects = contract.outputs["defects"].labels
+        unknown = set(self.defects) - set(DEFECTS)
+        if unknown:
+            raise ContractError(f"{contract.version}: defects {sorted(unknown)} have no patient instruction")
+        self.version = contract.version
+        self.policy = QualityPolicy.from_thresholds(contract.thresholds, self.defects)
+
+    def read_batch(self, images: np.ndarray) -> list[ModelReading]:
+        """images: N x 3 x S x S float32 (``image_tensor`` of each photo)."""
+        out = self.model.run(images)
+        return [
+            ModelReading(
+                version=self.version,
+                retake=float(r),
+                defects={d: float(p) for d, p in zip(self.defects, row, strict=True)},
+            )
+            for r, row in zip(out["retake"], out["defects"], strict=True)
+        ]
+
+    def read(self, rgb: np.ndarray) -> ModelReading:
+        return self.read_batch(image_tensor(rgb, self.model.contract.image)[None])[0]
+
+    def assess(self, rgb: np.ndarray, *, original_size: tuple[int, int]) -> QualityAssessment:
+        report = assess_quality(rgb, original_size=original_size)
+        reading = self.read(rgb)
+        return QualityAssessment(
+            report=report, reading=reading, verdict=combine(report, reading, self.policy)
+        )

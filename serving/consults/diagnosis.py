@@ -1,0 +1,100 @@
+"""A coded diagnosis for a case: from the curated ICD-10-CM list, with the assessment and the plan
+in words for the patient. Every diagnosis is a new row, so the history stays (first impression,
+then confirmed or revised at follow-up)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from serving.auth import Client
+from serving.cases.models import Case
+from serving.cases.states import CaseStatus
+from serving.consults import diagnoses
+from serving.consults.common import ConsultError, acting_on, audit, move
+from serving.consults.models import Diagnosis
+from serving.consults.schemas import DiagnosisIn
+from serving.events import types
+from serving.events.outbox import emit
+
+S = CaseStatus
+
+
+def catalogue_entry(code: str) -> diagnoses.DiagnosisCode:
+    entry = diagnoses.lookup(code)
+    if entry is None:
+        raise ConsultError(
+            422,
+            "unknown_diagnosis_code",
+            f"{code!r} is not in the diagnosis catalogue",
+            fix="Use a code from GET /v1/catalogue/diagnoses?q=<words or code>, "
+            "e.g. ?q=acne or ?q=L70; add details in 'free_text'.",
+            field="code",
+        )
+    return entry
+
+
+def diagnose(session: Session, *, client: Client, case_id: str, data: DiagnosisIn, now: datetime):
+    """Record a diagnosis; a case in review becomes ``diagnosed``. Returns (case, diagnosis)."""
+    case = acting_on(
+        session,
+        client=client,
+        case_id=case_id,
+        now=now,
+        allowed=(S.in_review, S.diagnosed),
+        action="be diagnosed",
+    )
+    entry = catalogue_entry(data.code)
+    diagnosis = Diagnosis(
+        organization_id=case.organization_id,
+        case_id=case.id,
+        icd10_code=entry.code,
+        icd10_title=entry.title,
+        certainty=data.certainty,
+        free_text=data.free_text,
+        assessment=data.assessment,
+        patient_plan=data.patient_plan,
+        created_at=now,
+        created_by_user_id=client.user_id,
+        created_by_key_id=client.key_id,
+    )
+    session.add(diagnosis)
+    session.flush()
+    move(session, case, S.diagnosed, client=client, reason=f"diagnosis {entry.code} ({data.certainty})")
+    audit(
+        session,
+        client=client,
+        action="consult.diagnosis.create",
+        resource_type="case",
+        resource_id=case.id,
+        detail={"diagnosis_id": diagnosis.id, "code": entry.code, "certainty": data.certainty},
+    )
+    emit(
+        session,
+        organization_id=case.organization_id,
+        event_type=types.CASE_DIAGNOSED,
+        case_id=case.id,
+        payload={
+            "diagnosis_id": diagnosis.id,
+            "code": entry.code,
+            "title": entry.title,
+            "certainty": data.certainty,
+            "patient_plan": data.patient_plan,
+        },
+    )
+    return case, diagnosis
+
+
+def history(session: Session, *, case: Case) -> list[Diagnosis]:
+    return list(
+        session.scalars(
+            select(Diagnosis).where(Diagnosis.case_id == case.id).order_by(Diagnosis.created_at, Diagnosis.id)
+        )
+    )
+
+
+def latest(session: Session, *, case: Case) -> Diagnosis | None:
+    found = history(session, case=case)
+    return found[-1] if found else None

@@ -1,0 +1,189 @@
+"""Where a case goes from review besides a diagnosis: back to the patient for new photos (retake
+request), to an in-person visit (referral), or closed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from serving.auth import Client
+from serving.cases.models import Case, Photo
+from serving.cases.states import CaseStatus, can_move
+from serving.consults import follow_ups
+from serving.consults.common import ConsultError, acting_on, audit, move, sender_of
+from serving.consults.models import Disposition, Message
+from serving.consults.schemas import CloseIn, ReferralIn, RetakeRequestIn
+from serving.events import types
+from serving.events.outbox import emit
+
+S = CaseStatus
+
+
+def request_retake(session: Session, *, client: Client, case_id: str, data: RetakeRequestIn, now: datetime):
+    """Ask the patient for new photos: the case waits in ``awaiting_patient`` until they arrive (through
+    POST /v1/cases/{id}/photos) and then returns to the queue. Returns (case, message)."""
+    case = acting_on(
+        session,
+        client=client,
+        case_id=case_id,
+        now=now,
+        allowed=(S.in_review,),
+        action="get a retake request",
+    )
+    photo_ids = list(dict.fromkeys(data.photo_ids))
+    if photo_ids:
+        known = set(
+            session.scalars(select(Photo.id).where(Photo.case_id == case.id, Photo.id.in_(photo_ids)))
+        )
+        unknown = [p for p in photo_ids if p not in known]
+        if unknown:
+            raise ConsultError(
+                422,
+                "unknown_photo",
+                f"photos {unknown} are not photos of this case",
+                fix="Name photos from the case's 'photos' list, or leave 'photo_ids' out.",
+                field="photo_ids",
+            )
+    message = Message(
+        organization_id=case.organization_id,
+        case_id=case.id,
+        sender=sender_of(client),
+        kind="retake_request",
+        body=data.instructions,
+        detail={"reasons": list(data.reasons), "photo_ids": photo_ids},
+        created_at=now,
+        sender_user_id=client.user_id,
+        sender_key_id=client.key_id,
+        attachments=[],
+    )
+    session.add(message)
+    session.flush()
+    move(session, case, S.awaiting_patient, client=client, reason="retake requested by the dermatologist")
+    audit(
+        session,
+        client=client,
+        action="consult.retake.request",
+        resource_type="case",
+        resource_id=case.id,
+        detail={"message_id": message.id, "reasons": list(data.reasons), "photo_ids": photo_ids},
+    )
+    emit(
+        session,
+        organization_id=case.organization_id,
+        event_type=types.CASE_RETAKE_REQUIRED,
+        case_id=case.id,
+        payload={
+            "requested_by": "dermatologist",
+            "message_id": message.id,
+            "instructions": data.instructions,
+            "reasons": list(data.reasons),
+            "photo_ids": photo_ids,
+        },
+    )
+    return case, message
+
+
+def _can_reach(target: CaseStatus) -> tuple[CaseStatus, ...]:
+    return tuple(s for s in S if can_move(s, target))
+
+
+def _disposition(
+    session: Session, *, client: Client, case: Case, kind: str, now: datetime, **fields
+) -> Disposition:
+    row = Disposition(
+        organization_id=case.organization_id,
+        case_id=case.id,
+        kind=kind,
+        created_at=now,
+        created_by_user_id=client.user_id,
+        created_by_key_id=client.key_id,
+        **fields,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def refer(session: Session, *, client: Client, case_id: str, data: ReferralIn, now: datetime):
+    """The patient is to be seen in person. Returns (case, disposition)."""
+    case = acting_on(
+        session,
+        client=client,
+        case_id=case_id,
+        now=now,
+        allowed=_can_reach(S.referred_in_person),
+        action="be referred",
+    )
+    row = _disposition(
+        session,
+        client=client,
+        case=case,
+        kind="referral",
+        now=now,
+        reason=data.reason,
+        urgency=data.urgency,
+        specialty=data.specialty,
+        instructions=data.instructions,
+    )
+    follow_ups.cancel_open(session, case=case)
+    move(session, case, S.referred_in_person, client=client, reason=f"referred in person ({data.urgency})")
+    audit(
+        session,
+        client=client,
+        action="consult.referral.create",
+        resource_type="case",
+        resource_id=case.id,
+        detail={"disposition_id": row.id, "urgency": data.urgency, "specialty": data.specialty},
+    )
+    emit(
+        session,
+        organization_id=case.organization_id,
+        event_type=types.CASE_REFERRED,
+        case_id=case.id,
+        payload={
+            "referral_id": row.id,
+            "reason": data.reason,
+            "urgency": data.urgency,
+            "specialty": data.specialty,
+            "instructions": data.instructions,
+        },
+    )
+    return case, row
+
+
+def close(session: Session, *, client: Client, case_id: str, data: CloseIn, now: datetime):
+    """Close the case for good. Returns (case, disposition)."""
+    case = acting_on(
+        session, client=client, case_id=case_id, now=now, allowed=_can_reach(S.closed), action="be closed"
+    )
+    row = _disposition(session, client=client, case=case, kind="closure", now=now, reason=data.reason)
+    follow_ups.cancel_open(session, case=case)
+    move(session, case, S.closed, client=client, reason="closed")
+    audit(
+        session,
+        client=client,
+        action="consult.case.close",
+        resource_type="case",
+        resource_id=case.id,
+        detail={"disposition_id": row.id},
+    )
+    emit(
+        session,
+        organization_id=case.organization_id,
+        event_type=types.CASE_CLOSED,
+        case_id=case.id,
+        payload={"reason": data.reason},
+    )
+    return case, row
+
+
+def of_case(session: Session, *, case: Case) -> list[Disposition]:
+    return list(
+        session.scalars(
+            select(Disposition)
+            .where(Disposition.case_id == case.id)
+            .order_by(Disposition.created_at, Disposition.id)
+        )
+    )

@@ -1,0 +1,166 @@
+"""Follow-ups: the dermatologist asks for new photos by a date. The photos come through
+``POST /v1/cases/{id}/photos`` as the case's next batch, mark the follow-up received and put the
+case back in the queue. A follow-up past its date without photos is overdue; the patient is
+reminded once (``follow_up.due``) by ``emit_due_follow_ups``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from serving.auth import Client
+from serving.cases.models import Case
+from serving.cases.states import CaseStatus
+from serving.consults.common import ConsultError, acting_on, audit, move
+from serving.consults.models import FollowUp
+from serving.consults.schemas import FollowUpIn
+from serving.events import types
+from serving.events.outbox import emit
+
+S = CaseStatus
+SCHEDULED, RECEIVED, CANCELLED = "scheduled", "received", "cancelled"
+#: the farthest a follow-up may be scheduled
+MAX_AHEAD = timedelta(days=730)
+
+
+def schedule(session: Session, *, client: Client, case_id: str, data: FollowUpIn, now: datetime):
+    """A diagnosed case waits for follow-up photos by ``due_at``. Returns (case, follow-up)."""
+    case = acting_on(
+        session, client=client, case_id=case_id, now=now, allowed=(S.diagnosed,), action="get a follow-up"
+    )
+    if data.due_at <= now:
+        raise ConsultError(
+            422,
+            "due_in_past",
+            "the follow-up is due in the past",
+            fix="Give a future 'due_at'.",
+            field="due_at",
+        )
+    if data.due_at > now + MAX_AHEAD:
+        raise ConsultError(
+            422,
+            "due_too_far",
+            "the follow-up is due more than two years ahead",
+            fix="Give a 'due_at' within two years (is it in the right unit and year?).",
+            field="due_at",
+        )
+    cancel_open(session, case=case)  # a new follow-up replaces one that was never answered
+    follow_up = FollowUp(
+        organization_id=case.organization_id,
+        case_id=case.id,
+        due_at=data.due_at,
+        instructions=data.instructions,
+        status=SCHEDULED,
+        created_at=now,
+        created_by_user_id=client.user_id,
+    )
+    session.add(follow_up)
+    session.flush()
+    move(session, case, S.follow_up_scheduled, client=client, reason="follow-up scheduled")
+    audit(
+        session,
+        client=client,
+        action="consult.follow_up.schedule",
+        resource_type="case",
+        resource_id=case.id,
+        detail={"follow_up_id": follow_up.id, "due_at": follow_up.due_at.isoformat()},
+    )
+    emit(
+        session,
+        organization_id=case.organization_id,
+        event_type=types.FOLLOW_UP_SCHEDULED,
+        case_id=case.id,
+        payload=_payload(follow_up),
+    )
+    return case, follow_up
+
+
+def _payload(f: FollowUp) -> dict:
+    return {"follow_up_id": f.id, "due_at": f.due_at.isoformat(), "instructions": f.instructions}
+
+
+def _open(session: Session, case_id: str) -> list[FollowUp]:
+    return list(
+        session.scalars(
+            select(FollowUp)
+            .where(FollowUp.case_id == case_id, FollowUp.status == SCHEDULED)
+            .with_for_update()
+        )
+    )
+
+
+def mark_received(session: Session, *, case: Case, batch: int, now: datetime) -> list[FollowUp]:
+    """Photos arrived for a case waiting for its follow-up: the open follow-up is answered by ``batch``.
+    Called by the case service when photos are added (inside its transaction)."""
+    answered = _open(session, case.id)
+    for follow_up in answered:
+        follow_up.status = RECEIVED
+        follow_up.received_at = now
+        follow_up.received_batch = batch
+    return answered
+
+
+def cancel_open(session: Session, *, case: Case) -> None:
+    """The case moves on without the photos (a new follow-up, a referral, closure)."""
+    for follow_up in _open(session, case.id):
+        follow_up.status = CANCELLED
+
+
+def of_case(session: Session, *, case: Case) -> list[FollowUp]:
+    return list(
+        session.scalars(
+            select(FollowUp).where(FollowUp.case_id == case.id).order_by(FollowUp.created_at, FollowUp.id)
+        )
+    )
+
+
+def overdue(session: Session, *, client: Client, now: datetime, limit: int = 200) -> list[FollowUp]:
+    """The organization's follow-ups past their date with no photos yet, most overdue first."""
+    found = list(
+        session.scalars(
+            select(FollowUp)
+            .where(
+                FollowUp.organization_id == client.organization.id,
+                FollowUp.status == SCHEDULED,
+                FollowUp.due_at < now,
+            )
+            .order_by(FollowUp.due_at, FollowUp.id)
+            .limit(limit)
+        )
+    )
+    audit(
+        session,
+        client=client,
+        action="consult.follow_up.overdue.list",
+        resource_type="follow_up",
+        resource_id=None,
+        detail={"count": len(found)},
+    )
+    return found
+
+
+def emit_due_follow_ups(session: Session, now: datetime, *, limit: int = 500) -> int:
+    """Emit ``follow_up.due`` once for every follow-up that has come due without photos, in every
+    organization. Safe to run from several workers at once (rows are locked and skipped on
+    PostgreSQL; SQLite serializes writers). Returns how many were emitted."""
+    due = list(
+        session.scalars(
+            select(FollowUp)
+            .where(FollowUp.status == SCHEDULED, FollowUp.due_notified_at.is_(None), FollowUp.due_at <= now)
+            .order_by(FollowUp.due_at, FollowUp.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for follow_up in due:
+        follow_up.due_notified_at = now
+        emit(
+            session,
+            organization_id=follow_up.organization_id,
+            event_type=types.FOLLOW_UP_DUE,
+            case_id=follow_up.case_id,
+            payload=_payload(follow_up),
+        )
+    return len(due)

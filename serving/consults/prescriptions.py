@@ -1,0 +1,141 @@
+"""Prescriptions: a medication of the formulary (RxNorm ingredient), in a dose form and strength the
+formulary lists for it, written for the case's current diagnosis."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from serving.auth import Client
+from serving.cases.models import Case
+from serving.cases.states import CaseStatus
+from serving.consults import diagnosis as diagnosis_service
+from serving.consults import formulary
+from serving.consults.common import ConsultError, acting_on, audit
+from serving.consults.models import Prescription
+from serving.consults.schemas import PrescriptionIn
+from serving.events import types
+from serving.events.outbox import emit
+
+S = CaseStatus
+
+
+def formulary_product(
+    rxcui: str, form: str, strength: str
+) -> tuple[formulary.Medication, formulary.Product, str]:
+    """The medication, its product in ``form`` and the formulary's spelling of ``strength``;
+    ConsultError (422, naming the field) when any of them is not listed."""
+    medication = formulary.lookup(rxcui)
+    if medication is None:
+        raise ConsultError(
+            422,
+            "unknown_medication",
+            f"RXCUI {rxcui!r} is not in the formulary",
+            fix="Use an RXCUI from GET /v1/catalogue/medications?q=<name>, e.g. ?q=doxycycline.",
+            field="rxcui",
+        )
+    product = medication.product(form)
+    if product is None:
+        raise ConsultError(
+            422,
+            "form_not_listed",
+            f"{medication.name} does not come as {form!r} in the formulary",
+            fix=f"Choose one of: {', '.join(medication.forms)}.",
+            field="form",
+        )
+    listed = formulary.listed_strength(product, strength)
+    if listed is None:
+        raise ConsultError(
+            422,
+            "strength_not_listed",
+            f"{medication.name} {product.form} does not come in {strength!r} in the formulary",
+            fix=f"Choose one of: {', '.join(product.strengths)}.",
+            field="strength",
+        )
+    return medication, product, listed
+
+
+def prescription_event(p: Prescription) -> dict:
+    return {
+        "prescription_id": p.id,
+        "rxcui": p.rxcui,
+        "medication": p.medication,
+        "form": p.form,
+        "strength": p.strength,
+        "directions": p.directions,
+        "quantity": p.quantity,
+        "quantity_unit": p.quantity_unit,
+        "refills": p.refills,
+        "pharmacy_note": p.pharmacy_note,
+        "renews_prescription_id": p.renews_id,
+    }
+
+
+def prescribe(session: Session, *, client: Client, case_id: str, data: PrescriptionIn, now: datetime):
+    """Write a prescription on a diagnosed case (or one back in review that was diagnosed before).
+    Returns (case, prescription)."""
+    case = acting_on(
+        session,
+        client=client,
+        case_id=case_id,
+        now=now,
+        allowed=(S.in_review, S.diagnosed),
+        action="get a prescription",
+    )
+    current = diagnosis_service.latest(session, case=case)
+    if current is None:
+        raise ConsultError(
+            409,
+            "diagnosis_required",
+            "the case has no diagnosis yet; a prescription is written for a diagnosis",
+            fix="Record the diagnosis first: POST /v1/cases/{id}/diagnosis.",
+            field="status",
+        )
+    medication, product, strength = formulary_product(data.rxcui, data.form, data.strength)
+    prescription = Prescription(
+        organization_id=case.organization_id,
+        case_id=case.id,
+        diagnosis_id=current.id,
+        rxcui=medication.rxcui,
+        medication=medication.name,
+        form=product.form,
+        strength=strength,
+        directions=data.directions,
+        quantity=data.quantity,
+        quantity_unit=product.unit,
+        refills=data.refills,
+        pharmacy_note=data.pharmacy_note,
+        created_at=now,
+        prescribed_by_user_id=client.user_id,
+        prescribed_by_key_id=client.key_id,
+    )
+    session.add(prescription)
+    session.flush()
+    audit(
+        session,
+        client=client,
+        action="consult.prescription.create",
+        resource_type="case",
+        resource_id=case.id,
+        detail={"prescription_id": prescription.id, "rxcui": medication.rxcui, "strength": strength},
+    )
+    emit(
+        session,
+        organization_id=case.organization_id,
+        event_type=types.PRESCRIPTION_ISSUED,
+        case_id=case.id,
+        payload=prescription_event(prescription),
+    )
+    return case, prescription
+
+
+def of_case(session: Session, *, case: Case) -> list[Prescription]:
+    return list(
+        session.scalars(
+            select(Prescription)
+            .where(Prescription.case_id == case.id)
+            .order_by(Prescription.created_at, Prescription.id)
+        )
+    )

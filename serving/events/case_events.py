@@ -1,0 +1,79 @@
+"""The events intake itself causes: a case that needs a retake, a case that is an emergency.
+
+Called by the case service after triage, inside its transaction. Payloads hold what the patient app
+shows: ids, status and patient-facing text (advice, retake instructions), nothing clinical beyond it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from serving.cases.models import Case, Photo
+from serving.events.models import OutboxEvent
+from serving.events.outbox import emit
+from serving.events.types import CASE_EMERGENCY, CASE_RETAKE_REQUIRED
+
+AWAITING_RETAKE = "awaiting_retake"
+EMERGENCY = "emergency"
+
+
+def retake_payload(case: Case, photos: Sequence[Photo]) -> dict:
+    return {
+        "case_id": case.id,
+        "status": case.status,
+        "patient_advice": list(case.patient_advice),
+        "photos": [
+            {
+                "photo_id": p.id,
+                "batch": p.batch,
+                "position": p.position,
+                "verdict": p.quality_verdict,
+                "instructions": list(p.quality.get("instructions", [])),
+            }
+            for p in photos
+        ],
+    }
+
+
+def emergency_payload(case: Case) -> dict:
+    return {
+        "case_id": case.id,
+        "status": case.status,
+        "tier": case.tier,
+        "patient_advice": list(case.patient_advice),
+    }
+
+
+def emit_after_triage(
+    session: Session, case: Case, *, previous_status: str | None, new_photos: Sequence[Photo]
+) -> list[OutboxEvent]:
+    """Events for a case just triaged (created, ``previous_status=None``, or sent more photos).
+
+    ``case.emergency`` when the case became an emergency; ``case.retake_required`` when it is (still)
+    waiting for a usable photo, with the instructions for the photos just sent.
+    """
+    session.flush()  # the photos' ids
+    events = []
+    if case.status == EMERGENCY and previous_status != EMERGENCY:
+        events.append(
+            emit(
+                session,
+                organization_id=case.organization_id,
+                event_type=CASE_EMERGENCY,
+                case_id=case.id,
+                payload=emergency_payload(case),
+            )
+        )
+    if case.status == AWAITING_RETAKE:
+        events.append(
+            emit(
+                session,
+                organization_id=case.organization_id,
+                event_type=CASE_RETAKE_REQUIRED,
+                case_id=case.id,
+                payload=retake_payload(case, new_photos),
+            )
+        )
+    return events

@@ -1,0 +1,72 @@
+"""Shapes of the events feed and the webhook settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from serving.events.models import OutboxEvent
+
+
+class DeliveryOut(BaseModel):
+    state: str = Field(description="pending, delivered, failed (gave up) or skipped (no webhook).")
+    attempts: int
+    last_attempt_at: datetime | None
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+
+
+class EventOut(BaseModel):
+    id: str = Field(description="Unique; de-duplicate on it (delivery is at least once).")
+    type: str
+    sequence: int = Field(description="Increases with every event; the feed's cursor.")
+    created_at: datetime
+    case_id: str | None
+    data: dict[str, Any]
+    delivery: DeliveryOut
+
+
+class FeedOut(BaseModel):
+    events: list[EventOut]
+    next_cursor: int = Field(description="Pass as 'after' to read on from here.")
+    has_more: bool
+
+
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(description="Where events are POSTed: an absolute http(s) URL (https in production).")
+    rotate_secret: bool = Field(default=False, description="Make a new signing secret (the old one stops).")
+
+
+class WebhookOut(BaseModel):
+    url: str | None
+    secret: str | None = Field(
+        description="The signing secret, only in the answer that made it; store it, it is not shown again."
+    )
+    pending: int = Field(description="Events waiting to be delivered.")
+    failed: int = Field(description="Events given up on after the retry window (still in the feed).")
+
+
+def event_out(event: OutboxEvent) -> EventOut:
+    return EventOut(
+        id=event.id,
+        type=event.event_type,
+        sequence=event.sequence,
+        created_at=event.created_at,
+        case_id=event.case_id,
+        data=event.payload,
+        delivery=DeliveryOut(
+            state=event.delivery_state,
+            attempts=event.attempts,
+            last_attempt_at=event.last_attempt_at,
+            next_attempt_at=event.next_attempt_at,
+            delivered_at=event.delivered_at,
+            last_status_code=event.last_status_code,
+            last_error=event.last_error,
+        ),
+    )

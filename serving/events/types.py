@@ -1,0 +1,31 @@
+"""The event types: every outcome of a case the patient must learn, as the intake system sees it."""
+
+from __future__ import annotations
+
+CASE_RETAKE_REQUIRED = "case.retake_required"
+CASE_EMERGENCY = "case.emergency"
+CASE_QUESTION_ASKED = "case.question_asked"
+CASE_DIAGNOSED = "case.diagnosed"
+PRESCRIPTION_ISSUED = "prescription.issued"
+RENEWAL_DECIDED = "prescription.renewal_decided"
+FOLLOW_UP_SCHEDULED = "follow_up.scheduled"
+FOLLOW_UP_DUE = "follow_up.due"
+MESSAGE_SENT = "message.sent"
+CASE_REFERRED = "case.referred_in_person"
+CASE_CLOSED = "case.closed"
+
+ALL_TYPES: frozenset[str] = frozenset(
+    {
+        CASE_RETAKE_REQUIRED,
+        CASE_EMERGENCY,
+        CASE_QUESTION_ASKED,
+        CASE_DIAGNOSED,
+        PRESCRIPTION_ISSUED,
+        RENEWAL_DECIDED,
+        FOLLOW_UP_SCHEDULED,
+        FOLLOW_UP_DUE,
+        MESSAGE_SENT,
+        CASE_REFERRED,
+        CASE_CLOSED,
+    }
+)

@@ -1,0 +1,1 @@
+"""People: the dermatologists and administrators of an organization."""

@@ -1,0 +1,124 @@
+"""People routes: who am I; admins list, create and deactivate the organization's users."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from serving.auth import CurrentClient, require
+from serving.db import transaction
+from serving.errors import ApiError
+from serving.orgs.service import Role
+from serving.people import service
+from serving.people.models import User
+
+router = APIRouter(prefix="/v1", tags=["people"])
+
+
+class UserOut(BaseModel):
+    id: str
+    name: str
+    role: str
+    jurisdictions: list[str]
+    created_at: datetime
+    active: bool
+
+
+class MeOut(BaseModel):
+    organization: str = Field(description="The organization's slug.")
+    key_role: str
+    user: UserOut | None = Field(description="The person the key belongs to (null for intake keys).")
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    role: service.UserRole
+    jurisdictions: list[str] = Field(
+        default_factory=list, max_length=100, description="e.g. ['US-CA', 'US-NY']."
+    )
+
+
+class CreatedUserOut(BaseModel):
+    user: UserOut
+    api_key: str = Field(description="Shown once; only its hash is stored.")
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut(
+        id=user.id,
+        name=user.name,
+        role=user.role,
+        jurisdictions=list(user.jurisdictions or []),
+        created_at=user.created_at,
+        active=user.active,
+    )
+
+
+def _not_found(user_id: str) -> ApiError:
+    return ApiError(404, "user_not_found", f"no user {user_id!r}", fix="Check the user id (GET /v1/users).")
+
+
+@router.get("/me", response_model=MeOut, summary="The caller: organization, key role, and user")
+def me(request: Request, client: CurrentClient) -> MeOut:
+    user = None
+    if client.user_id:
+        with transaction(request.app.state.sessions) as session:
+            user = session.get(User, client.user_id)
+    return MeOut(
+        organization=client.organization.slug,
+        key_role=client.role.value,
+        user=user_out(user) if user else None,
+    )
+
+
+@router.get("/users", response_model=list[UserOut], summary="Admin: the organization's users")
+def list_users(request: Request, client: CurrentClient) -> list[UserOut]:
+    require(client, Role.admin)
+    with transaction(request.app.state.sessions) as session:
+        return [user_out(u) for u in service.list_users(session, org=client.organization)]
+
+
+@router.post("/users", response_model=CreatedUserOut, status_code=201, summary="Admin: create a user and key")
+def create_user(body: UserIn, request: Request, client: CurrentClient):
+    require(client, Role.admin)
+    try:
+        with transaction(request.app.state.sessions) as session:
+            issued = service.create_user(
+                session,
+                org=client.organization,
+                name=body.name,
+                role=body.role,
+                jurisdictions=body.jurisdictions,
+                actor=client.actor,
+            )
+            out = CreatedUserOut(user=user_out(issued.user), api_key=issued.key)
+    except service.PeopleError as exc:
+        raise ApiError(
+            422, "invalid_field", str(exc), field=exc.field, fix=f"Correct '{exc.field}'."
+        ) from exc
+    return JSONResponse(
+        out.model_dump(mode="json"),
+        status_code=201,
+        headers={"Cache-Control": "no-store", "Location": f"/v1/users/{issued.user.id}"},
+    )
+
+
+@router.post(
+    "/users/{user_id}/deactivate",
+    response_model=UserOut,
+    summary="Admin: revoke a user's keys; the cases they hold go back to the queue",
+)
+def deactivate(user_id: str, request: Request, client: CurrentClient) -> UserOut:
+    require(client, Role.admin)
+    try:
+        with transaction(request.app.state.sessions) as session:
+            return user_out(
+                service.deactivate_user(session, org=client.organization, user_id=user_id, actor=client.actor)
+            )
+    except service.UserNotFound as exc:
+        raise _not_found(user_id) from exc

@@ -1,0 +1,151 @@
+"""People: create dermatologists and admins with their API keys, list, look up, deactivate.
+
+A dermatologist must be licensed in at least one jurisdiction (ISO 3166 codes such as
+``US-CA``, the same codes the questionnaire uses); a case is theirs to see only when its
+jurisdiction is exactly one of them. Admins see every case of their organization.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from model.questionnaire import JURISDICTION_PATTERN
+from serving.audit import Actor, record
+from serving.db import utcnow
+from serving.orgs.models import ApiKey, Organization
+from serving.orgs.service import IssuedKey, Role, issue_key
+from serving.people.models import User
+from serving.queue.service import return_cases_held_by
+
+
+class UserRole(StrEnum):
+    dermatologist = "dermatologist"
+    admin = "admin"
+
+
+class PeopleError(ValueError):
+    """A request about users that cannot be carried out; ``field`` names what to fix."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class UserNotFound(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class IssuedUser:
+    user: User
+    key: str  # shown once
+
+
+def normalize_jurisdictions(values: Iterable[str]) -> list[str]:
+    """Upper-cased, de-duplicated, sorted; raises PeopleError on a code that is not ISO 3166."""
+    if isinstance(values, str):
+        raise PeopleError("jurisdictions must be a list of codes", field="jurisdictions")
+    codes = set()
+    for raw in values:
+        code = str(raw).strip().upper()
+        if not JURISDICTION_PATTERN.match(code):
+            raise PeopleError(
+                f"{raw!r} is not a jurisdiction; use ISO 3166 codes such as 'US' or 'US-CA'",
+                field="jurisdictions",
+            )
+        codes.add(code)
+    return sorted(codes)
+
+
+def licensed_for(user: User, jurisdiction: str) -> bool:
+    return jurisdiction in (user.jurisdictions or [])
+
+
+def create_user(
+    session: Session,
+    *,
+    org: Organization,
+    name: str,
+    role: UserRole | str,
+    jurisdictions: Iterable[str] = (),
+    actor: Actor | None = None,
+    key_label: str = "",
+) -> IssuedUser:
+    """A new user and their first API key (a key of the same role, shown once)."""
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise PeopleError("a user needs a name of 1 to 200 characters", field="name")
+    try:
+        role = UserRole(role)
+    except ValueError as exc:
+        raise PeopleError(f"role must be 'dermatologist' or 'admin', not {role!r}", field="role") from exc
+    codes = normalize_jurisdictions(jurisdictions)
+    if role is UserRole.dermatologist and not codes:
+        raise PeopleError(
+            "a dermatologist must be licensed in at least one jurisdiction, e.g. US-CA",
+            field="jurisdictions",
+        )
+    user = User(organization_id=org.id, name=name, role=role.value, jurisdictions=codes)
+    session.add(user)
+    session.flush()
+    issued = issue_user_key(session, org=org, user=user, label=key_label or name)
+    if actor is not None:
+        record(
+            session,
+            actor=actor,
+            action="user.create",
+            resource_type="user",
+            resource_id=user.id,
+            detail={"role": user.role, "jurisdictions": codes, "key_prefix": issued.record.prefix},
+        )
+    return IssuedUser(user=user, key=issued.key)
+
+
+def issue_user_key(session: Session, *, org: Organization, user: User, label: str = "") -> IssuedKey:
+    if user.organization_id != org.id:
+        raise UserNotFound(user.id)
+    issued = issue_key(session, org=org, role=Role(user.role), label=label)
+    issued.record.user_id = user.id
+    session.flush()
+    return issued
+
+
+def list_users(session: Session, *, org: Organization, include_inactive: bool = True) -> list[User]:
+    query = select(User).where(User.organization_id == org.id)
+    if not include_inactive:
+        query = query.where(User.deactivated_at.is_(None))
+    return list(session.scalars(query.order_by(User.created_at, User.id)))
+
+
+def get_user(session: Session, *, org: Organization, user_id: str) -> User:
+    """A user of this organization; another organization's user does not exist for the caller."""
+    user = session.scalar(select(User).where(User.id == user_id, User.organization_id == org.id))
+    if user is None:
+        raise UserNotFound(user_id)
+    return user
+
+
+def deactivate_user(session: Session, *, org: Organization, user_id: str, actor: Actor) -> User:
+    """The user can no longer sign in (their keys are revoked) and the cases they hold go back
+    to the queue."""
+    user = get_user(session, org=org, user_id=user_id)
+    now = utcnow()
+    if user.deactivated_at is None:
+        user.deactivated_at = now
+    for key in session.scalars(select(ApiKey).where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))):
+        key.revoked_at = now
+    returned = return_cases_held_by(session, user_id=user.id, actor=actor, reason="reviewer deactivated")
+    record(
+        session,
+        actor=actor,
+        action="user.deactivate",
+        resource_type="user",
+        resource_id=user.id,
+        detail={"cases_returned": returned},
+    )
+    return user

@@ -1,0 +1,1 @@
+"""The dermatologists' queue: priority, claim and lease, SLA figures."""

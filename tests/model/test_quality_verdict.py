@@ -1,0 +1,114 @@
+"""The combined quality verdict (classical checks + learned model): pure rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from factories import skin_photo
+
+from data_pipelines.degrade import DEFECTS as DEGRADE_DEFECTS
+from model.quality_checks import INSTRUCTIONS, assess_quality
+from model.quality_verdict import (
+    DEFECT_INSTRUCTIONS,
+    DEFECTS,
+    GATE_CHECKS,
+    ModelReading,
+    QualityPolicy,
+    classical_verdict,
+    combine,
+)
+
+PHONE = (4032, 3024)
+POLICY = QualityPolicy(retake=0.4, defects={d: 0.5 for d in DEFECTS})
+
+
+@pytest.fixture(scope="module")
+def good_report():
+    report = assess_quality(skin_photo((640, 480), seed=3), original_size=PHONE)
+    assert report.verdict == "accept"
+    return report
+
+
+def reading(retake: float, **defects: float) -> ModelReading:
+    return ModelReading(version="q-test", retake=retake, defects={d: defects.get(d, 0.01) for d in DEFECTS})
+
+
+def test_every_defect_the_data_pipeline_makes_has_an_instruction():
+    assert set(DEFECTS) == {d.value for d in DEGRADE_DEFECTS}
+    assert all(len(text) > 30 for text in DEFECT_INSTRUCTIONS.values())
+
+
+def test_good_photo_and_confident_model_accept(good_report):
+    v = combine(good_report, reading(0.05), POLICY)
+    assert v.verdict == "accept" and v.defects == () and v.instructions == ()
+    assert v.score >= 0.5
+
+
+def test_model_retake_names_the_worst_defect_first(good_report):
+    v = combine(good_report, reading(0.9, motion_blur=0.95, noise=0.6, glare=0.3), POLICY)
+    assert v.verdict == "retake" and v.score < 0.5
+    assert v.defects[:2] == ("motion_blur", "noise")
+    assert "glare" not in v.defects  # below its threshold
+    assert v.instructions[0] == DEFECT_INSTRUCTIONS["motion_blur"]
+
+
+def test_retake_without_a_defect_over_threshold_names_the_most_likely(good_report):
+    v = combine(good_report, reading(0.7, obstruction=0.45, noise=0.2), POLICY)
+    assert v.verdict == "retake"
+    assert v.defects == ("obstruction",)
+
+
+def test_defect_over_threshold_alone_does_not_send_back(good_report):
+    """The retake output decides; a defect estimate above its threshold with a low P(retake) is a mild
+    defect that a dermatologist can still read through."""
+    v = combine(good_report, reading(0.1, noise=0.55), POLICY)
+    assert v.verdict == "accept" and v.defects == ()
+
+
+def test_a_failing_gate_sends_back_whatever_the_model_says():
+    tiny = skin_photo((160, 120), seed=4)
+    report = assess_quality(tiny, original_size=(160, 120))
+    assert not report.checks["resolution"].passed
+    v = combine(report, reading(0.01), POLICY)
+    assert v.verdict == "retake"
+    assert v.defects[0] == "low_resolution"
+    assert v.instructions[0] == DEFECT_INSTRUCTIONS["low_resolution"]
+
+
+def test_dark_photo_gate_comes_before_model_defects():
+    dark = (skin_photo((640, 480), seed=5).astype(np.float32) * 0.12).astype(np.uint8)
+    report = assess_quality(dark, original_size=PHONE)
+    assert "underexposure" in GATE_CHECKS and not report.checks["underexposure"].passed
+    v = combine(report, reading(0.95, noise=0.9), POLICY)
+    assert v.defects[0] == "underexposure" and "noise" in v.defects
+
+
+def test_framing_instruction_comes_from_the_check_when_it_knows_which():
+    report = assess_quality(skin_photo((640, 480), lesion_scale=0.03, seed=6), original_size=PHONE)
+    assert not report.checks["lesion_framing"].passed
+    v = combine(report, reading(0.9, framing=0.9), POLICY)
+    assert v.instructions[v.defects.index("framing")] == report.checks["lesion_framing"].instruction
+
+
+@pytest.mark.parametrize("p", [0.0, 0.2, 0.399, 0.4, 0.41, 0.8, 1.0])
+def test_score_is_at_least_half_exactly_when_accepted(good_report, p):
+    v = combine(good_report, reading(p), POLICY)
+    assert (v.score >= 0.5) == (v.verdict == "accept") == (p < POLICY.retake)
+    assert 0.0 <= v.score <= 1.0
+
+
+def test_policy_from_contract_thresholds_requires_every_threshold():
+    thresholds = {"retake": 0.3, **{f"defect.{d}": 0.5 for d in DEFECTS}}
+    policy = QualityPolicy.from_thresholds(thresholds, DEFECTS)
+    assert policy.retake == 0.3 and policy.defects["glare"] == 0.5
+    del thresholds["defect.glare"]
+    with pytest.raises(ValueError, match="defect.glare"):
+        QualityPolicy.from_thresholds(thresholds, DEFECTS)
+
+
+def test_classical_verdict_keeps_the_checks_decision():
+    report = assess_quality(skin_photo((160, 120), seed=4), original_size=(160, 120))
+    v = classical_verdict(report)
+    assert v.verdict == report.verdict == "retake"
+    assert "low_resolution" in v.defects
+    assert v.instructions[-1] == INSTRUCTIONS["resolution"]

@@ -1,0 +1,135 @@
+"""The quality-model pipeline on test-made photos: degraded pool, training of a tiny network (tracked),
+ONNX export with its contract and thresholds, parity, the serving path, and the test evaluation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from factories import encode, skin_photo
+from tiny_pipeline import make_dataset
+
+from model.contract import ModelContract
+from model.quality_model import QualityModel
+from model.quality_network import QualityNetConfig
+from model.quality_verdict import DEFECTS
+from serving.photos.ingest import PhotoLimits, ingest_photo
+from serving.triage.engine import TriageEngine
+from training import tracking
+from training.quality.config import QualityTrainConfig
+from training.quality.data import CLEAN, evaluation_set, load_photos, targets, training_pool
+from training.quality.evaluate import run_evaluation
+from training.quality.train import train
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tinyq")
+    make_dataset(root, per_class=4)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+    yield root
+    mp.undo()
+
+
+def tiny_config(root) -> QualityTrainConfig:
+    return QualityTrainConfig(
+        data_dir=root,
+        manifest=root / "manifest.csv",
+        output_dir=root / "runs",
+        network=QualityNetConfig(
+            defects=DEFECTS, backbone="test_efficientnet", pretrained=False, image_size=64, frozen_blocks=1
+        ),
+        pool_per_photo=3,
+        epochs=2,
+        batch_size=8,
+        warmup_epochs=0,
+        threads=1,
+        workers=1,
+        registered_model="tiny-quality",
+    )
+
+
+@pytest.fixture(scope="module")
+def run(workspace):
+    return train(tiny_config(workspace), progress=False)
+
+
+def test_pool_and_sets_are_deterministic_and_labelled(workspace):
+    from data_pipelines.manifest import read_manifest
+
+    rows = [r for r in read_manifest(workspace / "manifest.csv") if r.split == "train"][:3]
+    photos = load_photos(rows, workspace, desc="photos")
+    a = training_pool(photos, seed=1, per_photo=4, p_clean=0.25, size=64, resize="full_frame", workers=1)
+    b = training_pool(photos, seed=1, per_photo=4, p_clean=0.25, size=64, resize="full_frame", workers=2)
+    assert [(s.key, s.defect, s.severity) for s in a] == [(s.key, s.defect, s.severity) for s in b]
+    assert all(np.array_equal(x.image, y.image) for x, y in zip(a, b, strict=True))
+    assert len(a) == 12 and all(s.image.shape == (64, 64, 3) for s in a)
+    evaluation = evaluation_set(photos[:1], seed=3, size=64, resize="full_frame", workers=1)
+    assert len(evaluation) == 1 + 3 * len(DEFECTS)
+    assert evaluation[0].defect == CLEAN and evaluation[0].report is not None
+    y_retake, y_defects = targets(evaluation, DEFECTS)
+    assert y_retake.tolist() == [s.severity >= 2 for s in evaluation]
+    for s, row in zip(evaluation[1:], y_defects[1:], strict=True):
+        assert row[DEFECTS.index(s.defect)] == pytest.approx(s.severity / 3)
+        assert row.sum() == pytest.approx(s.severity / 3)
+
+
+def test_run_is_tracked_exported_and_registered(run):
+    m = tracking.client().get_run(run.run_id).data.metrics
+    for key in (
+        "validation_retake_auc",
+        "validation_false_retake",
+        "validation_first_instruction",
+        "threshold_retake",
+        "parity_max_abs_diff",
+    ):
+        assert key in m, key
+    assert m["parity_max_abs_diff"] <= 1e-4
+    assert len(tracking.client().get_metric_history(run.run_id, "val_loss")) == 2
+    contract = ModelContract.load(run.onnx_path.with_suffix(".json"))
+    assert contract.name == "quality" and contract.image.resize == "full_frame"
+    assert set(contract.thresholds) == {"retake", *(f"defect.{d}" for d in DEFECTS)}
+    assert 0 < contract.thresholds["retake"] <= 1
+    assert run.model_version == "1"
+
+
+def test_served_quality_verdict_comes_from_the_exported_model(run):
+    engine = TriageEngine(quality_model=QualityModel(run.onnx_path))
+    photo = ingest_photo(encode(skin_photo((640, 480), seed=9)), filename="a.jpg", limits=PhotoLimits())
+    quality = engine.judge_quality(photo.analysis.rgb, original_size=(photo.width, photo.height))
+    assert quality["model"]["version"] == engine.quality_model.version
+    assert set(quality["model"]["defects"]) == set(DEFECTS)
+    assert quality["verdict"] in ("accept", "retake")
+    assert (quality["verdict"] == "retake") == bool(quality["instructions"])
+    assert engine.model_versions["quality_model"] == engine.quality_model.version
+
+
+def test_evaluation_on_the_test_split_is_logged_with_plots(run, workspace, tmp_path):
+    report, folder = run_evaluation(
+        model_path=run.onnx_path,
+        manifest=workspace / "manifest.csv",
+        data_dir=workspace,
+        out_dir=tmp_path / "eval",
+        seed=5,
+        n_boot=20,
+        workers=1,
+        limit=3,
+        progress=False,
+    )
+    m = report.metrics
+    assert m["n_photos"] == 3 and m["n_samples"] == 3 * (1 + 3 * len(DEFECTS))
+    for key in ("retake_auc", "false_retake", "first_instruction"):
+        assert 0.0 <= m[key] <= 1.0
+        assert m[f"{key}_ci_low"] <= m[key] + 1e-9 and m[key] <= m[f"{key}_ci_high"] + 1e-9
+    assert {r["defect"] for r in report.rows} == set(DEFECTS)
+    plots = ("quality_roc.png", "quality_first_defect_confusion.png", "quality_detection_by_severity.png")
+    for name in plots:
+        assert (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    saved = json.loads((folder / "quality_evaluation.json").read_text())
+    assert saved["metrics"]["n_photos"] == 3
+    runs = tracking.client().search_runs(
+        [tracking.client().get_experiment_by_name("dermatriage-quality-evaluation").experiment_id]
+    )
+    assert runs and "test_retake_auc" in runs[0].data.metrics

@@ -1,0 +1,1 @@
+"""The learned image-quality model: data (degraded photos), training, evaluation."""

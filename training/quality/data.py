@@ -1,0 +1,169 @@
+"""Quality-model data: real phone photos (PAD-UFES-20) with realistic defects drawn by
+``data_pipelines.degrade``, rendered the way serving sees them.
+
+Photos are read through the serving decoder (``decode_reduced`` of the file's bytes). Every rendered
+sample — clean or degraded — has been through a phone's JPEG round trip (``degrade`` does it; clean
+photos get ``upload``), so a fresh round trip is no cue. A sample keeps the model's input (the whole
+frame at the network's size, uint8) and, for evaluation sets, the classical checks' report on the full
+degraded photo (what ``model.quality_model.QualityModel.assess`` computes in serving).
+
+Rendering runs in worker processes (fork; the photos are inherited, not pickled), deterministic:
+each sample's generator is ``rng_for(seed, key, defect, severity)`` (evaluation sets) or seeded from
+``(seed, key, draw)`` (the training pool), so the order and the number of workers change nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing as mp
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from data_pipelines.degrade import (
+    DEFECTS,
+    SEVERITIES,
+    Defect,
+    Severity,
+    degrade,
+    load_lesion_mask,
+    random_degradation,
+    rng_for,
+    upload,
+)
+from data_pipelines.manifest import ManifestRow
+from model.model_input import RESIZERS
+from model.preprocess import DEFAULT_TARGET_LONG_SIDE, decode_reduced
+from model.quality_checks import QualityReport, assess_quality
+
+CLEAN = "clean"
+
+
+@dataclass(frozen=True)
+class Photo:
+    key: str  # image id
+    patient_id: str
+    rgb: np.ndarray  # as serving decodes it
+    mask: np.ndarray | None  # the lesion, where a lesion-masked photo exists
+
+
+@dataclass(frozen=True)
+class Sample:
+    key: str
+    patient_id: str
+    defect: str  # a Defect value, or "clean"
+    severity: int  # 0 clean, 1 mild, 2 moderate, 3 severe
+    image: np.ndarray  # S x S x 3 uint8: the model's input before normalization
+    params: dict
+    report: QualityReport | None = None  # the classical checks (evaluation sets only)
+
+    @property
+    def retake(self) -> bool:
+        """Ground truth: a moderate or severe defect makes the photo one to retake."""
+        return self.severity >= int(Severity.moderate)
+
+
+def load_photos(rows: Sequence[ManifestRow], data_dir: Path, *, desc: str) -> list[Photo]:
+    photos = []
+    for row in tqdm(rows, desc=desc, unit="photo", leave=False):
+        decoded = decode_reduced(
+            (data_dir / row.path).read_bytes(), target_long_side=DEFAULT_TARGET_LONG_SIDE
+        )
+        mask = load_lesion_mask(row.image_id, decoded.rgb.shape[:2], data_dir=data_dir)
+        photos.append(Photo(key=row.image_id, patient_id=row.patient_id, rgb=decoded.rgb, mask=mask))
+    return photos
+
+
+def _model_input(rgb: np.ndarray, size: int, resize: str) -> np.ndarray:
+    return np.ascontiguousarray(RESIZERS[resize](rgb, size))
+
+
+_PHOTOS: list[Photo] = []  # set in the parent before forking
+
+
+def _render(task: tuple) -> Sample:
+    index, defect, severity, rng_seed, size, resize, with_checks = task
+    photo = _PHOTOS[index]
+    rng = np.random.default_rng(np.random.SeedSequence(rng_seed))
+    if defect is None:  # a random draw for the training pool
+        degraded = random_degradation(photo.rgb, rng, lesion_mask=photo.mask, p_clean=float(severity))
+    elif defect == CLEAN:
+        degraded = None
+    else:
+        degraded = degrade(photo.rgb, Defect(defect), Severity(severity), rng, lesion_mask=photo.mask)
+    if degraded is None:
+        rgb, quality = upload(photo.rgb, rng) if defect is None else (photo.rgb, None)
+        name, sev, params = CLEAN, 0, {"upload_quality": quality} if quality else {}
+    else:
+        rgb, d = degraded.rgb, degraded.degradation
+        name, sev, params = d.defect.value, int(d.severity), dict(d.params)
+    report = assess_quality(rgb, original_size=(rgb.shape[1], rgb.shape[0])) if with_checks else None
+    return Sample(photo.key, photo.patient_id, name, sev, _model_input(rgb, size, resize), params, report)
+
+
+def _key_seed(seed: int, key: str, *parts: object) -> list[int]:
+    digest = hashlib.sha256("\x1f".join([key, *map(str, parts)]).encode()).digest()
+    return [int(seed), *(int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4))]
+
+
+def _run(photos: list[Photo], tasks: list[tuple], *, workers: int, desc: str) -> list[Sample]:
+    global _PHOTOS
+    _PHOTOS = photos
+    try:
+        if workers <= 1:
+            return [_render(t) for t in tqdm(tasks, desc=desc, unit="photo", leave=False)]
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            it = pool.map(_render, tasks, chunksize=16)
+            return list(tqdm(it, total=len(tasks), desc=desc, unit="photo", leave=False))
+    finally:
+        _PHOTOS = []
+
+
+def training_pool(
+    photos: list[Photo], *, seed: int, per_photo: int, p_clean: float, size: int, resize: str, workers: int
+) -> list[Sample]:
+    """``per_photo`` random draws per photo (a random defect and severity, or clean)."""
+    tasks = [
+        (i, None, p_clean, _key_seed(seed, p.key, "pool", k), size, resize, False)
+        for i, p in enumerate(photos)
+        for k in range(per_photo)
+    ]
+    return _run(photos, tasks, workers=workers, desc="training pool")
+
+
+def evaluation_set(
+    photos: list[Photo],
+    *,
+    seed: int,
+    size: int,
+    resize: str,
+    workers: int,
+    severities: Sequence[Severity] = SEVERITIES,
+    defects: Sequence[Defect] = DEFECTS,
+    desc: str = "evaluation set",
+) -> list[Sample]:
+    """Every photo untouched (as sent: no extra round trip) and with every defect at every severity,
+    each with the classical checks' report."""
+    tasks: list[tuple] = []
+    for i, p in enumerate(photos):
+        tasks.append((i, CLEAN, 0, [seed], size, resize, True))
+        for d in defects:
+            for s in severities:
+                state = rng_for(seed, p.key, d, s).bit_generator.seed_seq.entropy
+                tasks.append((i, Defect(d).value, int(s), state, size, resize, True))
+    return _run(photos, tasks, workers=workers, desc=desc)
+
+
+def targets(samples: Sequence[Sample], defects: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(retake N float32, defect severities N x D float32 in {0, 1/3, 2/3, 1})."""
+    index = {d: i for i, d in enumerate(defects)}
+    y_retake = np.asarray([s.retake for s in samples], np.float32)
+    y_defects = np.zeros((len(samples), len(defects)), np.float32)
+    for n, s in enumerate(samples):
+        if s.defect != CLEAN:
+            y_defects[n, index[s.defect]] = s.severity / 3.0
+    return y_retake, y_defects

@@ -1,0 +1,138 @@
+"""Promote a quality model: the ``champion`` alias moves to a candidate only when its test evaluation
+(``dermatriage evaluate quality``, logged in ``dermatriage-quality-evaluation``) meets the targets and
+is no worse than the champion's; the decision is logged either way, and the champion is bundled into
+``model/artifacts/`` (quality.onnx, quality.json, QUALITY_MODEL_CARD.md with the test figures)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+
+from model.contract import ModelContract
+from training import tracking
+from training.promote import BUNDLE_DIR
+from training.quality.config import QualityTrainConfig
+from training.quality.evaluate import TARGETS
+from training.quality.model_card import CARD_NAME, write_quality_card
+from training.quality.train import MODEL_FOLDER
+
+EVALUATIONS = "dermatriage-quality-evaluation"
+AUC_TOLERANCE = 0.005
+FIRST_TOLERANCE = 0.01
+
+
+@dataclass(frozen=True)
+class QualityPromotion:
+    name: str
+    candidate: str
+    promoted: bool
+    reasons: tuple[str, ...]
+    bundled_to: Path | None
+
+    def summary(self) -> str:
+        head = f"{self.name} version {self.candidate}: " + (
+            "PROMOTED to champion" if self.promoted else "not promoted"
+        )
+        lines = [head, *(f"  {r}" for r in self.reasons)]
+        if self.bundled_to:
+            lines.append(f"champion bundled into {self.bundled_to}")
+        return "\n".join(lines)
+
+
+def latest_evaluation(model_version: str):
+    """The newest full (unlimited) test evaluation run of a model version, or None."""
+    experiment = tracking.client().get_experiment_by_name(EVALUATIONS)
+    if experiment is None:
+        return None
+    runs = tracking.client().search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.model_version = '{model_version}' and params.limit = 'None'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return runs[0] if runs else None
+
+
+def _contract_version(run_id: str) -> str:
+    return f"quality-{run_id[:8]}"
+
+
+def decide(candidate: dict[str, float], champion: dict[str, float] | None) -> tuple[bool, list[str]]:
+    reasons, ok = [], True
+    for key, (op, target) in TARGETS.items():
+        value = candidate.get(f"test_{key}", float("nan"))
+        met = value >= target if op == ">=" else value <= target
+        ok &= met
+        reasons.append(f"{key} {value:.3f} {'meets' if met else 'misses'} {op} {target}")
+    if champion is not None:
+        for key, tol in (("retake_auc", AUC_TOLERANCE), ("first_instruction", FIRST_TOLERANCE)):
+            c, b = candidate[f"test_{key}"], champion.get(f"test_{key}", float("-inf"))
+            no_worse = c >= b - tol
+            ok &= no_worse
+            reasons.append(f"{key} {c:.3f} vs champion {b:.3f}: {'no worse' if no_worse else 'worse'}")
+    return ok, reasons
+
+
+def promote_quality(
+    name: str, version: str | None = None, *, bundle: bool = True, bundle_dir: Path = BUNDLE_DIR
+):
+    tracking.configure("dermatriage-promotions")
+    client = tracking.client()
+    if version is None:
+        versions = client.search_model_versions(f"name='{name}'")
+        if not versions:
+            raise ValueError(f"no versions of {name!r} are registered")
+        version = str(max(int(v.version) for v in versions))
+    candidate = client.get_model_version(name, version)
+    evaluation = latest_evaluation(_contract_version(candidate.run_id))
+    if evaluation is None:
+        raise ValueError(
+            f"{name} version {version} has no test evaluation: run "
+            f"'dermatriage evaluate quality --model models:/{name}/{version}' first"
+        )
+    champion = tracking.champion(name)
+    champion_eval = None
+    if champion is not None and champion.version != candidate.version:
+        champion_eval = latest_evaluation(_contract_version(champion.run_id))
+    promoted, reasons = decide(
+        dict(evaluation.data.metrics), dict(champion_eval.data.metrics) if champion_eval else None
+    )
+    tracking.configure("dermatriage-promotions")
+    with mlflow.start_run(run_name=f"promote {name} v{version}"):
+        mlflow.log_params(
+            {"model": name, "candidate_version": version, "evaluation_run": evaluation.info.run_id}
+        )
+        mlflow.log_metrics({"promoted": float(promoted)})
+        mlflow.log_text("\n".join(reasons), "decision.md")
+    client.set_model_version_tag(
+        name, version, "promotion", ("promoted: " if promoted else "rejected: ") + "; ".join(reasons)
+    )
+    if promoted:
+        tracking.set_champion(name, version)
+    bundled = None
+    if bundle and promoted:
+        bundled = bundle_quality(candidate.run_id, evaluation.info.run_id, bundle_dir)
+    return QualityPromotion(name, version, promoted, tuple(reasons), bundled)
+
+
+def bundle_quality(run_id: str, evaluation_run_id: str, bundle_dir: Path) -> Path:
+    """Copy the model folder into ``bundle_dir`` and write its card with validation and test figures."""
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        folder = tracking.download(run_id, MODEL_FOLDER, work / "model")
+        validation = tracking.download(run_id, "validation.md", work / "val").read_text()
+        config = QualityTrainConfig.load(tracking.download(run_id, "config.yaml", work / "cfg"))
+        test = tracking.download(evaluation_run_id, "quality_evaluation.md", work / "test").read_text()
+        bundle_dir.mkdir(parents=True, exist_ok=True)
+        for path in sorted(folder.iterdir()):
+            if path.suffix in (".onnx", ".json"):
+                shutil.copy2(path, bundle_dir / path.name)
+        contract = ModelContract.load(bundle_dir / "quality.json")
+        write_quality_card(
+            bundle_dir / CARD_NAME, contract=contract, config=config, validation=validation, test=test
+        )
+    return bundle_dir

@@ -1,0 +1,307 @@
+"""Train the image-quality model, top to bottom: photos, degraded pool, network, loop, export,
+thresholds, log.
+
+    dermatriage train quality --config training/configs/quality.yaml [key=value ...]
+
+One MLflow run. Training photos: PAD-UFES-20 photos of train patients outside the validation fold,
+each drawn ``pool_per_photo`` times with a random defect (or clean). Validation: the held-out fold's
+photos, untouched and with every defect at every severity (checkpoint selection and every threshold).
+Test patients are never read here: ``dermatriage evaluate quality`` judges the exported model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from data_pipelines.build import build_manifest
+from data_pipelines.manifest import manifest_hash, read_manifest
+from model.model_input import normalize
+from model.quality_model import QualityModel
+from model.quality_network import QualityNet, build_quality_network, export_quality_onnx
+from model.quality_verdict import GATE_CHECKS
+from training import tracking
+from training.evaluate import malignancy_auc as roc_auc
+from training.quality.config import QualityTrainConfig
+from training.quality.data import Sample, evaluation_set, load_photos, targets, training_pool
+from training.quality.model_card import CARD_NAME, write_quality_card
+from training.train import lr_factor, pick_device, seed_everything
+
+PHOTOS = "pad_ufes_20"
+MODEL_FOLDER = "model"
+
+
+@dataclass(frozen=True)
+class QualityRunResult:
+    run_id: str
+    model_version: str
+    out_dir: Path
+    onnx_path: Path
+    metrics: dict[str, float]
+
+
+def split_photos(cfg: QualityTrainConfig):
+    rows = [r for r in read_manifest(cfg.manifest) if r.source == PHOTOS and r.split == "train"]
+    train = [r for r in rows if r.fold != cfg.validation_fold]
+    val = [r for r in rows if r.fold == cfg.validation_fold]
+    if {r.patient_id for r in train} & {r.patient_id for r in val}:
+        raise RuntimeError("a patient is in both the training and the validation photos")
+    if cfg.limit:
+        train, val = train[: cfg.limit], val[: cfg.limit]
+    return train, val
+
+
+def images_tensor(samples: list[Sample], spec) -> torch.Tensor:
+    return torch.from_numpy(np.stack([normalize(s.image, spec) for s in samples]))
+
+
+@torch.no_grad()
+def frozen_features(
+    net: QualityNet, samples: list[Sample], spec, device, *, batch: int = 64, desc: str
+) -> torch.Tensor:
+    """The frozen layers' output for every sample, once (float16 to halve the memory)."""
+    net.eval()
+    parts = [
+        net.features(images_tensor(samples[i : i + batch], spec).to(device)).half().cpu()
+        for i in tqdm(range(0, len(samples), batch), desc=desc, unit="batch", leave=False)
+    ]
+    return torch.cat(parts)
+
+
+def loss_fn(logits: torch.Tensor, y_retake: torch.Tensor, y_defects: torch.Tensor, w: float) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(
+        logits[:, 0], y_retake
+    ) + w * F.binary_cross_entropy_with_logits(logits[:, 1:], y_defects)
+
+
+@torch.no_grad()
+def head_logits(net: QualityNet, feats: torch.Tensor, batch: int = 128) -> torch.Tensor:
+    net.eval()
+    return torch.cat(
+        [net.head_from_features(feats[i : i + batch].float()) for i in range(0, len(feats), batch)]
+    )
+
+
+def fit(
+    cfg: QualityTrainConfig, net: QualityNet, train_feats, y_train, val_feats, y_val, device, progress: bool
+):
+    backbone, head = net.parameter_groups()
+    optimizer = torch.optim.AdamW(
+        [{"params": backbone, "lr": cfg.backbone_lr}, {"params": head, "lr": cfg.lr}],
+        weight_decay=cfg.weight_decay,
+    )
+    base = [g["lr"] for g in optimizer.param_groups]
+    generator = torch.Generator().manual_seed(cfg.seed)
+    n = len(train_feats)
+    steps_per_epoch = max(1, n // cfg.batch_size)
+    total, warmup = cfg.epochs * steps_per_epoch, cfg.warmup_epochs * steps_per_epoch
+    best = {"loss": math.inf, "state": None, "epoch": -1}
+    step = 0
+    for epoch in range(cfg.epochs):
+        net.train()
+        order = torch.randperm(n, generator=generator)
+        losses = []
+        bar = tqdm(
+            range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, disable=not progress
+        )
+        for b in bar:
+            idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+            for group, lr in zip(optimizer.param_groups, base, strict=True):
+                group["lr"] = lr * lr_factor(step, total, warmup)
+            logits = net.head_from_features(train_feats[idx].float().to(device))
+            loss = loss_fn(
+                logits, y_train[0][idx].to(device), y_train[1][idx].to(device), cfg.defect_loss_weight
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            bar.set_postfix(loss=f"{np.mean(losses):.3f}")
+            step += 1
+        logits = head_logits(net, val_feats.to(device)).cpu()
+        val_loss = float(loss_fn(logits, y_val[0], y_val[1], cfg.defect_loss_weight))
+        p = torch.sigmoid(logits[:, 0]).numpy()
+        metrics = {
+            "train_loss": float(np.mean(losses)),
+            "val_loss": val_loss,
+            "val_retake_auc": roc_auc(y_val[0].numpy().astype(int), p),
+        }
+        tracking.log_metrics(metrics, step=epoch)
+        if progress:
+            tqdm.write(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+        if val_loss < best["loss"]:
+            best = {
+                "loss": val_loss,
+                "state": {k: v.detach().clone() for k, v in net.state_dict().items()},
+                "epoch": epoch,
+            }
+    return best
+
+
+def gate_failures(samples: list[Sample]) -> np.ndarray:
+    return np.asarray([any(not s.report.checks[g].passed for g in GATE_CHECKS) for s in samples])
+
+
+def choose_thresholds(
+    samples: list[Sample],
+    p_retake: np.ndarray,
+    p_defects: np.ndarray,
+    defects: tuple[str, ...],
+    target: float,
+) -> dict[str, float]:
+    """On validation photos only. Retake: the lowest threshold at which the combined verdict (gates or
+    model) sends at most ``target`` of the untouched photos back. Each defect: the threshold that best
+    separates that defect at moderate/severe from every other photo (Youden's J)."""
+    clean = np.asarray([s.defect == "clean" for s in samples])
+    gates = gate_failures(samples)[clean]
+    p_clean = p_retake[clean]
+    candidates = np.unique(np.concatenate([p_clean, [1.0]]))
+    thresholds = {"retake": 1.0}
+    for t in candidates:  # ascending: the first that keeps the false-retake rate within target
+        if np.mean(gates | (p_clean >= t)) <= target:
+            thresholds["retake"] = float(min(1.0, t + 1e-6))
+            break
+    grid = np.linspace(0.05, 0.95, 91)
+    for j, d in enumerate(defects):
+        pos = np.asarray([s.defect == d and s.retake for s in samples])
+        if not pos.any():
+            thresholds[f"defect.{d}"] = 0.5
+            continue
+        scores = p_defects[:, j]
+        j_stat = [np.mean(scores[pos] >= t) - np.mean(scores[~pos] >= t) for t in grid]
+        thresholds[f"defect.{d}"] = float(grid[int(np.argmax(j_stat))])
+    return thresholds
+
+
+def train(cfg: QualityTrainConfig, *, progress: bool = True) -> QualityRunResult:
+    seed_everything(cfg.seed, cfg.threads)
+    if not cfg.manifest.exists():
+        build_manifest(cfg.data_dir, cfg.manifest, progress=progress)
+    data_hash = manifest_hash(cfg.manifest)
+    train_rows, val_rows = split_photos(cfg)
+    spec = cfg.network.image_input()
+    defects = cfg.network.defects
+    device = pick_device(cfg.device)
+    tags = {
+        "git_sha": tracking.git_sha(),
+        "manifest_hash": data_hash,
+        "seed": str(cfg.seed),
+        "task": cfg.name,
+    }
+    with tracking.run(
+        f"dermatriage-{cfg.name}", run_name=f"{cfg.name}-seed{cfg.seed}", config=cfg.to_dict(), tags=tags
+    ) as run_id:
+        started = time.perf_counter()
+        train_photos = load_photos(train_rows, cfg.data_dir, desc="training photos")
+        val_photos = load_photos(val_rows, cfg.data_dir, desc="validation photos")
+        pool = training_pool(
+            train_photos,
+            seed=cfg.seed,
+            per_photo=cfg.pool_per_photo,
+            p_clean=cfg.p_clean,
+            size=spec.size,
+            resize=spec.resize,
+            workers=cfg.workers,
+        )
+        val_set = evaluation_set(
+            val_photos,
+            seed=cfg.seed + 1,
+            size=spec.size,
+            resize=spec.resize,
+            workers=cfg.workers,
+            desc="validation set",
+        )
+        net = build_quality_network(cfg.network, seed=cfg.seed).to(device)
+        train_feats = frozen_features(net, pool, spec, device, desc="frozen layers (training)")
+        val_feats = frozen_features(net, val_set, spec, device, desc="frozen layers (validation)")
+        y_train = tuple(torch.from_numpy(a) for a in targets(pool, defects))
+        y_val = tuple(torch.from_numpy(a) for a in targets(val_set, defects))
+        best = fit(cfg, net, train_feats, y_train, val_feats, y_val, device, progress)
+        net.load_state_dict(best["state"])
+        net = net.cpu().eval()
+
+        out_dir = cfg.output_dir / run_id
+        model_dir = out_dir / MODEL_FOLDER
+        model_dir.mkdir(parents=True, exist_ok=True)
+        onnx_path = model_dir / f"{cfg.name}.onnx"
+        version = f"{cfg.name}-{run_id[:8]}"
+        provenance = {
+            "run_id": run_id,
+            "git_sha": tags["git_sha"],
+            "manifest_hash": data_hash,
+            "seed": cfg.seed,
+            "best_epoch": best["epoch"],
+            "config": cfg.to_dict(),
+        }
+        placeholder = {"retake": 0.5, **{f"defect.{d}": 0.5 for d in defects}}  # replaced below
+        contract = export_quality_onnx(
+            net, onnx_path, version=version, thresholds=placeholder, provenance=provenance
+        )
+        parity = check_quality_parity(net, onnx_path, images_tensor(val_set[:16], spec))
+
+        # operating points from the exported model on validation photos (never test)
+        model = QualityModel(onnx_path)
+        readings = [
+            r
+            for i in range(0, len(val_set), 64)
+            for r in model.read_batch(images_tensor(val_set[i : i + 64], spec).numpy())
+        ]
+        p_retake = np.asarray([r.retake for r in readings])
+        p_defects = np.asarray([[r.defects[d] for d in defects] for r in readings])
+        thresholds = choose_thresholds(val_set, p_retake, p_defects, defects, cfg.target_false_retake)
+        contract = replace(contract, thresholds=thresholds)
+        contract.save(onnx_path.with_suffix(".json"))
+
+        from training.quality.evaluate import score_samples
+
+        val_report = score_samples(val_set, QualityModel(onnx_path), n_boot=0, seed=cfg.seed)
+        metrics = {
+            **{f"validation_{k}": v for k, v in val_report.metrics.items()},
+            "parity_max_abs_diff": parity,
+            "best_epoch": best["epoch"],
+            "n_train_photos": len(train_photos),
+            "n_train_pool": len(pool),
+            "n_val_photos": len(val_photos),
+            "train_seconds": time.perf_counter() - started,
+            **{f"threshold_{k}": v for k, v in thresholds.items()},
+        }
+        tracking.log_metrics(metrics)
+        cfg.save(out_dir / "config.yaml")
+        tracking.log_artifact(out_dir / "config.yaml")
+        validation_md = val_report.to_markdown("Validation fold (train patients)")
+        (out_dir / "validation.md").write_text(validation_md)
+        tracking.log_artifact(out_dir / "validation.md")
+        write_quality_card(model_dir / CARD_NAME, contract=contract, config=cfg, validation=validation_md)
+        for path in sorted(model_dir.iterdir()):
+            tracking.log_artifact(path, MODEL_FOLDER)
+        model_version = tracking.register(
+            run_id,
+            name=cfg.registered_model,
+            artifact_folder=MODEL_FOLDER,
+            tags={"manifest_hash": data_hash, "git_sha": tags["git_sha"]},
+        )
+        summary = {"run_id": run_id, "model_version": model_version, "metrics": metrics}
+        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
+    return QualityRunResult(run_id, model_version, out_dir, onnx_path, metrics)
+
+
+def check_quality_parity(net: QualityNet, onnx_path: Path, images: torch.Tensor, atol: float = 1e-4) -> float:
+    """torch (eval) vs onnxruntime on real validation images; raises beyond ``atol``."""
+    from model.export import ParityError
+    from model.runtime import OnnxModel
+
+    with torch.no_grad():
+        p = torch.sigmoid(net.eval()(images).float()).numpy()
+    out = OnnxModel(onnx_path).run(images.numpy())
+    diff = float(max(np.abs(out["retake"] - p[:, 0]).max(), np.abs(out["defects"] - p[:, 1:]).max()))
+    if diff > atol:
+        raise ParityError(f"{onnx_path.name}: onnxruntime differs from torch by {diff:.2e} > {atol:.0e}")
+    return diff
