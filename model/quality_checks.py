@@ -76,25 +76,26 @@ its threshold -> 0.5 and 1 -> 1 (a failing report is capped at 0.499): ``score >
 the verdict is "accept", and the score says how close the worst check is to its threshold.
 
 Calibration: ``python bench/quality_calibration.py --data-dir ../shared/data`` on the 559 PAD-UFES-20
-photos of train patients, each scored clean and with synthetic defects (moderate / severe):
+photos of train patients, each scored clean and with the defects of ``data_pipelines.degrade`` (moderate /
+severe); quality-checks-2:
 
     check           thr  clean pass   defect   mod fail sev fail AUC mod AUC sev
-    resolution      0.60    7.7% *    low_res   100.0%   100.0%   rule     rule
-    focus_blur      0.50   97.7%      defocus    93.7%   100.0%   0.993    1.000
-    motion_blur     0.43   97.3%      motion     81.9%    88.2%   0.975    0.984
-    underexposure   0.50  100.0%      dark        6.6%    88.0%   0.999    1.000
-    overexposure    0.50   99.3%      bright     93.0%   100.0%   0.993    0.999
-    glare           0.50   98.9%      glare      99.5%    99.5%   0.993    0.997
-    colour_cast     0.50   97.3%      cast       47.0%    71.7%   0.747    0.875
-    skin_present    0.50   97.7%      no_skin    97.0%    98.7%   0.977    0.995
-    lesion_framing  0.40   94.6%      tiny       30.1%    75.1%   0.869    0.956
-                                      off_centre 65.1%    84.3%   0.894    0.943
+    resolution      0.30  100.0% *    low_res    97.1%   100.0%   rule     rule
+    focus_blur      0.50   97.7%      defocus   100.0%    99.5%   1.000    0.999
+    motion_blur     0.43   97.3%      motion     90.2%    88.2%   0.989    0.983
+    underexposure   0.50  100.0%      dark        4.3%    91.2%   0.997    1.000
+    overexposure    0.50   99.3%      bright     84.1%    99.6%   0.987    0.999
+    glare           0.50   98.9%      glare      99.3%    84.1%   0.997    0.992
+    colour_cast     0.50   97.3%      cast       63.7%    88.2%   0.844    0.950
+    skin_present    0.50   97.7%      no_skin    98.2%    97.3%   0.979    0.988
+    lesion_framing  0.40   94.6%      tiny       20.4%    70.7%   0.812    0.951
+                                      off_centre 83.0%    85.2%   0.940    0.959
 
-Clean photos accepted: 84.4 % when sent as 12 MP phone photos. (*) 90 % of the PAD-UFES-20 photos have
-300x300 originals, which the resolution rule rejects as it would thumbnails. The "moderate" darkening leaves
-light skin as bright as well-lit dark skin and is not meant to fail. Details, weak points and the
-defects' definitions: the header of bench/quality_calibration.py. ``assess_quality`` on a 1008x756
-input: 7.7 ms median on one core (OpenCV on one thread; measured by the calibration script).
+Clean photos accepted: 84.4 % (resolution on the photos' own sizes). (*) The 300x300 PAD-UFES-20 photos
+pass the resolution floor. The "moderate" darkening leaves light skin as bright as well-lit dark skin and
+is not meant to fail. The checks alone are not the service's verdict when the learned quality model is
+loaded: ``model.quality_verdict`` combines both (sharpness, glare, colour and framing checks then only
+inform the instructions). ``assess_quality`` on a 1008x756 input: 8-12 ms median on one core.
 """
 
 from __future__ import annotations

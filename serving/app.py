@@ -27,6 +27,7 @@ from serving.queue.routes import router as queue_router
 from serving.settings import Settings
 from serving.triage.engine import TriageEngine
 from serving.triage.loading import load_quality_model, load_urgency_model
+from serving.web import install as install_web
 
 log = logging.getLogger("dermatriage")
 
@@ -130,4 +131,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(people_router)
     app.include_router(events_router)
     app.include_router(consults_router)
+    install_web(app)  # the dermatologists' pages (serving/web/)
     return app

@@ -18,7 +18,11 @@ def _sessions(settings: Settings):
     from serving.migrations import upgrade
 
     upgrade(settings.database_url)
-    return make_session_factory(make_engine(settings.database_url))
+    engine = make_engine(settings.database_url)
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.call_on_close(engine.dispose)  # no connection left open when the command ends
+    return make_session_factory(engine)
 
 
 @click.group()
@@ -185,12 +189,15 @@ def follow_ups_remind() -> None:
     from serving.db import utcnow
 
     sessions, now, total = _sessions(_settings()), utcnow(), 0
-    while True:  # a batch per transaction, until none is left
-        with transaction(sessions) as session:
-            count = emit_due_follow_ups(session, now)
-        total += count
-        if not count:
-            break
+    try:
+        while True:  # a batch per transaction, until none is left
+            with transaction(sessions) as session:
+                count = emit_due_follow_ups(session, now)
+            total += count
+            if not count:
+                break
+    finally:
+        sessions.kw["bind"].dispose()
     click.echo(f"{total} follow-up reminder(s) written")
 
 
@@ -343,6 +350,40 @@ def users_deactivate(slug: str, user_id: str) -> None:
         except UserNotFound as exc:
             raise click.ClickException(f"no user {user_id!r} in {slug}") from exc
     click.echo(f"{user.name} deactivated; their keys are revoked")
+
+
+@users.command("set-password")
+@click.option("--org", "slug", required=True)
+@click.option("--user-id", required=True, help="From 'dermatriage users list'.")
+@click.option(
+    "--login", default=None, help="Sign-in name for the pages (default: the one set before, or the user id)."
+)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (else prompt).")
+def users_set_password(slug: str, user_id: str, login: str | None, password_stdin: bool) -> None:
+    """Set the password a dermatologist or admin signs in to the pages with (argon2id hash only).
+    Their other browser sessions are signed out."""
+    from serving.orgs.service import get_org_by_slug
+    from serving.people.service import UserNotFound, get_user
+    from serving.web.passwords import PasswordError, set_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with transaction(_sessions(_settings())) as session:
+        org = get_org_by_slug(session, slug)
+        if org is None:
+            raise click.ClickException(f"no organization {slug!r}")
+        try:
+            user = get_user(session, org=org, user_id=user_id)
+            credential = set_password(
+                session, org=org, user=user, password=password, login=login, actor=_operator(org.id)
+            )
+        except UserNotFound as exc:
+            raise click.ClickException(f"no user {user_id!r} in {slug}") from exc
+        except PasswordError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"{user.name} signs in to {slug} as {credential.login!r}")
 
 
 @main.group("queue")

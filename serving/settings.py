@@ -63,6 +63,17 @@ class Settings(BaseSettings):
     webhook_backoff_cap_seconds: float = Field(default=3600.0, gt=0, description="Longest retry delay.")
     webhook_retry_hours: float = Field(default=72.0, gt=0, description="Give up on an event after this.")
     webhook_concurrency: int = Field(default=8, ge=1, le=64, description="Webhook requests at a time.")
+    # the dermatologists' pages (serving/web/)
+    web_session_hours: float = Field(default=12.0, gt=0, le=24 * 30, description="A sign-in lasts this long.")
+    web_idle_minutes: float = Field(default=30.0, gt=0, le=24 * 60, description="Signed out after this idle.")
+    web_secure_cookie: bool | None = Field(
+        default=None,
+        description="Send the session cookie over HTTPS only (default: outside development/test).",
+    )
+    sign_in_max_failures: int = Field(default=5, ge=1, le=100, description="Failures before the lockout.")
+    sign_in_lockout_minutes: float = Field(
+        default=15.0, gt=0, le=24 * 60, description="Failures counted over."
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -76,6 +87,12 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def secure_cookie(self) -> bool:
+        if self.web_secure_cookie is not None:
+            return self.web_secure_cookie
+        return self.environment not in ("development", "test")
 
     @property
     def max_request_bytes(self) -> int:

@@ -220,6 +220,11 @@ async def submit_case(
     )
 
 
+def _licences(client: Client) -> frozenset[str] | None:
+    """Dermatologists read only the cases of patients in their licensed jurisdictions."""
+    return client.jurisdictions if client.role is Role.dermatologist else None
+
+
 def _not_found(case_id: str) -> ApiError:
     return ApiError(404, "case_not_found", f"no case {case_id!r}", fix="Check the case id.")
 
@@ -228,7 +233,13 @@ def _not_found(case_id: str) -> ApiError:
 def get_case(case_id: str, client: CurrentClient, intake: IntakeDep) -> CaseOut:
     try:
         return case_out(
-            service.read_case(intake, org=client.organization, actor=client.actor, case_id=case_id)
+            service.read_case(
+                intake,
+                org=client.organization,
+                actor=client.actor,
+                case_id=case_id,
+                licences=_licences(client),
+            )
         )
     except service.CaseNotFound as exc:
         raise _not_found(case_id) from exc
@@ -275,6 +286,7 @@ def _photo_response(client: Client, intake: service.Intake, case_id: str, photo_
             case_id=case_id,
             photo_id=photo_id,
             thumbnail=thumbnail,
+            licences=_licences(client),
         )
     except service.CaseNotFound as exc:
         raise ApiError(

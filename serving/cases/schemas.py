@@ -43,11 +43,22 @@ class CheckOut(BaseModel):
     threshold: float
 
 
+class QualityModelOut(BaseModel):
+    """The learned quality model's reading: P(retake) and the estimated severity (0-1) per defect."""
+
+    version: str
+    retake: float
+    defects: dict[str, float]
+
+
 class QualityOut(BaseModel):
     verdict: str
     score: float
-    checks: dict[str, CheckOut]
+    #: what is wrong, most important first (one instruction each, in the same order)
+    defects: list[str] = []
     instructions: list[str]
+    checks: dict[str, CheckOut]
+    model: QualityModelOut | None = None
 
 
 class PhotoQualityOut(BaseModel):

@@ -128,7 +128,15 @@ def _audited_lookup(intake: Intake, *, actor: Actor, action: str, resource_type:
     return found
 
 
-def read_case(intake: Intake, *, org: Organization, actor: Actor, case_id: str) -> Case:
+def _licensed(query, licences: frozenset[str] | None):
+    """A dermatologist sees only patients in the jurisdictions they are licensed in (None: no filter,
+    for the intake system and admins of the organization)."""
+    return query if licences is None else query.where(Case.jurisdiction.in_(sorted(licences)))
+
+
+def read_case(
+    intake: Intake, *, org: Organization, actor: Actor, case_id: str, licences: frozenset[str] | None = None
+) -> Case:
     return _audited_lookup(
         intake,
         actor=actor,
@@ -136,13 +144,20 @@ def read_case(intake: Intake, *, org: Organization, actor: Actor, case_id: str) 
         resource_type="case",
         resource_id=case_id,
         find=lambda session: session.scalar(
-            select(Case).where(Case.id == case_id, Case.organization_id == org.id)
+            _licensed(select(Case).where(Case.id == case_id, Case.organization_id == org.id), licences)
         ),
     )
 
 
 def read_photo(
-    intake: Intake, *, org: Organization, actor: Actor, case_id: str, photo_id: str, thumbnail: bool
+    intake: Intake,
+    *,
+    org: Organization,
+    actor: Actor,
+    case_id: str,
+    photo_id: str,
+    thumbnail: bool,
+    licences: frozenset[str] | None = None,
 ) -> tuple[Photo, bytes]:
     photo = _audited_lookup(
         intake,
@@ -151,8 +166,11 @@ def read_photo(
         resource_type="photo",
         resource_id=photo_id,
         find=lambda session: session.scalar(
-            select(Photo).where(
-                Photo.id == photo_id, Photo.case_id == case_id, Photo.organization_id == org.id
+            _licensed(
+                select(Photo)
+                .join(Case, Case.id == Photo.case_id)
+                .where(Photo.id == photo_id, Photo.case_id == case_id, Photo.organization_id == org.id),
+                licences,
             )
         ),
     )
@@ -247,7 +265,10 @@ def _apply_triage(
     case.triaged_at = now
     if case.status != CaseStatus.awaiting_retake.value and case.queued_at is None:
         case.queued_at = now  # the SLA clock starts with the first usable submission
-    case.review_due_at = sla_policy(org).due_at(case.queued_at, decision.tier) if case.queued_at else None
+    # the clock restarts whenever the case (re-)enters the queue: a follow-up or an answer from the
+    # patient is new work, not an old case overdue since its first submission
+    started = case.last_queued_at or case.queued_at
+    case.review_due_at = sla_policy(org).due_at(started, decision.tier) if started else None
 
 
 def create_case(

@@ -18,6 +18,7 @@ from serving.consults.models import FollowUp
 from serving.consults.schemas import FollowUpIn
 from serving.events import types
 from serving.events.outbox import emit
+from serving.orgs.service import Role
 
 S = CaseStatus
 SCHEDULED, RECEIVED, CANCELLED = "scheduled", "received", "cancelled"
@@ -117,19 +118,22 @@ def of_case(session: Session, *, case: Case) -> list[FollowUp]:
 
 
 def overdue(session: Session, *, client: Client, now: datetime, limit: int = 200) -> list[FollowUp]:
-    """The organization's follow-ups past their date with no photos yet, most overdue first."""
-    found = list(
-        session.scalars(
-            select(FollowUp)
-            .where(
-                FollowUp.organization_id == client.organization.id,
-                FollowUp.status == SCHEDULED,
-                FollowUp.due_at < now,
-            )
-            .order_by(FollowUp.due_at, FollowUp.id)
-            .limit(limit)
+    """The organization's follow-ups past their date with no photos yet, most overdue first (for a
+    dermatologist: of patients in the jurisdictions they are licensed in)."""
+    query = (
+        select(FollowUp)
+        .join(Case, Case.id == FollowUp.case_id)
+        .where(
+            FollowUp.organization_id == client.organization.id,
+            FollowUp.status == SCHEDULED,
+            FollowUp.due_at < now,
         )
+        .order_by(FollowUp.due_at, FollowUp.id)
+        .limit(limit)
     )
+    if client.role is Role.dermatologist:
+        query = query.where(Case.jurisdiction.in_(sorted(client.jurisdictions)))
+    found = list(session.scalars(query))
     audit(
         session,
         client=client,

@@ -52,7 +52,7 @@ def emit_after_triage(
     """Events for a case just triaged (created, ``previous_status=None``, or sent more photos).
 
     ``case.emergency`` when the case became an emergency; ``case.retake_required`` when it is (still)
-    waiting for a usable photo, with the instructions for the photos just sent.
+    waiting for a usable photo or every photo just sent is unusable, with their instructions.
     """
     session.flush()  # the photos' ids
     events = []
@@ -66,7 +66,10 @@ def emit_after_triage(
                 payload=emergency_payload(case),
             )
         )
-    if case.status == AWAITING_RETAKE:
+    unusable = bool(new_photos) and all(p.quality_verdict != "accept" for p in new_photos)
+    if case.status == AWAITING_RETAKE or unusable:
+        # also when a case waiting for follow-up or asked-for photos gets only unusable ones: the
+        # patient must hear at once that they need to take them again
         events.append(
             emit(
                 session,

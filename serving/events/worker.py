@@ -36,6 +36,7 @@ def deliver_due(
     policy = policy or RetryPolicy()
     clock = (lambda: now) if now is not None else utcnow
     delivered = 0
+    _remind_due_follow_ups(sessions, clock())
     with ThreadPoolExecutor(max_workers=policy.batch, thread_name_prefix="webhook") as pool:
         while not (should_stop and should_stop()):
             with transaction(sessions) as session:
@@ -56,6 +57,18 @@ def deliver_due(
                         outcome.error,
                     )
     return delivered
+
+
+def _remind_due_follow_ups(sessions: sessionmaker[Session], now: datetime) -> None:
+    """Each pass first turns follow-ups that came due without photos into ``follow_up.due`` events
+    (once each), so the reminders go out with the same worker; ``dermatriage follow-ups remind`` does
+    the same from cron."""
+    from serving.consults.follow_ups import emit_due_follow_ups  # consults imports events: import here
+
+    with transaction(sessions) as session:
+        count = emit_due_follow_ups(session, now)
+    if count:
+        log.info("%d follow-up reminder(s) written", count)
 
 
 def run_worker(

@@ -273,8 +273,8 @@ def test_other_skin_tones_are_accepted(tone):
 def test_instructions_follow_importance_without_duplicates(clean):
     # blurred, dark and tiny: several checks fail at once
     bad = (cv2.GaussianBlur(clean, (0, 0), 8) * 0.22).astype(np.uint8)
-    bad = cv2.resize(bad, (320, 240), interpolation=cv2.INTER_AREA)
-    report = assess_quality(bad, original_size=(320, 240))
+    bad = cv2.resize(bad, (200, 150), interpolation=cv2.INTER_AREA)
+    report = assess_quality(bad, original_size=(200, 150))
     failed = [n for n in IMPORTANCE if not report.checks[n].passed]
     assert len(failed) >= 3
     expected: list[str] = []

@@ -321,6 +321,10 @@ def test_overdue_follow_ups_are_listed_and_reminded_once(client, org, other_org,
     assert follow_up_id not in [
         f["id"] for f in client.get("/v1/follow-ups/overdue", headers=other_org.headers()).json()
     ]
+    texan = make_dermatologist(sessions, org.org_id, jurisdictions=("US-TX",))
+    assert follow_up_id not in [
+        f["id"] for f in client.get("/v1/follow-ups/overdue", headers=bearer(texan)).json()
+    ]
 
     with transaction(sessions) as session:
         assert emit_due_follow_ups(session, utcnow()) >= 1

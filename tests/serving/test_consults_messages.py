@@ -15,9 +15,11 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from serving.app import create_app
-from serving.consults.models import Message, MessageAttachment
+from serving.consults.models import Message
 from serving.db import transaction
 from serving.events import types
+from serving.photos.store import PhotoStore
+from serving.photos.sweep import sweep_orphans
 
 
 def b64(data: bytes) -> str:
@@ -163,4 +165,13 @@ def test_who_may_write_when(client, org, other_org, sessions):
         assert (
             session.scalar(select(func.count()).select_from(Message).where(Message.case_id == case_id)) == 1
         )
-        assert session.scalar(select(func.count()).select_from(MessageAttachment)) is not None
+
+
+def test_the_orphan_sweep_keeps_attachments(client, org, sessions, settings):
+    case_id = in_review(client, org)
+    body = {"body": "compare with this", "attachments": [{"content_base64": b64(good_jpeg(seed=31))}]}
+    r = client.post(f"/v1/cases/{case_id}/messages", json=body, headers=org.headers("dermatologist"))
+    (attachment,) = r.json()["message"]["attachments"]
+    sweep_orphans(sessions, PhotoStore(settings.photo_dir), grace_s=0)
+    assert client.get(attachment["image_url"], headers=org.headers()).status_code == 200
+    assert client.get(attachment["thumbnail_url"], headers=org.headers()).status_code == 200

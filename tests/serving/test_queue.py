@@ -284,3 +284,30 @@ def test_a_submitted_case_reaches_the_queue(client, org):
     assert item["case_id"] == r.json()["id"]
     assert item["photo_count"] == 2 and item["body_site"] == "arm" and item["jurisdiction"] == "US-TX"
     assert item["tier"] == r.json()["triage"]["tier"] and item["quality_flags"] == []
+
+
+def test_dermatologist_reads_only_cases_in_their_licences(client, sessions, org):
+    """GET /v1/cases/{id} and its photos follow the same licence rule as the queue."""
+    import json
+    import uuid
+
+    from conftest import make_dermatologist
+    from factories import encode, skin_photo
+
+    response = client.post(
+        "/v1/cases",
+        data={"questionnaire": json.dumps({"jurisdiction": "US-NY", "age": 40})},
+        files=[("photos", ("a.jpg", encode(skin_photo((640, 480), seed=2)), "image/jpeg"))],
+        headers=org.headers("intake", **{"Idempotency-Key": str(uuid.uuid4())}),
+    )
+    assert response.status_code == 201, response.text
+    case = response.json()
+    photo_url = case["photos"][0]["image_url"]
+    texas_only = make_dermatologist(sessions, org.org_id, jurisdictions=("US-TX",), name="Dr Tex")
+    licensed = {"Authorization": f"Bearer {org.dermatologist}"}
+    unlicensed = {"Authorization": f"Bearer {texas_only}"}
+    assert client.get(f"/v1/cases/{case['id']}", headers=licensed).status_code == 200
+    assert client.get(photo_url, headers=licensed).status_code == 200
+    assert client.get(f"/v1/cases/{case['id']}", headers=unlicensed).status_code == 404
+    assert client.get(photo_url, headers=unlicensed).status_code == 404
+    assert client.get(f"/v1/cases/{case['id']}", headers=org.headers("admin")).status_code == 200

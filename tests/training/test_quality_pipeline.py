@@ -133,3 +133,56 @@ def test_evaluation_on_the_test_split_is_logged_with_plots(run, workspace, tmp_p
         [tracking.client().get_experiment_by_name("dermatriage-quality-evaluation").experiment_id]
     )
     assert runs and "test_retake_auc" in runs[0].data.metrics
+
+
+def _with_retake_threshold(run, folder, threshold: float):
+    """A copy of the run's model whose contract sends back photos from ``threshold`` on."""
+    import shutil
+    from dataclasses import replace
+
+    folder.mkdir()
+    onnx = folder / "quality.onnx"
+    shutil.copy2(run.onnx_path, onnx)
+    contract = ModelContract.load(run.onnx_path.with_suffix(".json"))
+    replace(contract, thresholds={**contract.thresholds, "retake": threshold}).save(onnx.with_suffix(".json"))
+    return onnx
+
+
+@pytest.mark.parametrize("threshold, status", [(0.0, "awaiting_retake"), (1.0 + 1e-9, "queued")])
+def test_intake_uses_the_configured_quality_model(run, tmp_path, sqlite_url, threshold, status):
+    from conftest import make_org
+    from fastapi.testclient import TestClient
+
+    from serving.app import create_app
+    from serving.db import make_engine, make_session_factory
+    from serving.settings import Settings
+
+    onnx = _with_retake_threshold(run, tmp_path / "model", threshold)
+    settings = Settings(
+        environment="test",
+        database_url=sqlite_url,
+        photo_dir=tmp_path / "photos",
+        migrate_on_start=False,
+        urgency_model="none",
+        quality_model=str(onnx),
+    )
+    org = make_org(make_session_factory(make_engine(sqlite_url)))
+    with TestClient(create_app(settings)) as client:
+        response = client.post(
+            "/v1/cases",
+            data={"questionnaire": json.dumps({"jurisdiction": "US-CA", "age": 50})},
+            files=[("photos", ("a.jpg", encode(skin_photo((800, 600), seed=1)), "image/jpeg"))],
+            headers={"Authorization": f"Bearer {org.intake}", "Idempotency-Key": f"k-{threshold}"},
+        )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["status"] == status
+    triage = body["triage"]
+    photo = triage["photos"][0]["quality"]
+    assert photo["model"]["version"] == triage["model_versions"]["quality_model"]
+    assert photo["model"]["version"] == ModelContract.load(run.onnx_path.with_suffix(".json")).version
+    if status == "awaiting_retake":
+        assert triage["retake_required"] and photo["verdict"] == "retake"
+        assert photo["defects"] and photo["instructions"]
+    else:
+        assert photo["verdict"] == "accept" and photo["instructions"] == []

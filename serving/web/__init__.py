@@ -1,0 +1,43 @@
+"""The dermatologists' pages: server-rendered templates over the same services as the JSON API.
+
+``install(app)`` mounts the pages, their static files (``/static``) and the page errors: a request
+without a valid session goes to the sign-in form, a POST without its CSRF token gets a 403.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from serving.web import routes_actions, routes_auth, routes_case, routes_dashboard, routes_queue
+from serving.web.auth_web import CsrfRejected, SignInRequired
+from serving.web.rendering import STATIC_DIR, render
+
+
+def install(app: FastAPI) -> None:
+    for module in (routes_auth, routes_queue, routes_case, routes_actions, routes_dashboard):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(request: Request, _exc: SignInRequired):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method != "GET":
+            target = "/queue"
+        return RedirectResponse(f"/sign-in?next={quote(target, safe='')}", status_code=303)
+
+    @app.exception_handler(CsrfRejected)
+    async def _csrf(request: Request, _exc: CsrfRejected):
+        return render(
+            request,
+            "error.html",
+            {
+                "title": "Form expired",
+                "message": "This form had no security token, or not the one of your session.",
+                "fix": "Go back, reload the page and send the form again.",
+            },
+            status_code=403,
+        )

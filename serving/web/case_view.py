@@ -1,0 +1,230 @@
+"""What the case page shows, read in one transaction and audited like the API's reads: the case
+(``case.read``), the consult record (``consult.read``) and the thread (``consult.messages.read``).
+
+Photos are grouped by batch (the first submission, retakes, follow-ups) so that earlier and later
+photos stand side by side; each photo keeps its quality verdict and the reasons a patient was given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from serving.audit import record
+from serving.auth import Client
+from serving.cases.models import Case, Photo
+from serving.cases.states import CaseStatus
+from serving.consults import diagnosis, disposition, follow_ups, messages, prescriptions, renewals
+from serving.consults.common import load_case
+from serving.orgs.service import Role
+from serving.people.models import User
+from serving.queue.leases import LEASED_STATUSES, held_by, lease_active
+
+S = CaseStatus
+QUESTIONNAIRE_LABELS = {
+    "age": "Age",
+    "sex": "Sex",
+    "body_site": "Body site",
+    "duration_days": "Duration (days)",
+    "size_mm": "Size (mm)",
+    "itch": "Itch",
+    "pain": "Pain",
+    "bleeding": "Bleeding",
+    "grew": "Grew",
+    "changed": "Changed",
+    "elevated": "Raised",
+    "fever": "Fever",
+    "spreading_rapidly": "Spreading rapidly",
+    "blistering_or_peeling": "Blistering or peeling",
+    "mucosal_involvement": "Mouth, eyes or genitals involved",
+    "immunosuppressed": "Immunosuppressed",
+    "pregnant": "Pregnant",
+    "skin_cancer_history": "Skin cancer before",
+    "fitzpatrick": "Fitzpatrick skin type",
+    "medications": "Medications",
+    "concern": "Concern in their words",
+    "jurisdiction": "Jurisdiction",
+}
+
+
+@dataclass(frozen=True)
+class PhotoView:
+    id: str
+    batch: int
+    position: int
+    created_at: datetime
+    width: int
+    height: int
+    verdict: str
+    score: float
+    defects: list[str]
+    instructions: list[str]
+    image_url: str
+    thumbnail_url: str
+
+
+@dataclass(frozen=True)
+class BatchView:
+    number: int
+    label: str
+    taken_at: datetime
+    photos: list[PhotoView]
+
+
+@dataclass
+class CaseView:
+    case: Case
+    now: datetime
+    batches: list[BatchView]
+    answers: list[tuple[str, str]]
+    diagnoses: list = field(default_factory=list)
+    prescriptions: list = field(default_factory=list)
+    follow_ups: list = field(default_factory=list)
+    dispositions: list = field(default_factory=list)
+    renewals: list = field(default_factory=list)
+    thread: list = field(default_factory=list)
+    holder_name: str | None = None
+    held_by_me: bool = False
+    lease_active: bool = False
+    can: set[str] = field(default_factory=set)
+    retake: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def acts(self) -> set[str]:
+        """The forms about the case itself (not the lease)."""
+        return self.can - {"claim", "renew", "release"}
+
+    @property
+    def photos(self) -> list[PhotoView]:
+        return [p for b in self.batches for p in b.photos]
+
+
+def _answer(value: Any) -> str:
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "none"
+    return str(value).replace("_", " ")
+
+
+def answers(questionnaire: dict[str, Any]) -> list[tuple[str, str]]:
+    """The questionnaire's answers as (label, text), in the order of the labels, then anything else."""
+    known = [
+        (label, _answer(questionnaire[key]))
+        for key, label in QUESTIONNAIRE_LABELS.items()
+        if key in questionnaire
+    ]
+    extra = [
+        (k.replace("_", " "), _answer(v)) for k, v in questionnaire.items() if k not in QUESTIONNAIRE_LABELS
+    ]
+    return known + extra
+
+
+def photo_view(photo: Photo) -> PhotoView:
+    quality = photo.quality or {}
+    base = f"/cases/{photo.case_id}/photos/{photo.id}"
+    return PhotoView(
+        id=photo.id,
+        batch=photo.batch,
+        position=photo.position,
+        created_at=photo.created_at,
+        width=photo.width,
+        height=photo.height,
+        verdict=photo.quality_verdict,
+        score=photo.quality_score,
+        defects=list(
+            quality.get("defects")
+            or [n for n, c in quality.get("checks", {}).items() if not c.get("passed", True)]
+        ),
+        instructions=list(quality.get("instructions") or []),
+        image_url=f"{base}/image",
+        thumbnail_url=f"{base}/thumbnail",
+    )
+
+
+def batches(photos: list[Photo], follow_up_batches: set[int]) -> list[BatchView]:
+    by_batch: dict[int, list[Photo]] = {}
+    for p in sorted(photos, key=lambda p: (p.batch, p.position)):
+        by_batch.setdefault(p.batch, []).append(p)
+    out = []
+    for number, group in by_batch.items():
+        if number == 1:
+            label = "First photos"
+        elif number in follow_up_batches:
+            label = "Follow-up photos"
+        else:
+            label = "Later photos"
+        out.append(BatchView(number, label, min(p.created_at for p in group), [photo_view(p) for p in group]))
+    return out
+
+
+def retake_prefill(view_photos: list[PhotoView]) -> dict[str, Any]:
+    """The retake form's defaults: the quality reasons of the photos that failed (all photos' reasons if
+    none did), their instructions as the text, and those photos selected."""
+    failing = [p for p in view_photos if p.verdict != "accept"] or []
+    source = failing or view_photos
+    reasons = list(dict.fromkeys(d for p in source for d in p.defects))
+    instructions = list(dict.fromkeys(i for p in source for i in p.instructions))
+    text = (
+        " ".join(instructions)
+        or "Please take new photos of the area in daylight, in focus, from about 10 cm."
+    )
+    return {"reasons": reasons, "instructions": text, "photo_ids": [p.id for p in failing]}
+
+
+def abilities(case: Case, client: Client, *, mine: bool, now: datetime) -> set[str]:
+    """Which forms the page offers (the services still decide; a refused move is shown as a message)."""
+    status = S(case.status)
+    acting = mine or client.role is Role.admin
+    can = set()
+    if status in (S.queued, S.emergency) and client.role is Role.dermatologist:
+        can.add("claim")
+    if status.value in LEASED_STATUSES and acting and case.assigned_to:
+        can.add("renew")
+    if status is S.in_review and acting:
+        can |= {"release", "retake", "question"}
+    if status in (S.in_review, S.diagnosed) and acting:
+        can |= {"diagnose", "prescribe"}
+    if status is S.diagnosed and acting:
+        can.add("follow_up")
+    if status in (S.emergency, S.in_review, S.diagnosed) and acting:
+        can.add("refer")
+    if status is not S.closed and acting:
+        can.add("close")
+    others_hold = lease_active(case, now) and not mine
+    if status is not S.closed and (client.role is Role.admin or not others_hold):
+        can.add("message")
+    return can
+
+
+def case_view(session: Session, *, client: Client, case_id: str, now: datetime) -> CaseView:
+    """Raises CaseNotFound for a case of another organization or outside the caller's licences."""
+    case = load_case(session, client=client, case_id=case_id, for_update=False)
+    record(session, actor=client.actor, action="case.read", resource_type="case", resource_id=case.id)
+    fus = follow_ups.of_case(session, case=case)
+    view = CaseView(
+        case=case,
+        now=now,
+        batches=batches(case.photos, {f.received_batch for f in fus if f.received_batch}),
+        answers=answers(case.questionnaire or {}),
+        diagnoses=diagnosis.history(session, case=case),
+        prescriptions=prescriptions.of_case(session, case=case),
+        follow_ups=fus,
+        dispositions=disposition.of_case(session, case=case),
+        renewals=renewals.of_case(session, case=case),
+    )
+    record(session, actor=client.actor, action="consult.read", resource_type="case", resource_id=case.id)
+    view.thread = messages.thread(session, client=client, case_id=case.id)
+    if case.assigned_to:
+        view.holder_name = session.scalar(select(User.name).where(User.id == case.assigned_to))
+    view.held_by_me = held_by(case, client.user_id, now)
+    view.lease_active = lease_active(case, now)
+    view.can = abilities(case, client, mine=view.held_by_me, now=now)
+    view.retake = retake_prefill(view.photos)
+    return view

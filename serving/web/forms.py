@@ -1,0 +1,169 @@
+"""HTML forms -> the consult API's request schemas, and the problems shown beside a form.
+
+Empty optional fields become None; the schemas' validation errors become one ``FormProblem`` naming
+the field to fix, like the API's 422 body.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData, UploadFile
+
+from serving.consults.schemas import (
+    AttachmentIn,
+    CloseIn,
+    DiagnosisIn,
+    FollowUpIn,
+    MessageIn,
+    PrescriptionIn,
+    ReferralIn,
+    RetakeRequestIn,
+)
+
+MAX_ATTACHMENTS = 5
+
+
+@dataclass
+class FormProblem(Exception):
+    """What went wrong with one form of the page: shown beside that form, its values kept."""
+
+    form: str
+    message: str
+    fix: str = ""
+    field: str | None = None
+    status: int = 422
+
+
+def _text(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value or None
+
+
+def values_of(form: FormData) -> dict[str, Any]:
+    """The submitted text values (to refill the form after a problem); lists for repeated names."""
+    out: dict[str, Any] = {}
+    for key in form:
+        items = [v for v in form.getlist(key) if isinstance(v, str)]
+        if key in ("reasons", "photo_ids"):
+            out[key] = items
+        elif items:
+            out[key] = items[-1]
+    return out
+
+
+def validated(schema: type[BaseModel], data: dict[str, Any], *, form: str) -> BaseModel:
+    try:
+        return schema.model_validate({k: v for k, v in data.items() if v is not None})
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = ".".join(str(p) for p in errors[0]["loc"]) if errors else None
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg']}" for e in errors)
+        raise FormProblem(form, problems, fix=f"Correct the field '{first}'.", field=first) from exc
+
+
+def diagnosis_code(raw: str | None) -> str | None:
+    """'L70.0 — Acne vulgaris' (a picked catalogue entry) -> 'L70.0'."""
+    return raw.split()[0] if raw else None
+
+
+def diagnosis_in(form: FormData) -> DiagnosisIn:
+    data = {
+        "code": diagnosis_code(_text(form, "code")),
+        "certainty": _text(form, "certainty"),
+        "free_text": _text(form, "free_text"),
+        "assessment": _text(form, "assessment"),
+        "patient_plan": _text(form, "patient_plan"),
+    }
+    return validated(DiagnosisIn, data, form="diagnose")
+
+
+def prescription_in(form: FormData) -> PrescriptionIn:
+    data = {
+        "rxcui": (_text(form, "rxcui") or "").split()[0] if _text(form, "rxcui") else None,
+        "form": _text(form, "form"),
+        "strength": _text(form, "strength"),
+        "directions": _text(form, "directions"),
+        "quantity": _text(form, "quantity"),
+        "refills": _text(form, "refills"),
+        "pharmacy_note": _text(form, "pharmacy_note"),
+    }
+    return validated(PrescriptionIn, data, form="prescribe")
+
+
+def due_at(local: str | None, offset_minutes: str | None) -> datetime | None:
+    """A ``datetime-local`` value and the browser's ``getTimezoneOffset()`` (minutes behind UTC; UTC
+    when the script did not run) -> an aware datetime."""
+    if not local:
+        return None
+    try:
+        naive = datetime.fromisoformat(local)
+        offset = int(offset_minutes or 0)
+    except ValueError as exc:
+        raise FormProblem(
+            "follow_up",
+            f"{local!r} is not a date and time",
+            fix="Pick the date and time again.",
+            field="due_at",
+        ) from exc
+    if naive.tzinfo is not None:
+        return naive
+    if not -14 * 60 <= offset <= 14 * 60:
+        offset = 0
+    return naive.replace(tzinfo=timezone(-timedelta(minutes=offset)))
+
+
+def follow_up_in(form: FormData) -> FollowUpIn:
+    data = {
+        "due_at": due_at(_text(form, "due_at"), _text(form, "tz_offset")),
+        "instructions": _text(form, "instructions"),
+    }
+    return validated(FollowUpIn, data, form="follow_up")
+
+
+def retake_in(form: FormData) -> RetakeRequestIn:
+    data = {
+        "instructions": _text(form, "instructions"),
+        "reasons": [r for r in form.getlist("reasons") if isinstance(r, str) and r.strip()],
+        "photo_ids": [p for p in form.getlist("photo_ids") if isinstance(p, str) and p.strip()],
+    }
+    return validated(RetakeRequestIn, data, form="retake")
+
+
+async def message_in(form: FormData) -> MessageIn:
+    files = [f for f in form.getlist("attachments") if isinstance(f, UploadFile) and f.filename]
+    if len(files) > MAX_ATTACHMENTS:
+        raise FormProblem(
+            "message",
+            f"{len(files)} images attached",
+            fix=f"Attach at most {MAX_ATTACHMENTS}.",
+            field="attachments",
+        )
+    attachments = [
+        AttachmentIn(
+            filename=(f.filename or "")[:200], content_base64=base64.b64encode(await f.read()).decode()
+        )
+        for f in files
+    ]
+    data = {
+        "body": _text(form, "body"),
+        "question": form.get("question") in ("on", "true", "1"),
+        "attachments": attachments,
+    }
+    return validated(MessageIn, data, form="message")
+
+
+def referral_in(form: FormData) -> ReferralIn:
+    data = {k: _text(form, k) for k in ("reason", "urgency", "specialty", "instructions")}
+    return validated(ReferralIn, data, form="refer")
+
+
+def close_in(form: FormData) -> CloseIn:
+    return validated(CloseIn, {"reason": _text(form, "reason")}, form="close")

@@ -1,0 +1,112 @@
+"""Templates, their filters, and the headers every page carries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+HERE = Path(__file__).parent
+TEMPLATES = Jinja2Templates(directory=HERE / "templates")
+STATIC_DIR = HERE / "static"
+
+#: pages hold patient data: never cached, never framed, scripts and styles from this origin only
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+    "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+TIER_CLASS = {"EMERGENCY": "tier-emergency", "URGENT": "tier-urgent", "PRIORITY": "tier-priority"}
+
+
+def duration(seconds: float | int | None) -> str:
+    """``3725`` -> ``1 h 02 min``; ``93784`` -> ``1 d 2 h``; negative values as their magnitude."""
+    if seconds is None:
+        return "—"
+    s = int(abs(seconds))
+    days, rest = divmod(s, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
+def countdown_text(due: datetime | None, now: datetime) -> str:
+    """What the live countdown shows before its script runs (the script keeps the same format)."""
+    if due is None:
+        return "no due time"
+    left = (due - now).total_seconds()
+    return f"overdue by {clock(-left)}" if left < 0 else f"{clock(left)} left"
+
+
+def clock(seconds: float) -> str:
+    """``93784`` -> ``1 d 02:03:04``; ``3725`` -> ``01:02:05``."""
+    s = int(abs(seconds))
+    days, rest = divmod(s, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{hours:02d}:{minutes:02d}:{secs:02d}"
+    return f"{days} d {text}" if days else text
+
+
+def iso(value: datetime | None) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else ""
+
+
+def when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC") if value else "—"
+
+
+def day(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%d %b %Y") if value else "—"
+
+
+def tier_class(tier: str | None) -> str:
+    return TIER_CLASS.get(tier or "", "tier-routine")
+
+
+def humanize(name: str) -> str:
+    return (name or "").replace("_", " ")
+
+
+def percent(share: float | None) -> str:
+    return "—" if share is None else f"{share * 100:.0f}%"
+
+
+TEMPLATES.env.filters.update(
+    duration=duration,
+    clock=clock,
+    iso=iso,
+    when=when,
+    day=day,
+    tier_class=tier_class,
+    humanize=humanize,
+    percent=percent,
+)
+TEMPLATES.env.globals.update(countdown_text=countdown_text)
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    user=None,
+) -> HTMLResponse:
+    ctx = {"user": user, "csrf_token": user.csrf_token if user else "", **(context or {})}
+    response = TEMPLATES.TemplateResponse(request, name, ctx, status_code=status_code)
+    response.headers.update(PAGE_HEADERS)
+    return response

@@ -1,0 +1,110 @@
+"""The case page's forms: each parses its form into the consult API's schema, calls the same consult
+service in one transaction, and goes back to the case page; a refusal is shown beside the form."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse
+
+from serving.cases.service import CaseNotFound
+from serving.cases.states import IllegalMove
+from serving.consults import diagnosis, disposition, follow_ups, messages, prescriptions
+from serving.consults.common import ConsultError, NotFound
+from serving.db import transaction, utcnow
+from serving.queue.service import LeaseRequired
+from serving.web import forms
+from serving.web.auth_web import CheckedUser, WebUser
+from serving.web.forms import FormProblem
+from serving.web.routes_case import case_page, not_found
+
+router = APIRouter(include_in_schema=False)
+
+
+def problem_from(form: str, exc: Exception) -> FormProblem:
+    """A service's refusal -> what the page shows beside the form."""
+    if isinstance(exc, ConsultError):
+        return FormProblem(form, exc.message, fix=exc.fix, field=exc.field, status=exc.status)
+    if isinstance(exc, IllegalMove):
+        return FormProblem(
+            form,
+            f"{exc}: the case is {exc.current.value.replace('_', ' ')}.",
+            fix="Reload the case and act on its current status.",
+            field="status",
+            status=409,
+        )
+    if isinstance(exc, LeaseRequired):
+        return FormProblem(
+            form,
+            str(exc),
+            fix="Claim the case from the queue (or renew your lease) first.",
+            field="lease",
+            status=409,
+        )
+    raise exc
+
+
+async def _act(
+    request: Request, user: WebUser, case_id: str, *, form_name: str, parse: Callable, call: Callable
+):
+    form = await request.form()
+    values = forms.values_of(form)
+    try:
+        parsed = parse(form)
+        data = await parsed if hasattr(parsed, "__await__") else parsed
+        await run_in_threadpool(call, request, user, case_id, data)
+    except FormProblem as problem:
+        return case_page(request, user, case_id, problem=problem, values=values)
+    except (CaseNotFound, NotFound):
+        return not_found(request, user, action=f"consult.{form_name}", resource_id=case_id)
+    except (ConsultError, IllegalMove, LeaseRequired) as exc:
+        return case_page(request, user, case_id, problem=problem_from(form_name, exc), values=values)
+    done = "question" if form_name == "message" and getattr(data, "question", False) else form_name
+    return RedirectResponse(f"/cases/{case_id}?done={done}", status_code=303)
+
+
+def _in_transaction(service_call):
+    def call(request: Request, user: WebUser, case_id: str, data):
+        with transaction(request.app.state.sessions) as session:
+            return service_call(session, client=user.client, case_id=case_id, data=data, now=utcnow())
+
+    return call
+
+
+def _post_message(request: Request, user: WebUser, case_id: str, data):
+    intake = request.app.state.intake
+    return messages.post_message(
+        request.app.state.sessions,
+        store=intake.store,
+        limits=intake.limits,
+        client=user.client,
+        case_id=case_id,
+        data=data,
+        now=utcnow(),
+    )
+
+
+ACTIONS = {
+    # form name: (path, parse the form, call the service)
+    "diagnose": ("diagnosis", forms.diagnosis_in, _in_transaction(diagnosis.diagnose)),
+    "prescribe": ("prescriptions", forms.prescription_in, _in_transaction(prescriptions.prescribe)),
+    "follow_up": ("follow-ups", forms.follow_up_in, _in_transaction(follow_ups.schedule)),
+    "retake": ("retake-request", forms.retake_in, _in_transaction(disposition.request_retake)),
+    "refer": ("referral", forms.referral_in, _in_transaction(disposition.refer)),
+    "close": ("close", forms.close_in, _in_transaction(disposition.close)),
+    "message": ("messages", forms.message_in, _post_message),
+}
+
+
+def _route(form_name: str, parse: Callable, call: Callable):
+    async def endpoint(case_id: str, request: Request, user: CheckedUser):
+        return await _act(request, user, case_id, form_name=form_name, parse=parse, call=call)
+
+    endpoint.__name__ = f"web_{form_name}"
+    return endpoint
+
+
+for _name, (_path, _parse, _call) in ACTIONS.items():
+    router.add_api_route(f"/cases/{{case_id}}/{_path}", _route(_name, _parse, _call), methods=["POST"])
