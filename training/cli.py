@@ -128,18 +128,30 @@ def evaluate() -> None:
     show_default=True,
     help="'bundled' (model/artifacts/quality.onnx), a path to an .onnx, or models:/NAME@ALIAS or /VERSION.",
 )
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Raw data (default: ../shared/data).")
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), default=None, help="Raw data (default: ../shared/data)."
+)
 @click.option(
     "--manifest", type=click.Path(path_type=Path), default=Path("var/data/manifest.csv"), show_default=True
 )
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Default: var/evaluations/<version>.")
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=None, help="Default: var/evaluations/<version>."
+)
 @click.option("--seed", default=2026, show_default=True, help="Seed of the test defects.")
-@click.option("--bootstrap", "n_boot", default=1000, show_default=True, help="Bootstrap resamples (patients).")
+@click.option(
+    "--bootstrap", "n_boot", default=1000, show_default=True, help="Bootstrap resamples (patients)."
+)
 @click.option("--workers", default=2, show_default=True)
 @click.option("--limit", type=int, default=None, help="Only the first N test photos (smoke runs).")
 def evaluate_quality(
-    model_spec: str, data_dir: Path | None, manifest: Path, out: Path | None, seed: int, n_boot: int,
-    workers: int, limit: int | None,
+    model_spec: str,
+    data_dir: Path | None,
+    manifest: Path,
+    out: Path | None,
+    seed: int,
+    n_boot: int,
+    workers: int,
+    limit: int | None,
 ) -> None:
     """The whole quality path (checks + model) on every test photo untouched and with every defect."""
     try:

@@ -36,7 +36,7 @@ from serving.orgs.models import Organization
 from serving.orgs.service import sla_policy
 from serving.photos.ingest import IngestedPhoto, PhotoLimits, PhotoRejected, ingest_photo
 from serving.photos.store import PhotoStore
-from serving.triage.decision import TriageDecision
+from serving.triage.decision import ACCEPT_VERDICT, TriageDecision
 from serving.triage.engine import PhotoAssessment, TriageEngine
 
 CREATE_CASE = "case.create"
@@ -386,7 +386,8 @@ def add_photos(
             earlier = [PhotoAssessment(quality=p.quality, predictions=p.predictions) for p in case.photos]
             decision = intake.engine.decide(questionnaire, earlier + [a.assessment for a in assessed])
             previous_status = case.status
-            target = status_after_new_photos(CaseStatus(case.status), decision)
+            new_usable = any(a.assessment.quality["verdict"] == ACCEPT_VERDICT for a in assessed)
+            target = status_after_new_photos(CaseStatus(case.status), decision, new_usable=new_usable)
             transition(session, case, target, actor=actor, reason=f"photos added (batch {batch})")
             if previous_status == CaseStatus.follow_up_scheduled and target != previous_status:
                 # usable follow-up photos answer the follow-up (consults imports this module: import here)

@@ -81,14 +81,18 @@ def status_on_intake(decision: TriageDecision) -> CaseStatus:
     return S.awaiting_retake if decision.retake_required else S.queued
 
 
-def status_after_new_photos(current: CaseStatus, decision: TriageDecision) -> CaseStatus:
-    """Where a case goes when the patient sends more photos (a retake or a follow-up)."""
+def status_after_new_photos(
+    current: CaseStatus, decision: TriageDecision, *, new_usable: bool = True
+) -> CaseStatus:
+    """Where a case goes when the patient sends more photos (a retake or a follow-up). A case waiting
+    for the patient returns to the queue only when at least one of the new photos is usable: earlier
+    usable photos do not answer a retake request or a follow-up."""
     if not accepts_photos(current):
         raise IllegalMove(current, "photos added")
     if decision.tier is Tier.EMERGENCY and can_move(current, S.emergency):
         return S.emergency
     waiting_for_patient = current in (S.awaiting_retake, S.awaiting_patient, S.follow_up_scheduled)
-    if waiting_for_patient and not decision.retake_required:
+    if waiting_for_patient and new_usable and not decision.retake_required:
         return S.queued
     return current
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from model.quality_verdict import CHECK_DEFECT
 from serving.audit import record
 from serving.auth import Client
 from serving.cases.models import Case, Photo
@@ -126,6 +127,10 @@ def answers(questionnaire: dict[str, Any]) -> list[tuple[str, str]]:
     return known + extra
 
 
+def failed_checks(quality: dict[str, Any]) -> list[str]:
+    return [name for name, check in (quality.get("checks") or {}).items() if not check.get("passed", True)]
+
+
 def photo_view(photo: Photo) -> PhotoView:
     quality = photo.quality or {}
     base = f"/cases/{photo.case_id}/photos/{photo.id}"
@@ -138,10 +143,7 @@ def photo_view(photo: Photo) -> PhotoView:
         height=photo.height,
         verdict=photo.quality_verdict,
         score=photo.quality_score,
-        defects=list(
-            quality.get("defects")
-            or [n for n, c in quality.get("checks", {}).items() if not c.get("passed", True)]
-        ),
+        defects=list(quality.get("defects") or [CHECK_DEFECT.get(n, n) for n in failed_checks(quality)]),
         instructions=list(quality.get("instructions") or []),
         image_url=f"{base}/image",
         thumbnail_url=f"{base}/thumbnail",

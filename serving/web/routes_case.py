@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from model.quality_checks import IMPORTANCE
+from model.quality_verdict import DEFECTS
 from serving.audit import record
 from serving.cases.models import Photo
 from serving.cases.service import CaseNotFound
@@ -101,7 +101,7 @@ def case_page(
         "catalogue": diagnoses.DIAGNOSES,
         "formulary": formulary.FORMULARY,
         "formulary_json": FORMULARY_JSON,
-        "quality_reasons": list(IMPORTANCE),
+        "quality_reasons": list(DEFECTS),
         "follow_up_default": (now + FOLLOW_UP_DEFAULT).strftime("%Y-%m-%dT%H:%M"),
     }
     return render(request, "case.html", context, status_code=problem.status if problem else 200, user=user)

@@ -68,3 +68,10 @@ def test_closed_is_final_and_every_status_has_moves_listed():
     assert ALLOWED_MOVES[S.closed] == frozenset()
     assert all(S.closed in moves for status, moves in ALLOWED_MOVES.items() if status is not S.closed)
     assert not can_move(S.queued, S.diagnosed)  # a diagnosis needs a dermatologist's review first
+
+
+@pytest.mark.parametrize("current", [S.awaiting_patient, S.follow_up_scheduled])
+def test_only_usable_new_photos_answer_the_patient_request(current):
+    """Earlier usable photos do not answer a retake request or a follow-up: the case waits on."""
+    assert status_after_new_photos(current, decision(), new_usable=False) is current
+    assert status_after_new_photos(current, decision(), new_usable=True) is S.queued

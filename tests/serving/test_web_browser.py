@@ -1,0 +1,262 @@
+"""The pages in a real browser: Debian's chromium, headless, driven by Playwright against a live
+server. Signs in, checks the queue's order and its countdown, claims, zooms a photo, diagnoses,
+prescribes, schedules a follow-up, receives the follow-up photos, claims again, closes; saves
+screenshots to var/test-artifacts/screenshots/. Nothing downloads a browser.
+
+Without chromium (or the playwright package) these tests skip, except under CI (``CI`` set), where
+they fail: CI must run them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+from conftest import make_org
+from consults_support import QUESTIONNAIRE
+from factories import blurred_jpeg, good_jpeg
+from test_concurrent_retries import LiveServer
+from web_support import PASSWORD, default_dermatologist
+
+from serving.app import create_app
+from serving.db import make_engine, make_session_factory
+from serving.settings import Settings
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "screenshots"
+LAPTOP = {"width": 1366, "height": 900}
+TABLET = {"width": 820, "height": 1180}
+URGENT = {**QUESTIONNAIRE, "bleeding": True, "grew": True, "body_site": "back", "age": 61}
+PRIORITY = {**QUESTIONNAIRE, "changed": True, "body_site": "arm", "jurisdiction": "US-NY"}
+EMERGENCY = {**QUESTIONNAIRE, "fever": True, "spreading_rapidly": True, "body_site": "leg"}
+ROUTINE_2 = {**QUESTIONNAIRE, "body_site": "hand", "itch": True, "jurisdiction": "US-TX"}
+
+
+def _chromium() -> str:
+    path = os.environ.get("DERMATRIAGE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing = "the playwright package is not installed (pip install -e '.[dev]')"
+    else:
+        missing = None if Path(path).exists() else "chromium is not installed (apt-get install chromium)"
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests must run under CI: {missing}")
+        pytest.skip(missing)
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    path = _chromium()
+    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=path, headless=True, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def live(sqlite_url, tmp_path):
+    """A live server on SQLite with an organization, a dermatologist with a password, and cases."""
+    settings = Settings(
+        environment="test",
+        database_url=sqlite_url,
+        photo_dir=tmp_path / "photos",
+        migrate_on_start=False,
+        urgency_model="none",
+        quality_model="none",
+        deliver_events=False,
+    )
+    engine = make_engine(sqlite_url)
+    sessions = make_session_factory(engine)
+    org = make_org(sessions)
+    default_dermatologist(sessions, org.org_id)
+    with LiveServer(create_app(settings)) as base, httpx.Client(base_url=base, timeout=60) as api:
+        yield base, org, api
+    engine.dispose()
+
+
+def _submit(api, org, questionnaire, photos) -> str:
+    r = api.post(
+        "/v1/cases",
+        data={"questionnaire": json.dumps(questionnaire)},
+        files=[("photos", (f"p{i}.jpg", data, "image/jpeg")) for i, data in enumerate(photos)],
+        headers=org.headers("intake", **{"Idempotency-Key": str(uuid.uuid4())}),
+    )
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def _shot(page, name: str, *, full_page: bool = True) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=full_page)
+
+
+def _sign_in(page, base: str, org) -> None:
+    page.goto(f"{base}/queue")
+    assert "/sign-in" in page.url
+    page.get_by_label("Organization").fill(org.slug)
+    page.get_by_label("Sign-in name").fill("derm")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/queue")
+
+
+def _queue_ids(page) -> list[str]:
+    return page.locator("section[aria-labelledby=queue-title] tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.case)"
+    )
+
+
+def test_a_dermatologist_works_a_case_in_the_browser(browser, live):
+    base, org, api = live
+    urgent = _submit(api, org, URGENT, [good_jpeg(1), good_jpeg(2)])
+    _submit(api, org, PRIORITY, [good_jpeg(4)])
+    _submit(api, org, QUESTIONNAIRE, [good_jpeg(5), blurred_jpeg(6)])
+    _submit(api, org, ROUTINE_2, [good_jpeg(7)])
+    emergency = _submit(api, org, EMERGENCY, [good_jpeg(8)])
+
+    context = browser.new_context(viewport=LAPTOP, device_scale_factor=1)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _sign_in(page, base, org)
+
+    # the queue: the API's order, the emergency pinned above it, a live countdown
+    api_order = [
+        i["case_id"] for i in api.get("/v1/queue", headers=org.headers("dermatologist")).json()["items"]
+    ]
+    assert _queue_ids(page) == api_order and api_order[0] == urgent
+    pinned = page.locator("section.emergency-box tbody tr")
+    assert pinned.count() == 1 and pinned.first.get_attribute("data-case") == emergency
+    countdown = page.locator("section[aria-labelledby=queue-title] .countdown").first
+    before = countdown.inner_text()
+    page.wait_for_timeout(1100)
+    after = countdown.inner_text()
+    assert before != after and after.endswith("left"), (before, after)
+    _shot(page, "queue-laptop.png")
+    page.set_viewport_size(TABLET)
+    _shot(page, "queue-tablet.png")
+    page.set_viewport_size(LAPTOP)
+
+    page.get_by_role("link", name="Urgent", exact=True).click()
+    assert _queue_ids(page) == [urgent]
+    page.get_by_role("link", name="All tiers").click()
+
+    # claim next: the top case opens
+    page.get_by_role("button", name="Claim next case").click()
+    page.wait_for_url(f"{base}/cases/{urgent}?done=claimed")
+    assert "You hold this case" in page.inner_text("section[aria-labelledby=lease-title]")
+
+    # zoom a photo: click opens the dialog, + and the keyboard zoom in and out
+    page.locator("button.thumb").nth(1).click()
+    assert "photo 2" in page.inner_text("#stage-caption")
+    page.locator("#stage-open").click()
+    dialog = page.locator("dialog#zoom")
+    assert dialog.is_visible()
+    image = page.locator("#zoom-img")
+    page.wait_for_function("document.getElementById('zoom-img').complete")
+    fit = image.bounding_box()["width"]
+    page.get_by_role("button", name="Zoom in").click()
+    page.get_by_role("button", name="Zoom in").click()
+    assert image.get_attribute("data-scale") == "2"
+    assert image.bounding_box()["width"] == pytest.approx(2 * fit, rel=0.02)
+    assert page.inner_text("#zoom-level") == "200%"
+    _shot(page, "case-zoom-laptop.png", full_page=False)
+    page.keyboard.press("-")
+    assert image.get_attribute("data-scale") == "1.5"
+    page.keyboard.press("Escape")
+    assert not dialog.is_visible()
+
+    # a code that is not in the catalogue: the refusal is shown beside the form
+    page.get_by_label("Diagnosis (ICD-10-CM)").fill("Z99.99")
+    page.get_by_label("Assessment (for the record)").fill("Nodular lesion, bleeding, grew over 2 months.")
+    page.get_by_label("Plan, in words for the patient").fill("We will see you in person for a biopsy.")
+    page.get_by_role("button", name="Record the diagnosis").click()
+    assert "not in the diagnosis catalogue" in page.inner_text("#diagnose-problem")
+    assert page.get_by_label("Assessment (for the record)").input_value().startswith("Nodular lesion")
+    _shot(page, "case-form-problem-laptop.png")
+
+    # diagnose, from the searchable list
+    page.get_by_label("Diagnosis (ICD-10-CM)").fill("L40.0 — Psoriasis vulgaris")
+    page.get_by_role("button", name="Record the diagnosis").click()
+    page.wait_for_url(f"{base}/cases/{urgent}?done=diagnose")
+    assert "L40.0" in page.inner_text("#diagnoses")
+
+    # prescribe: the formulary gives the forms and strengths
+    page.get_by_label("Medication (formulary)").fill("10753 — tretinoin")
+    page.get_by_label("Form").select_option("cream")
+    strengths = page.locator("#prescribe-strength option").all_inner_texts()
+    assert "0.05%" in strengths
+    page.get_by_label("Strength").select_option("0.05%")
+    assert page.inner_text("#prescribe-unit") == "(g)"
+    page.get_by_label("Directions for the patient").fill("Apply a thin layer at bedtime.")
+    page.get_by_label("Quantity").fill("45")
+    page.get_by_label("Refills").fill("1")
+    page.get_by_role("button", name="Issue the prescription").click()
+    page.wait_for_url(f"{base}/cases/{urgent}?done=prescribe")
+    assert "0.05%" in page.inner_text("#prescriptions")
+
+    # schedule a follow-up
+    page.locator("#action-follow_up > summary").click()
+    page.get_by_label("What the patient should photograph").fill("Photograph the same spot in daylight.")
+    page.get_by_role("button", name="Schedule the follow-up").click()
+    page.wait_for_url(f"{base}/cases/{urgent}?done=follow_up")
+    assert page.inner_text("#case-status") == "follow up scheduled"
+
+    # the follow-up photos arrive through the intake API: the case is back in the queue
+    r = api.post(
+        f"/v1/cases/{urgent}/photos",
+        files=[("photos", ("later.jpg", good_jpeg(11), "image/jpeg"))],
+        headers=org.headers("intake"),
+    )
+    assert r.status_code == 200 and r.json()["status"] == "queued"
+    page.goto(f"{base}/queue")
+    assert urgent in _queue_ids(page)
+    page.goto(f"{base}/cases/{urgent}")
+    page.get_by_role("button", name="Claim this case").click()
+    page.wait_for_url(f"{base}/cases/{urgent}?done=claimed")
+    batches = page.locator(".batch h3").all_inner_texts()
+    assert batches[0].startswith("First photos") and batches[1].startswith("Follow-up photos")
+    page.get_by_label("Diagnosis (ICD-10-CM)").fill("L40.0 — Psoriasis vulgaris")
+    page.get_by_label("Certainty").select_option("confirmed")
+    page.get_by_label("Assessment (for the record)").fill("Plaques improved with treatment.")
+    page.get_by_label("Plan, in words for the patient").fill("Keep using the cream for 4 more weeks.")
+    page.get_by_role("button", name="Record the diagnosis").click()
+    page.wait_for_url(f"{base}/cases/{urgent}?done=diagnose")
+    _shot(page, "case-laptop.png")
+    page.set_viewport_size(TABLET)
+    _shot(page, "case-tablet.png")
+    page.set_viewport_size(LAPTOP)
+
+    # close the case
+    page.locator("#action-close > summary").click()
+    page.get_by_label("Reason").fill("Improving on treatment; nothing more to do online.")
+    page.get_by_role("button", name="Close the case").click()
+    page.wait_for_url(f"{base}/cases/{urgent}?done=close")
+    assert page.inner_text("#case-status") == "closed"
+
+    # the dashboard
+    page.get_by_role("link", name="SLA dashboard").click()
+    assert page.locator("svg.chart").count() == 2
+    _shot(page, "dashboard-laptop.png")
+
+    # keyboard: the claim button is reachable by Tab and has a visible focus ring
+    page.goto(f"{base}/queue")
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "claim-next":
+            break
+    assert page.evaluate("document.activeElement.id") == "claim-next"
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"
+    assert errors == []
+    context.close()
