@@ -14,6 +14,7 @@ from serving.consults.models import (
 from serving.events.models import DeliveryAttempt, OutboxEvent
 from serving.orgs.models import ApiKey, Organization
 from serving.people.models import User
+from serving.web.models import SignInAttempt, UserCredential, WebSession
 
 __all__ = [
     "ApiKey",
@@ -31,5 +32,8 @@ __all__ = [
     "Photo",
     "Prescription",
     "RenewalRequest",
+    "SignInAttempt",
     "User",
+    "UserCredential",
+    "WebSession",
 ]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from serving.audit import Actor, record
@@ -138,11 +139,19 @@ async def _sent_token(request: Request) -> str:
 
 async def checked_user(request: Request) -> WebUser:
     """The signed-in user of a POST whose CSRF token matches the session's (else CsrfRejected)."""
-    user = current_user(request)
+    user = await run_in_threadpool(current_user, request)
     sent = await _sent_token(request)
     if not sent or not secrets.compare_digest(sent.encode(), user.csrf_token.encode()):
+        await close_form(request)
         raise CsrfRejected
     return user
+
+
+async def close_form(request: Request) -> None:
+    """Close a parsed multipart form's spooled files (the page routes read the form themselves)."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        await (await request.form()).close()
 
 
 async def check_sign_in_csrf(request: Request) -> None:

@@ -82,6 +82,7 @@ class CaseView:
     now: datetime
     batches: list[BatchView]
     answers: list[tuple[str, str]]
+    unanswered: list[str]
     diagnoses: list = field(default_factory=list)
     prescriptions: list = field(default_factory=list)
     follow_ups: list = field(default_factory=list)
@@ -114,17 +115,15 @@ def _answer(value: Any) -> str:
     return str(value).replace("_", " ")
 
 
-def answers(questionnaire: dict[str, Any]) -> list[tuple[str, str]]:
-    """The questionnaire's answers as (label, text), in the order of the labels, then anything else."""
-    known = [
-        (label, _answer(questionnaire[key]))
-        for key, label in QUESTIONNAIRE_LABELS.items()
-        if key in questionnaire
-    ]
-    extra = [
-        (k.replace("_", " "), _answer(v)) for k, v in questionnaire.items() if k not in QUESTIONNAIRE_LABELS
-    ]
-    return known + extra
+def answers(questionnaire: dict[str, Any]) -> tuple[list[tuple[str, str]], list[str]]:
+    """The questionnaire's answers as (label, text), in the order of the labels, then anything else;
+    and the labels of the questions left unanswered."""
+    labelled = [(QUESTIONNAIRE_LABELS.get(k, k.replace("_", " ")), v) for k, v in questionnaire.items()]
+    order = list(QUESTIONNAIRE_LABELS.values())
+    labelled.sort(key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+    given = [(label, _answer(value)) for label, value in labelled if value not in (None, "", [])]
+    missing = [label for label, value in labelled if value in (None, "", [])]
+    return given, missing
 
 
 def failed_checks(quality: dict[str, Any]) -> list[str]:
@@ -210,11 +209,13 @@ def case_view(session: Session, *, client: Client, case_id: str, now: datetime) 
     case = load_case(session, client=client, case_id=case_id, for_update=False)
     record(session, actor=client.actor, action="case.read", resource_type="case", resource_id=case.id)
     fus = follow_ups.of_case(session, case=case)
+    given, missing = answers(case.questionnaire or {})
     view = CaseView(
         case=case,
         now=now,
         batches=batches(case.photos, {f.received_batch for f in fus if f.received_batch}),
-        answers=answers(case.questionnaire or {}),
+        answers=given,
+        unanswered=missing,
         diagnoses=diagnosis.history(session, case=case),
         prescriptions=prescriptions.of_case(session, case=case),
         follow_ups=fus,

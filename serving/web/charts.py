@@ -62,9 +62,9 @@ def y_ticks(top: float, count: int = 4, fmt=lambda v: f"{v:g}") -> list[Tick]:
 
 
 def day_ticks(times: list[datetime]) -> list[Tick]:
-    """One tick at each midnight (every other day when there are many)."""
+    """A tick at the first sample of each day (every other day when there are many)."""
     n = len(times)
-    days = [(i, t) for i, t in enumerate(times) if t.hour == 0 and t.minute == 0]
+    days = [(i, t) for i, t in enumerate(times) if i > 0 and t.date() != times[i - 1].date()]
     step = 2 if len(days) > 8 else 1
     return [Tick(_x(i, n), t.strftime("%d %b")) for i, t in days[::step]]
 
@@ -81,7 +81,7 @@ def stacked_areas(points: list[DepthPoint], tiers: list[str]) -> tuple[list[Area
         back = [f"{_x(i, n):.1f},{_y(base[i], top):.1f}" for i in range(n - 1, -1, -1)]
         areas.append(Area(tier, " ".join(outline + back), points[-1].depth.get(tier, 0) if points else 0))
         base = upper
-    return areas, y_ticks(top), day_ticks([p.at for p in points])
+    return areas, y_ticks(top, count=int(top) if top <= 5 else 5), day_ticks([p.at for p in points])
 
 
 def share_bars(days: list[DayShare], target: float = 0.9) -> tuple[list[Bar], list[Tick], float]:

@@ -23,10 +23,23 @@ from serving.web.routes_case import case_page, not_found
 router = APIRouter(include_in_schema=False)
 
 
+#: what to fix, in the page's words, where the service's advice names the JSON API
+PAGE_FIX = {
+    "unknown_diagnosis_code": "Pick a diagnosis from the list: type a name, a synonym or a code; "
+    "put anything the code does not say under 'Details'.",
+    "unknown_medication": "Pick a medication from the list: type its name or its class.",
+    "diagnosis_required": "Record the diagnosis first (Diagnose), then prescribe.",
+    "invalid_base64": "Attach the image file again.",
+    "due_in_past": "Pick a date and time in the future.",
+    "due_too_far": "Pick a date within two years.",
+}
+
+
 def problem_from(form: str, exc: Exception) -> FormProblem:
     """A service's refusal -> what the page shows beside the form."""
     if isinstance(exc, ConsultError):
-        return FormProblem(form, exc.message, fix=exc.fix, field=exc.field, status=exc.status)
+        fix = PAGE_FIX.get(exc.code, exc.fix)
+        return FormProblem(form, exc.message, fix=fix, field=exc.field, status=exc.status)
     if isinstance(exc, IllegalMove):
         return FormProblem(
             form,
@@ -54,13 +67,19 @@ async def _act(
     try:
         parsed = parse(form)
         data = await parsed if hasattr(parsed, "__await__") else parsed
-        await run_in_threadpool(call, request, user, case_id, data)
     except FormProblem as problem:
-        return case_page(request, user, case_id, problem=problem, values=values)
+        return await run_in_threadpool(case_page, request, user, case_id, problem=problem, values=values)
+    finally:
+        await form.close()  # its spooled files: attachments are read into ``data`` by now
+    try:
+        await run_in_threadpool(call, request, user, case_id, data)
     except (CaseNotFound, NotFound):
-        return not_found(request, user, action=f"consult.{form_name}", resource_id=case_id)
+        return await run_in_threadpool(
+            not_found, request, user, action=f"consult.{form_name}", resource_id=case_id
+        )
     except (ConsultError, IllegalMove, LeaseRequired) as exc:
-        return case_page(request, user, case_id, problem=problem_from(form_name, exc), values=values)
+        problem = problem_from(form_name, exc)
+        return await run_in_threadpool(case_page, request, user, case_id, problem=problem, values=values)
     done = "question" if form_name == "message" and getattr(data, "question", False) else form_name
     return RedirectResponse(f"/cases/{case_id}?done={done}", status_code=303)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
 from serving.web import auth_web
@@ -56,7 +57,8 @@ async def sign_in(request: Request):
     }
     password = form.get("password")
     try:
-        token = auth_web.sign_in(
+        token = await run_in_threadpool(  # argon2 and the database: off the event loop
+            auth_web.sign_in,
             request,
             org_slug=values["organization"],
             login=values["login"],

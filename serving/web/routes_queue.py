@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
 from serving.cases.service import CaseNotFound
@@ -60,6 +61,10 @@ async def claim(request: Request, user: CheckedUser):
     """Claim the top case (or the case named by the form's ``case_id``) and open it."""
     form = await request.form()
     case_id = form.get("case_id") if isinstance(form.get("case_id"), str) else None
+    return await run_in_threadpool(_claim, request, user, case_id)
+
+
+def _claim(request: Request, user, case_id: str | None):
     lease = timedelta(minutes=request.app.state.settings.lease_minutes)
     try:
         with transaction(request.app.state.sessions) as session:

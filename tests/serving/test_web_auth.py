@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
-from web_support import PASSWORD, csrf, default_dermatologist, sign_in, with_password
+from web_support import CSRF_FIELD, PASSWORD, csrf, default_dermatologist, sign_in, with_password
 
 from serving.app import create_app
 from serving.audit import Actor, AuditEvent
@@ -259,3 +259,36 @@ def test_cli_sets_a_password_from_stdin(tmp_path):
     )
     with TestClient(create_app(settings)) as client:
         assert sign_in(client, "sun", "sun.derm", PASSWORD + "!").status_code == 303
+
+
+def test_a_multipart_post_without_the_token_is_refused(client, org, sessions):
+    default_dermatologist(sessions, org.org_id)
+    sign_in(client, org.slug, "derm")
+    r = client.post(
+        "/cases/x/messages",
+        data={"body": "hello"},
+        files=[("attachments", ("a.jpg", b"\xff\xd8" + b"0" * 2048, "image/jpeg"))],
+    )
+    assert r.status_code == 403  # and its spooled upload is closed (warnings are errors here)
+
+
+@pytest.mark.parametrize(
+    "target, landing",
+    [("/dashboard", "/dashboard"), ("https://evil.example/", "/queue"), ("//evil.example", "/queue")],
+)
+def test_sign_in_goes_back_only_to_this_site(client, org, sessions, target, landing):
+    default_dermatologist(sessions, org.org_id)
+    page = client.get(f"/sign-in?next={target}")
+    token = CSRF_FIELD.search(page.text).group(1)
+    r = client.post(
+        "/sign-in",
+        data={
+            "csrf_token": token,
+            "organization": org.slug,
+            "login": "derm",
+            "password": PASSWORD,
+            "next": target,
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == landing

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx2 as httpx
@@ -20,11 +22,14 @@ import pytest
 from conftest import make_org
 from consults_support import QUESTIONNAIRE
 from factories import blurred_jpeg, good_jpeg
+from queue_cases import case_row, insert_cases
 from test_concurrent_retries import LiveServer
 from web_support import PASSWORD, default_dermatologist
 
 from serving.app import create_app
-from serving.db import make_engine, make_session_factory
+from serving.audit import AuditEvent
+from serving.cases.models import Case
+from serving.db import make_engine, make_session_factory, transaction, utcnow
 from serving.settings import Settings
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "screenshots"
@@ -79,9 +84,70 @@ def live(sqlite_url, tmp_path):
     sessions = make_session_factory(engine)
     org = make_org(sessions)
     default_dermatologist(sessions, org.org_id)
+    _seed_history(sessions, org.org_id, utcnow())
     with LiveServer(create_app(settings)) as base, httpx.Client(base_url=base, timeout=60) as api:
-        yield base, org, api
+        yield base, org, api, sessions
     engine.dispose()
+
+
+def _seed_history(sessions, org_id: str, now: datetime) -> None:
+    """Two weeks of work as the services would have left it: cases queued, claimed after a wait (some
+    past their SLA), closed, with their audit rows; and a few cases waiting since yesterday."""
+    rng = random.Random(6)
+    sla_hours = {"URGENT": 4, "PRIORITY": 24, "ROUTINE": 48}
+    rows, audit = [], []
+
+    def event(at, case_id, action, detail):
+        audit.append(
+            AuditEvent(
+                at=at,
+                organization_id=org_id,
+                actor_role="intake" if action == "case.create" else "dermatologist",
+                action=action,
+                resource_type="case",
+                resource_id=case_id,
+                detail=detail,
+            )
+        )
+
+    for day in range(14, 0, -1):
+        for _ in range(5 + day % 4):
+            tier = rng.choices(list(sla_hours), weights=(2, 3, 5))[0]
+            created = now - timedelta(days=day, hours=rng.uniform(0, 23))
+            wait = timedelta(hours=rng.uniform(0.2, 1.3) * sla_hours[tier])
+            reviewed, closed = created + wait, created + wait + timedelta(minutes=20)
+            if closed > now - timedelta(hours=1):
+                continue
+            row = case_row(org_id, tier=tier, status="closed", now=created, age=timedelta(0))
+            due = created + timedelta(hours=sla_hours[tier])
+            row.update(review_due_at=due, first_reviewed_at=reviewed, updated_at=closed)
+            rows.append(row)
+            event(created, row["id"], "case.create", {"status": "queued", "tier": tier})
+            event(reviewed, row["id"], "case.transition", {"from": "queued", "to": "in_review"})
+            event(closed, row["id"], "case.transition", {"from": "in_review", "to": "closed"})
+    for hours, tier, site in ((30, "ROUTINE", "scalp"), (20, "ROUTINE", "chest"), (9, "PRIORITY", "neck")):
+        created = now - timedelta(hours=hours)
+        row = case_row(
+            org_id, tier=tier, urgency=0.3 if tier == "ROUTINE" else 0.5, now=created, age=timedelta(0)
+        )
+        row.update(
+            review_due_at=created + timedelta(hours=sla_hours[tier]),
+            questionnaire={"jurisdiction": "US-CA", "body_site": site},
+        )
+        rows.append(row)
+        event(created, row["id"], "case.create", {"status": "queued", "tier": tier})
+    insert_cases(sessions, rows)
+    with transaction(sessions) as session:
+        session.add_all(audit)
+
+
+def _overdue(sessions, case_id: str, by: timedelta) -> None:
+    """Make a queued case look as if it had waited past its review time."""
+    with transaction(sessions) as session:
+        case = session.get(Case, case_id)
+        hours = case.review_due_at - case.queued_at
+        case.review_due_at = utcnow() - by
+        case.queued_at = case.created_at = case.review_due_at - hours
 
 
 def _submit(api, org, questionnaire, photos) -> str:
@@ -117,8 +183,9 @@ def _queue_ids(page) -> list[str]:
 
 
 def test_a_dermatologist_works_a_case_in_the_browser(browser, live):
-    base, org, api = live
+    base, org, api, sessions = live
     urgent = _submit(api, org, URGENT, [good_jpeg(1), good_jpeg(2)])
+    _overdue(sessions, urgent, timedelta(minutes=12))
     _submit(api, org, PRIORITY, [good_jpeg(4)])
     _submit(api, org, QUESTIONNAIRE, [good_jpeg(5), blurred_jpeg(6)])
     _submit(api, org, ROUTINE_2, [good_jpeg(7)])
@@ -141,7 +208,8 @@ def test_a_dermatologist_works_a_case_in_the_browser(browser, live):
     before = countdown.inner_text()
     page.wait_for_timeout(1100)
     after = countdown.inner_text()
-    assert before != after and after.endswith("left"), (before, after)
+    assert before != after and after.startswith("overdue by"), (before, after)
+    assert "overdue" in countdown.get_attribute("class")
     _shot(page, "queue-laptop.png")
     page.set_viewport_size(TABLET)
     _shot(page, "queue-tablet.png")
@@ -193,10 +261,10 @@ def test_a_dermatologist_works_a_case_in_the_browser(browser, live):
 
     # prescribe: the formulary gives the forms and strengths
     page.get_by_label("Medication (formulary)").fill("10753 — tretinoin")
-    page.get_by_label("Form").select_option("cream")
+    page.get_by_label("Form", exact=True).select_option("cream")
     strengths = page.locator("#prescribe-strength option").all_inner_texts()
     assert "0.05%" in strengths
-    page.get_by_label("Strength").select_option("0.05%")
+    page.get_by_label("Strength", exact=True).select_option("0.05%")
     assert page.inner_text("#prescribe-unit") == "(g)"
     page.get_by_label("Directions for the patient").fill("Apply a thin layer at bedtime.")
     page.get_by_label("Quantity").fill("45")
@@ -232,6 +300,17 @@ def test_a_dermatologist_works_a_case_in_the_browser(browser, live):
     page.get_by_label("Plan, in words for the patient").fill("Keep using the cream for 4 more weeks.")
     page.get_by_role("button", name="Record the diagnosis").click()
     page.wait_for_url(f"{base}/cases/{urgent}?done=diagnose")
+
+    # a message to the patient, with an image
+    page.locator("#action-message > summary").click()
+    page.get_by_label("Message", exact=True).fill("The plaques look thinner. Here is how to apply the cream.")
+    page.get_by_label("Images").set_input_files(
+        [{"name": "how-to.jpg", "mimeType": "image/jpeg", "buffer": good_jpeg(12)}]
+    )
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_url(f"{base}/cases/{urgent}?done=message")
+    assert "The plaques look thinner" in page.inner_text("#thread")
+    assert page.locator("#thread .attachments img").evaluate("img => img.naturalWidth") > 0
     _shot(page, "case-laptop.png")
     page.set_viewport_size(TABLET)
     _shot(page, "case-tablet.png")
@@ -239,7 +318,9 @@ def test_a_dermatologist_works_a_case_in_the_browser(browser, live):
 
     # close the case
     page.locator("#action-close > summary").click()
-    page.get_by_label("Reason").fill("Improving on treatment; nothing more to do online.")
+    page.locator("#action-close").get_by_label("Reason").fill(
+        "Improving on treatment; nothing more to do online."
+    )
     page.get_by_role("button", name="Close the case").click()
     page.wait_for_url(f"{base}/cases/{urgent}?done=close")
     assert page.inner_text("#case-status") == "closed"
@@ -248,6 +329,9 @@ def test_a_dermatologist_works_a_case_in_the_browser(browser, live):
     page.get_by_role("link", name="SLA dashboard").click()
     assert page.locator("svg.chart").count() == 2
     _shot(page, "dashboard-laptop.png")
+    page.set_viewport_size(TABLET)
+    _shot(page, "dashboard-tablet.png")
+    page.set_viewport_size(LAPTOP)
 
     # keyboard: the claim button is reachable by Tab and has a visible focus ring
     page.goto(f"{base}/queue")

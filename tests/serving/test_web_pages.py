@@ -269,3 +269,35 @@ def test_dashboard_shows_the_figures_and_charts(client, org, sessions):
     assert 'class="area-ROUTINE"' in page.text and "reviewed within SLA" in page.text
     assert re.search(r'id="fig-queued">1<', page.text)
     assert "100%" in page.text  # the claimed case was reviewed within its SLA
+
+
+def test_an_admin_sets_a_password_on_the_users_page(client, org, sessions):
+    derm_id = default_dermatologist(sessions, org.org_id)
+    with_password(sessions, org.org_id, login="boss", role="admin")
+    assert sign_in(client, org.slug, "derm").status_code == 303
+    assert client.get("/admin/users").status_code == 403
+    admin = type(client)(client.app)
+    sign_in(admin, org.slug, "boss")
+    page = admin.get("/admin/users")
+    assert page.status_code == 200 and "Dr. Default" in page.text
+    token = csrf(admin, "/admin/users")
+    path = f"/admin/users/{derm_id}/password"
+    r = admin.post(path, data={"csrf_token": token, "login": "derm", "password": "x" * 12, "again": "y" * 12})
+    assert r.status_code == 422 and "differ" in r.text
+    new = "a brand new passphrase"
+    r = admin.post(
+        path,
+        data={"csrf_token": token, "login": "d.default", "password": new, "again": new},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert client.get("/queue", follow_redirects=False).status_code == 303  # their session ended
+    assert sign_in(client, org.slug, "d.default", new).status_code == 303
+    with transaction(sessions) as session:
+        event = session.scalar(
+            select(AuditEvent)
+            .where(AuditEvent.action == "user.password.set", AuditEvent.resource_id == derm_id)
+            .order_by(AuditEvent.id.desc())
+            .limit(1)
+        )
+        assert event.actor_role == "admin" and event.detail["login"] == "d.default"
