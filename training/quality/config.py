@@ -37,6 +37,8 @@ class QualityTrainConfig:
     weight_decay: float = 1e-4
     warmup_epochs: int = 1
     defect_loss_weight: float = 2.0
+    #: checkpoint selection on the validation set: "val_loss" (lowest) or "val_retake_auc" (highest)
+    select_on: str = "val_loss"
     #: the retake threshold keeps the combined verdict's false-retake rate on the clean validation
     #: photos at or below this
     target_false_retake: float = 0.05

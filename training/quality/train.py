@@ -103,7 +103,9 @@ def fit(
     n = len(train_feats)
     steps_per_epoch = max(1, n // cfg.batch_size)
     total, warmup = cfg.epochs * steps_per_epoch, cfg.warmup_epochs * steps_per_epoch
-    best = {"loss": math.inf, "state": None, "epoch": -1}
+    if cfg.select_on not in ("val_loss", "val_retake_auc"):
+        raise ValueError(f"select_on {cfg.select_on!r}: expected val_loss or val_retake_auc")
+    best = {"score": -math.inf, "state": None, "epoch": -1}
     step = 0
     for epoch in range(cfg.epochs):
         net.train()
@@ -137,9 +139,10 @@ def fit(
         tracking.log_metrics(metrics, step=epoch)
         if progress:
             tqdm.write(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-        if val_loss < best["loss"]:
+        score = -val_loss if cfg.select_on == "val_loss" else metrics["val_retake_auc"]
+        if score > best["score"]:
             best = {
-                "loss": val_loss,
+                "score": score,
                 "state": {k: v.detach().clone() for k, v in net.state_dict().items()},
                 "epoch": epoch,
             }
