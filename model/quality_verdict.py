@@ -9,13 +9,16 @@ severity per defect; the classical checks (``model.quality_checks``) measure a f
   (``GATE_CHECKS``: too few pixels, no skin in view, nearly black, washed out). The other checks
   (sharpness, glare, colour, framing) overlap with what the model learned and flag a few percent of
   good photos each, so they inform the instructions but do not decide alone.
-* **defects**: what is wrong, most important first. Failing gates first (nothing else matters until
-  they are fixed), then the model's defects at or above their thresholds, worst estimated severity
-  first, then failing non-gate checks the model did not already name. A retake with nothing above a
-  threshold names the model's most likely defect (relative to its threshold).
+* **defects**: what is wrong, most important first. A failing resolution floor first (a fact about
+  the file the patient sent, which no other change fixes); then the model's most likely defect, then its
+  other defects at or above their thresholds, worst estimated severity first; then the failing gates and
+  the failing non-gate checks the model did not already name. The model names the cause better than the
+  checks' proxies: a strong colour cast, for one, also fails the skin-colour check, and naming "no skin
+  in view" would send the patient the wrong way (chosen on validation photos: the first instruction named
+  the applied defect in 86 % of moderate/severe cases this way, 76 % with the gates first).
 * **instructions**: one sentence a patient can act on per defect, in that order (duplicates dropped).
-* **score** in [0, 1]: the lower of the model's quality (P(retake) mapped so that its threshold is
-  0.5) and the gates' score; ``score >= 0.5`` exactly when the verdict is "accept".
+* **score** in [0, 1]: the model's quality (P(retake) mapped so that its threshold is 0.5), lowered to
+  the gates' score only when a gate fails; ``score >= 0.5`` exactly when the verdict is "accept".
 
 Without a model, ``classical_verdict`` keeps the classical report as it is (every check decides).
 """
@@ -132,25 +135,21 @@ def combine(report: QualityReport, reading: ModelReading, policy: QualityPolicy)
     failing = [name for name in IMPORTANCE if not report.checks[name].passed]
     gates = [n for n in failing if n in GATE_CHECKS]
     retake = bool(gates) or reading.retake >= policy.retake
+    score = _model_quality(reading.retake, policy.retake)
+    if gates:
+        score = min(score, _gate_quality(report))
+    if not retake:  # a usable photo: nothing to ask of the patient
+        return QualityVerdict(verdict=ACCEPT, score=round(max(score, 0.5), 3), defects=(), instructions=())
 
-    ranked: list[str] = [CHECK_DEFECT[n] for n in gates]
+    ranked: list[str] = ["low_resolution"] if "resolution" in gates else []
+    ranked.append(max(DEFECTS, key=lambda d: reading.defects.get(d, 0.0)))
     over = [d for d in DEFECTS if reading.defects.get(d, 0.0) >= policy.defects[d]]
     ranked += sorted(over, key=lambda d: -reading.defects[d])
-    if retake:
-        ranked += [CHECK_DEFECT[n] for n in failing if n not in GATE_CHECKS]
-        if not ranked:
-            ranked.append(max(DEFECTS, key=lambda d: reading.defects.get(d, 0.0) / policy.defects[d]))
+    ranked += [CHECK_DEFECT[n] for n in gates] + [CHECK_DEFECT[n] for n in failing if n not in GATE_CHECKS]
     defects = tuple(dict.fromkeys(ranked))
-    if not retake:
-        defects = ()  # a usable photo: nothing to ask of the patient
-    score = min(_model_quality(reading.retake, policy.retake), _gate_quality(report))
-    score = min(score, 0.499) if retake else max(score, 0.5)
     instructions = tuple(dict.fromkeys(_instruction(d, report) for d in defects))
     return QualityVerdict(
-        verdict=RETAKE if retake else ACCEPT,
-        score=round(score, 3),
-        defects=defects,
-        instructions=instructions,
+        verdict=RETAKE, score=round(min(score, 0.499), 3), defects=defects, instructions=instructions
     )
 
 

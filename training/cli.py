@@ -142,7 +142,14 @@ def evaluate() -> None:
     "--bootstrap", "n_boot", default=1000, show_default=True, help="Bootstrap resamples (patients)."
 )
 @click.option("--workers", default=2, show_default=True)
-@click.option("--limit", type=int, default=None, help="Only the first N test photos (smoke runs).")
+@click.option("--limit", type=int, default=None, help="Only the first N photos (smoke runs).")
+@click.option(
+    "--split",
+    type=click.Choice(["test", "validation"]),
+    default="test",
+    show_default=True,
+    help="test: the test patients; validation: the model's own validation fold (train patients).",
+)
 def evaluate_quality(
     model_spec: str,
     data_dir: Path | None,
@@ -152,6 +159,7 @@ def evaluate_quality(
     n_boot: int,
     workers: int,
     limit: int | None,
+    split: str,
 ) -> None:
     """The whole quality path (checks + model) on every test photo untouched and with every defect."""
     try:
@@ -172,13 +180,14 @@ def evaluate_quality(
         model_path=path,
         manifest=manifest,
         data_dir=data_dir,
-        out_dir=out or Path("var/evaluations") / version,
+        out_dir=out or Path("var/evaluations") / f"{version}-{split}",
         seed=seed,
         n_boot=n_boot,
         workers=workers,
         limit=limit,
+        split=split,
     )
-    click.echo(report.to_markdown(f"Quality path {version}, test patients"))
+    click.echo(report.to_markdown(f"Quality path {version}, {split} photos"))
     for key, ok in targets_met(report.metrics).items():
         op, target = TARGETS[key]
         click.echo(f"  target {key} {op} {target}: {'met' if ok else 'NOT met'}")

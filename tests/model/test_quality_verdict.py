@@ -65,22 +65,33 @@ def test_defect_over_threshold_alone_does_not_send_back(good_report):
     assert v.verdict == "accept" and v.defects == ()
 
 
-def test_a_failing_gate_sends_back_whatever_the_model_says():
+def test_a_failing_resolution_floor_sends_back_and_comes_first():
     tiny = skin_photo((160, 120), seed=4)
     report = assess_quality(tiny, original_size=(160, 120))
     assert not report.checks["resolution"].passed
-    v = combine(report, reading(0.01), POLICY)
+    v = combine(report, reading(0.01, defocus_blur=0.3), POLICY)
     assert v.verdict == "retake"
-    assert v.defects[0] == "low_resolution"
+    assert v.defects[:2] == ("low_resolution", "defocus_blur")
     assert v.instructions[0] == DEFECT_INSTRUCTIONS["low_resolution"]
 
 
-def test_dark_photo_gate_comes_before_model_defects():
+def test_failing_gate_sends_back_but_the_model_names_the_cause():
+    """A dark photo fails the exposure gate; when the model reads it as dark too, that comes first, and
+    the gate's own defect is still listed."""
     dark = (skin_photo((640, 480), seed=5).astype(np.float32) * 0.12).astype(np.uint8)
     report = assess_quality(dark, original_size=PHONE)
     assert "underexposure" in GATE_CHECKS and not report.checks["underexposure"].passed
-    v = combine(report, reading(0.95, noise=0.9), POLICY)
-    assert v.defects[0] == "underexposure" and "noise" in v.defects
+    v = combine(report, reading(0.02, underexposure=0.8, noise=0.6), POLICY)
+    assert v.verdict == "retake" and v.score < 0.5
+    assert v.defects[:2] == ("underexposure", "noise")
+    cast = combine(report, reading(0.95, colour_cast=0.9), POLICY)
+    assert cast.defects[0] == "colour_cast" and "underexposure" in cast.defects
+
+
+def test_gate_scores_lower_the_score_only_when_a_gate_fails(good_report):
+    """Ranking photos by the score is the model's ranking while every gate passes."""
+    low, high = combine(good_report, reading(0.05), POLICY), combine(good_report, reading(0.3), POLICY)
+    assert low.score > high.score >= 0.5
 
 
 def test_framing_instruction_comes_from_the_check_when_it_knows_which():

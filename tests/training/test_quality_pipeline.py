@@ -186,3 +186,44 @@ def test_intake_uses_the_configured_quality_model(run, tmp_path, sqlite_url, thr
         assert photo["defects"] and photo["instructions"]
     else:
         assert photo["verdict"] == "accept" and photo["instructions"] == []
+
+
+def test_promotion_needs_a_test_evaluation_that_meets_the_targets(run, workspace, tmp_path):
+    from training.quality.promote import bundle_quality, decide, latest_evaluation, promote_quality
+
+    with pytest.raises(ValueError, match="no test evaluation"):
+        promote_quality("tiny-quality", run.model_version, bundle_dir=tmp_path / "bundle")
+    report, _ = run_evaluation(
+        model_path=run.onnx_path,
+        manifest=workspace / "manifest.csv",
+        data_dir=workspace,
+        out_dir=tmp_path / "eval",
+        seed=5,
+        n_boot=10,
+        workers=1,
+        progress=False,
+    )
+    version = ModelContract.load(run.onnx_path.with_suffix(".json")).version
+    evaluation = latest_evaluation(version)
+    assert evaluation is not None and evaluation.data.params["split"] == "test"
+    result = promote_quality("tiny-quality", run.model_version, bundle_dir=tmp_path / "bundle")
+    expected, _ = decide(dict(evaluation.data.metrics), None)
+    assert result.promoted == expected
+    assert any("first_instruction" in r for r in result.reasons)
+    tag = tracking.client().get_model_version("tiny-quality", run.model_version).tags["promotion"]
+    assert tag.startswith("promoted" if expected else "rejected")
+
+    folder = bundle_quality(run.run_id, evaluation.info.run_id, tmp_path / "bundle2")
+    card = (folder / "QUALITY_MODEL_CARD.md").read_text()
+    assert "## Test" in card and f"{report.metrics['retake_auc']:.3f}" in card
+    assert QualityModel(folder / "quality.onnx").version == version
+
+
+def test_decision_rules():
+    from training.quality.promote import decide
+
+    good = {"test_retake_auc": 0.97, "test_false_retake": 0.05, "test_first_instruction": 0.9}
+    assert decide(good, None)[0]
+    assert not decide({**good, "test_false_retake": 0.2}, None)[0]
+    assert not decide(good, {**good, "test_retake_auc": 0.99})[0]  # worse than the champion
+    assert decide(good, {**good, "test_retake_auc": 0.974})[0]  # within the tolerance

@@ -205,26 +205,36 @@ def run_evaluation(
     workers: int,
     limit: int | None = None,
     progress: bool = True,
+    split: str = "test",
 ) -> tuple[QualityEvaluation, Path]:
-    """The test split through the whole quality path; writes report, plots; logs an MLflow run."""
+    """The test split (or the model's own validation fold of train patients, ``split="validation"``,
+    to refresh its validation figures) through the whole quality path; writes report, plots; logs an
+    MLflow run."""
     from data_pipelines.manifest import manifest_hash, read_manifest
     from training import tracking
     from training.quality.data import evaluation_set, load_photos
     from training.quality.plots import defect_confusion_plot, detection_plot, roc_plot
 
     model = QualityModel(model_path)
-    rows = [r for r in read_manifest(manifest) if r.source == "pad_ufes_20" and r.split == "test"]
+    rows = [r for r in read_manifest(manifest) if r.source == "pad_ufes_20"]
+    if split == "test":
+        rows = [r for r in rows if r.split == "test"]
+    elif split == "validation":
+        fold = model.model.contract.provenance["config"]["validation_fold"]
+        rows = [r for r in rows if r.split == "train" and r.fold == fold]
+    else:
+        raise ValueError(f"split {split!r}: expected test or validation")
     rows = rows[:limit] if limit else rows
-    photos = load_photos(rows, data_dir, desc="test photos")
+    photos = load_photos(rows, data_dir, desc=f"{split} photos")
     spec = model.model.contract.image
     samples = evaluation_set(
-        photos, seed=seed, size=spec.size, resize=spec.resize, workers=workers, desc="test set"
+        photos, seed=seed, size=spec.size, resize=spec.resize, workers=workers, desc=f"{split} set"
     )
     scored = score(samples, model)
     report = evaluate_scored(scored, n_boot=n_boot, seed=seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "quality_evaluation.md").write_text(
-        report.to_markdown(f"Quality path {model.version}, test patients")
+        report.to_markdown(f"Quality path {model.version}, {split} photos")
     )
     (out_dir / "quality_evaluation.json").write_text(report.to_json())
     plots = [
@@ -237,11 +247,11 @@ def run_evaluation(
         "manifest_hash": manifest_hash(manifest),
         "git_sha": tracking.git_sha(),
     }
-    config = {"model": str(model_path), "seed": seed, "n_boot": n_boot, "limit": limit, "split": "test"}
+    config = {"model": str(model_path), "seed": seed, "n_boot": n_boot, "limit": limit, "split": split}
     with tracking.run(
         "dermatriage-quality-evaluation", run_name=f"evaluate-{model.version}", config=config, tags=tags
     ):
-        tracking.log_metrics({f"test_{k}": v for k, v in report.metrics.items() if np.isfinite(v)})
+        tracking.log_metrics({f"{split}_{k}": v for k, v in report.metrics.items() if np.isfinite(v)})
         for path in [out_dir / "quality_evaluation.md", out_dir / "quality_evaluation.json", *plots]:
             tracking.log_artifact(path)
     return report, out_dir

@@ -43,14 +43,16 @@ class QualityPromotion:
         return "\n".join(lines)
 
 
-def latest_evaluation(model_version: str):
-    """The newest full (unlimited) test evaluation run of a model version, or None."""
+def latest_evaluation(model_version: str, split: str = "test"):
+    """The newest full (unlimited) evaluation run of a model version on ``split``, or None."""
     experiment = tracking.client().get_experiment_by_name(EVALUATIONS)
     if experiment is None:
         return None
     runs = tracking.client().search_runs(
         [experiment.experiment_id],
-        filter_string=f"tags.model_version = '{model_version}' and params.limit = 'None'",
+        filter_string=(
+            f"tags.model_version = '{model_version}' and params.limit = 'None' and params.split = '{split}'"
+        ),
         order_by=["attributes.start_time DESC"],
         max_results=1,
     )
@@ -115,16 +117,29 @@ def promote_quality(
         tracking.set_champion(name, version)
     bundled = None
     if bundle and promoted:
-        bundled = bundle_quality(candidate.run_id, evaluation.info.run_id, bundle_dir)
+        validation = latest_evaluation(_contract_version(candidate.run_id), "validation")
+        bundled = bundle_quality(
+            candidate.run_id,
+            evaluation.info.run_id,
+            bundle_dir,
+            validation.info.run_id if validation else None,
+        )
     return QualityPromotion(name, version, promoted, tuple(reasons), bundled)
 
 
-def bundle_quality(run_id: str, evaluation_run_id: str, bundle_dir: Path) -> Path:
-    """Copy the model folder into ``bundle_dir`` and write its card with validation and test figures."""
+def bundle_quality(
+    run_id: str, evaluation_run_id: str, bundle_dir: Path, validation_run_id: str | None = None
+) -> Path:
+    """Copy the model folder into ``bundle_dir`` and write its card with validation and test figures
+    (validation: the newest ``--split validation`` evaluation when there is one, else the training run's)."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         folder = tracking.download(run_id, MODEL_FOLDER, work / "model")
-        validation = tracking.download(run_id, "validation.md", work / "val").read_text()
+        if validation_run_id:
+            path = tracking.download(validation_run_id, "quality_evaluation.md", work / "val")
+        else:
+            path = tracking.download(run_id, "validation.md", work / "val")
+        validation = path.read_text()
         config = QualityTrainConfig.load(tracking.download(run_id, "config.yaml", work / "cfg"))
         test = tracking.download(evaluation_run_id, "quality_evaluation.md", work / "test").read_text()
         bundle_dir.mkdir(parents=True, exist_ok=True)
