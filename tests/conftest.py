@@ -88,6 +88,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         migrate_on_start=False,
         urgency_model="none",  # rules only; tests of the learned model load their own
         quality_model="none",  # the classical checks only; tests of the learned model load their own
+        deliver_events=False,  # tests deliver with deliver_due(); the background task has its own test
     )
 
 
