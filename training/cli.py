@@ -172,6 +172,10 @@ def evaluate_quality(
     data_dir = data_dir or default_data_dir()
     if not manifest.exists():
         build_manifest(data_dir, manifest, progress=True)
+    if model_spec.startswith("models:/"):
+        from training import tracking
+
+        tracking.configure("dermatriage-quality-evaluation")  # the registry of this project's store
     path = resolve_model_path(model_spec, cache_dir=Path("var/models"), bundled="quality")
     if path is None:
         raise click.ClickException(f"no quality model at {model_spec!r}")
