@@ -10,7 +10,8 @@ severity per defect; the classical checks (``model.quality_checks``) measure a f
   (sharpness, glare, colour, framing) overlap with what the model learned and flag a few percent of
   good photos each, so they inform the instructions but do not decide alone.
 * **defects**: what is wrong, most important first. A failing resolution floor first (a fact about
-  the file the patient sent, which no other change fixes); then the model's most likely defect, then its
+  the file the patient sent, which no other change fixes); then the model's most likely defect (unless
+  a failing exposure check says the opposite: too dark where the model reads too bright), then its
   other defects at or above their thresholds, worst estimated severity first; then the failing gates and
   the failing non-gate checks the model did not already name. The model names the cause better than the
   checks' proxies: a strong colour cast, for one, also fails the skin-colour check, and naming "no skin
@@ -70,6 +71,7 @@ CHECK_DEFECT: dict[str, str] = {
     "lesion_framing": "framing",
 }
 GATE_CHECKS = ("skin_present", "resolution", "underexposure", "overexposure")
+_OPPOSITE = {"underexposure": "overexposure", "overexposure": "underexposure"}
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,11 @@ def combine(report: QualityReport, reading: ModelReading, policy: QualityPolicy)
         return QualityVerdict(verdict=ACCEPT, score=round(max(score, 0.5), 3), defects=(), instructions=())
 
     ranked: list[str] = ["low_resolution"] if "resolution" in gates else []
-    ranked.append(max(DEFECTS, key=lambda d: reading.defects.get(d, 0.0)))
+    top = max(DEFECTS, key=lambda d: reading.defects.get(d, 0.0))
+    # the exposure checks measure brightness exactly: when one fails and the model reads the opposite
+    # (a photo far from anything it learned), the measurement wins
+    ranked += [g for g in gates if _OPPOSITE.get(g) == top]
+    ranked.append(top)
     over = [d for d in DEFECTS if reading.defects.get(d, 0.0) >= policy.defects[d]]
     ranked += sorted(over, key=lambda d: -reading.defects[d])
     ranked += [CHECK_DEFECT[n] for n in gates] + [CHECK_DEFECT[n] for n in failing if n not in GATE_CHECKS]

@@ -123,3 +123,22 @@ def test_classical_verdict_keeps_the_checks_decision():
     assert v.verdict == report.verdict == "retake"
     assert "low_resolution" in v.defects
     assert v.instructions[-1] == INSTRUCTIONS["resolution"]
+
+
+def test_the_bundled_champion_loads_and_a_dark_photo_is_named_dark():
+    from model.quality_model import QualityModel
+    from serving.triage.loading import ARTIFACTS
+
+    model = QualityModel(ARTIFACTS / "quality.onnx")
+    assert model.version.startswith("quality-") and set(model.defects) == set(DEFECTS)
+    dark = (skin_photo((800, 600), seed=8).astype(np.float32) * 0.08).astype(np.uint8)
+    a = model.assess(dark, original_size=(4032, 3024))
+    assert a.verdict.verdict == "retake"
+    assert a.verdict.defects[0] == "underexposure"
+
+
+def test_a_failing_exposure_check_wins_over_the_opposite_reading():
+    dark = (skin_photo((640, 480), seed=5).astype(np.float32) * 0.12).astype(np.uint8)
+    report = assess_quality(dark, original_size=PHONE)
+    v = combine(report, reading(0.9, overexposure=0.7, noise=0.4), POLICY)
+    assert v.defects[0] == "underexposure" and "overexposure" in v.defects

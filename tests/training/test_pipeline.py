@@ -139,6 +139,7 @@ def test_served_model_in_the_intake_api(first_run, tmp_path, sessions, database_
         photo_dir=tmp_path / "photos",
         migrate_on_start=False,
         urgency_model=str(first_run.onnx_path),
+        quality_model="none",  # this test is about the urgency model; the photo is synthetic
     )
     org = make_org(sessions)
     with TestClient(create_app(settings)) as client:
