@@ -74,6 +74,11 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
         out[prefix] = value
 
 
+def training_tags(*, task: str, seed: int, manifest_hash: str) -> dict[str, str]:
+    """The tags every training run carries: what code, what data, what seed."""
+    return {"git_sha": git_sha(), "manifest_hash": manifest_hash, "seed": str(seed), "task": task}
+
+
 @contextlib.contextmanager
 def run(experiment: str, *, run_name: str, config: dict[str, Any], tags: dict[str, str]) -> Iterator[str]:
     """An MLflow run with the resolved config as parameters; yields the run id."""

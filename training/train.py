@@ -306,12 +306,7 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
     spec = cfg.network.image_input()
     folds = cfg.cv_folds or (cfg.validation_fold,)
 
-    tags = {
-        "git_sha": tracking.git_sha(),
-        "manifest_hash": data_hash,
-        "seed": str(cfg.seed),
-        "task": cfg.name,
-    }
+    tags = tracking.training_tags(task=cfg.name, seed=cfg.seed, manifest_hash=data_hash)
     with tracking.run(
         f"dermatriage-{cfg.name}", run_name=f"{cfg.name}-seed{cfg.seed}", config=cfg.to_dict(), tags=tags
     ) as run_id:

@@ -36,6 +36,7 @@ __all__ = [
     "random_degradation",
     "read_lesion_mask",
     "rng_for",
+    "seeded_rng",
     "upload",
 ]
 
@@ -111,11 +112,16 @@ def random_degradation(
     return degrade(rgb, defect, severity, rng, lesion_mask=lesion_mask)
 
 
-def rng_for(seed: int, key: str, defect: Defect, severity: Severity) -> np.random.Generator:
-    """A generator seeded from (seed, key, defect, severity), stable across processes and runs."""
-    digest = hashlib.sha256(f"{key}\x1f{Defect(defect).value}\x1f{int(severity)}".encode()).digest()
+def seeded_rng(seed: int, key: str, *parts: object) -> np.random.Generator:
+    """A generator seeded from (seed, key, parts...), stable across processes and runs."""
+    digest = hashlib.sha256("\x1f".join([key, *map(str, parts)]).encode()).digest()
     words = [int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4)]
     return np.random.default_rng(np.random.SeedSequence([int(seed), *words]))
+
+
+def rng_for(seed: int, key: str, defect: Defect, severity: Severity) -> np.random.Generator:
+    """The generator of one (photo, defect, severity) of an evaluation set."""
+    return seeded_rng(seed, key, Defect(defect).value, int(severity))
 
 
 def degraded_set(

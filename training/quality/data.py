@@ -14,7 +14,6 @@ each sample's generator is ``rng_for(seed, key, defect, severity)`` (evaluation 
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing as mp
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -32,7 +31,7 @@ from data_pipelines.degrade import (
     degrade,
     load_lesion_mask,
     random_degradation,
-    rng_for,
+    seeded_rng,
     upload,
 )
 from data_pipelines.manifest import ManifestRow
@@ -86,9 +85,9 @@ _PHOTOS: list[Photo] = []  # set in the parent before forking
 
 
 def _render(task: tuple) -> Sample:
-    index, defect, severity, rng_seed, size, resize, with_checks = task
+    index, defect, severity, rng_parts, size, resize, with_checks = task
     photo = _PHOTOS[index]
-    rng = np.random.default_rng(np.random.SeedSequence(rng_seed))
+    rng = seeded_rng(*rng_parts)
     if defect is None:  # a random draw for the training pool
         degraded = random_degradation(photo.rgb, rng, lesion_mask=photo.mask, p_clean=float(severity))
     elif defect == CLEAN:
@@ -103,11 +102,6 @@ def _render(task: tuple) -> Sample:
         name, sev, params = d.defect.value, int(d.severity), dict(d.params)
     report = assess_quality(rgb, original_size=(rgb.shape[1], rgb.shape[0])) if with_checks else None
     return Sample(photo.key, photo.patient_id, name, sev, _model_input(rgb, size, resize), params, report)
-
-
-def _key_seed(seed: int, key: str, *parts: object) -> list[int]:
-    digest = hashlib.sha256("\x1f".join([key, *map(str, parts)]).encode()).digest()
-    return [int(seed), *(int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4))]
 
 
 def _run(photos: list[Photo], tasks: list[tuple], *, workers: int, desc: str) -> list[Sample]:
@@ -128,7 +122,7 @@ def training_pool(
 ) -> list[Sample]:
     """``per_photo`` random draws per photo (a random defect and severity, or clean)."""
     tasks = [
-        (i, None, p_clean, _key_seed(seed, p.key, "pool", k), size, resize, False)
+        (i, None, p_clean, (seed, p.key, "pool", k), size, resize, False)
         for i, p in enumerate(photos)
         for k in range(per_photo)
     ]
@@ -150,11 +144,11 @@ def evaluation_set(
     each with the classical checks' report."""
     tasks: list[tuple] = []
     for i, p in enumerate(photos):
-        tasks.append((i, CLEAN, 0, [seed], size, resize, True))
+        tasks.append((i, CLEAN, 0, (seed, p.key), size, resize, True))  # untouched: no draws
         for d in defects:
             for s in severities:
-                state = rng_for(seed, p.key, d, s).bit_generator.seed_seq.entropy
-                tasks.append((i, Defect(d).value, int(s), state, size, resize, True))
+                parts = (seed, p.key, Defect(d).value, int(s))  # = rng_for(seed, key, defect, severity)
+                tasks.append((i, Defect(d).value, int(s), parts, size, resize, True))
     return _run(photos, tasks, workers=workers, desc=desc)
 
 

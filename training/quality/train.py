@@ -193,12 +193,7 @@ def train(cfg: QualityTrainConfig, *, progress: bool = True) -> QualityRunResult
     spec = cfg.network.image_input()
     defects = cfg.network.defects
     device = pick_device(cfg.device)
-    tags = {
-        "git_sha": tracking.git_sha(),
-        "manifest_hash": data_hash,
-        "seed": str(cfg.seed),
-        "task": cfg.name,
-    }
+    tags = tracking.training_tags(task=cfg.name, seed=cfg.seed, manifest_hash=data_hash)
     with tracking.run(
         f"dermatriage-{cfg.name}", run_name=f"{cfg.name}-seed{cfg.seed}", config=cfg.to_dict(), tags=tags
     ) as run_id:
