@@ -27,10 +27,10 @@ import numpy as np
 from PIL import Image
 
 from data_pipelines.build import default_data_dir
-from model.preprocess import decode_reduced
+from model.decode import decode_reduced
 from model.quality_checks import assess_quality
-from serving.photos.ingest import PhotoLimits, ingest_photo
-from serving.triage.loading import load_quality_model
+from model.intake import PhotoLimits, ingest_photo
+from model.loading import load_quality_model
 
 SIZE = (4032, 3024)
 

@@ -15,9 +15,9 @@ from tqdm import tqdm
 
 from data_pipelines.manifest import read_manifest
 from model.questionnaire import Questionnaire
-from serving.photos.ingest import PhotoLimits, ingest_photo
-from serving.triage.loading import BUNDLED
-from serving.triage.urgency_model import UrgencyModel
+from model.intake import PhotoLimits, ingest_photo
+from model.loading import BUNDLED
+from model.urgency_model import UrgencyModel
 from training.config import REPO_ROOT, TrainConfig
 from training.evaluate import Predictions
 

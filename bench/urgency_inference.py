@@ -18,11 +18,11 @@ import cv2
 import numpy as np
 
 from data_pipelines.build import default_data_dir
-from model.preprocess import decode_reduced
+from model.decode import decode_reduced
 from model.quality_checks import assess_quality
 from model.questionnaire import Questionnaire
-from serving.triage.loading import BUNDLED
-from serving.triage.urgency_model import UrgencyModel
+from model.loading import BUNDLED
+from model.urgency_model import UrgencyModel
 
 
 def photos(data_dir: Path, n: int = 8) -> list[bytes]:

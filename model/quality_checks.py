@@ -101,6 +101,7 @@ inform the instructions). ``assess_quality`` on a 1008x756 input: 8-12 ms median
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import cv2
 import numpy as np
@@ -170,6 +171,13 @@ INSTRUCTION_MOVE_CLOSER = "Move closer so the spot fills about a third of the ph
 INSTRUCTION_CENTRE = "Centre the spot and keep all of it inside the frame."
 
 
+class Verdict(StrEnum):
+    """Whether a dermatologist could judge the photo ("accept") or the patient must take it again."""
+
+    accept = "accept"
+    retake = "retake"
+
+
 @dataclass(frozen=True)
 class CheckResult:
     name: str
@@ -181,7 +189,7 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class QualityReport:
-    verdict: str
+    verdict: Verdict
     score: float
     checks: dict[str, CheckResult]
     instructions: list[str]
@@ -538,5 +546,5 @@ def assess_quality(rgb: np.ndarray, *, original_size: tuple[int, int]) -> Qualit
         text = checks[name].instruction
         if text is not None and text not in instructions:
             instructions.append(text)
-    verdict = "accept" if all(r.passed for r in results) else "retake"
+    verdict = Verdict.accept if all(r.passed for r in results) else Verdict.retake
     return QualityReport(verdict=verdict, score=_overall(checks), checks=checks, instructions=instructions)

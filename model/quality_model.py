@@ -54,6 +54,10 @@ class QualityModel:
     def read(self, rgb: np.ndarray) -> ModelReading:
         return self.read_batch(image_tensor(rgb, self.model.contract.image)[None])[0]
 
+    def self_check(self) -> None:
+        """One tiny inference (raises when the model cannot answer): for readiness checks."""
+        self.model.self_check()
+
     def assess(self, rgb: np.ndarray, *, original_size: tuple[int, int]) -> QualityAssessment:
         report = assess_quality(rgb, original_size=original_size)
         reading = self.read(rgb)

@@ -29,9 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from model.quality_checks import IMPORTANCE, QualityReport
-
-ACCEPT, RETAKE = "accept", "retake"
+from model.quality_checks import IMPORTANCE, QualityReport, Verdict
 
 #: one instruction per defect the model knows (the names of ``data_pipelines.degrade.Defect``)
 DEFECT_INSTRUCTIONS: dict[str, str] = {
@@ -100,7 +98,7 @@ class QualityPolicy:
 
 @dataclass(frozen=True)
 class QualityVerdict:
-    verdict: str
+    verdict: Verdict
     score: float
     defects: tuple[str, ...]  # what is wrong, most important first
     instructions: tuple[str, ...]
@@ -141,7 +139,9 @@ def combine(report: QualityReport, reading: ModelReading, policy: QualityPolicy)
     if gates:
         score = min(score, _gate_quality(report))
     if not retake:  # a usable photo: nothing to ask of the patient
-        return QualityVerdict(verdict=ACCEPT, score=round(max(score, 0.5), 3), defects=(), instructions=())
+        return QualityVerdict(
+            verdict=Verdict.accept, score=round(max(score, 0.5), 3), defects=(), instructions=()
+        )
 
     ranked: list[str] = ["low_resolution"] if "resolution" in gates else []
     top = max(DEFECTS, key=lambda d: reading.defects.get(d, 0.0))
@@ -155,7 +155,7 @@ def combine(report: QualityReport, reading: ModelReading, policy: QualityPolicy)
     defects = tuple(dict.fromkeys(ranked))
     instructions = tuple(dict.fromkeys(_instruction(d, report) for d in defects))
     return QualityVerdict(
-        verdict=RETAKE, score=round(min(score, 0.499), 3), defects=defects, instructions=instructions
+        verdict=Verdict.retake, score=round(min(score, 0.499), 3), defects=defects, instructions=instructions
     )
 
 

@@ -65,3 +65,13 @@ class OnnxModel:
         roles = list(self.contract.outputs)
         values = self.session.run([self.contract.outputs[r].name for r in roles], feeds)
         return dict(zip(roles, values, strict=True))
+
+    def self_check(self) -> None:
+        """One inference on a blank input of the contract's shape; raises when the session cannot answer
+        or answers with a value that is not finite."""
+        c = self.contract
+        images = np.zeros((1, 3, c.image.size, c.image.size), np.float32)
+        features = np.zeros((1, len(c.questionnaire.features)), np.float32) if c.questionnaire else None
+        for role, value in self.run(images, features).items():
+            if not np.all(np.isfinite(value)):
+                raise ContractError(f"{self.path.name}: output {role!r} is not finite on a blank input")

@@ -11,22 +11,22 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from serving.auth import request_id
-from serving.cases.routes import router as cases_router
+from serving.api.cases import router as cases_router
 from serving.cases.service import Intake
-from serving.consults.routes import router as consults_router
+from serving.api.consults import router as consults_router
 from serving.db import make_engine, make_session_factory
 from serving.errors import error_body, install_handlers
 from serving.events.delivery import RetryPolicy
-from serving.events.routes import router as events_router
+from serving.api.events import router as events_router
 from serving.events.worker import BackgroundDelivery
 from serving.migrations import at_head, upgrade
-from serving.people.routes import router as people_router
-from serving.photos.ingest import PhotoLimits
+from serving.api.people import router as people_router
+from model.intake import PhotoLimits
 from serving.photos.store import PhotoStore
-from serving.queue.routes import router as queue_router
+from serving.api.queue import router as queue_router
 from serving.settings import Settings
-from serving.triage.engine import TriageEngine
-from serving.triage.loading import load_quality_model, load_urgency_model
+from model.triage.engine import TriageEngine
+from model.loading import load_quality_model, load_urgency_model
 from serving.web import install as install_web
 
 log = logging.getLogger("dermatriage")

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from model.preprocess import DEFAULT_TARGET_LONG_SIDE
+from model.decode import DEFAULT_TARGET_LONG_SIDE
 
 DEFAULT_DATA_DIR = Path("var")
 

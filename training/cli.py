@@ -165,7 +165,7 @@ def evaluate_quality(
     try:
         from data_pipelines.build import build_manifest, default_data_dir
         from model.quality_model import QualityModel
-        from serving.triage.loading import resolve_model_path
+        from model.loading import resolve_model_path
         from training.quality.evaluate import TARGETS, run_evaluation, targets_met
     except ImportError as exc:
         raise _need_training_extra(exc) from exc

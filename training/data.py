@@ -21,7 +21,7 @@ from data_pipelines.manifest import ManifestRow
 from model import features
 from model.contract import ImageInput
 from model.model_input import image_tensor, normalize
-from model.preprocess import DEFAULT_TARGET_LONG_SIDE, decode_reduced
+from model.decode import DEFAULT_TARGET_LONG_SIDE, decode_reduced
 from training.config import AugmentConfig
 
 

@@ -31,13 +31,13 @@ from serving.cases.states import (
     transition,
 )
 from serving.db import new_id, transaction, utcnow
-from serving.events.case_events import emit_after_triage
+from serving.cases.events import emit_after_triage
 from serving.orgs.models import Organization
 from serving.orgs.service import sla_policy
-from serving.photos.ingest import IngestedPhoto, PhotoLimits, PhotoRejected, ingest_photo
+from model.intake import IngestedPhoto, PhotoLimits, PhotoRejected, ingest_photo
 from serving.photos.store import PhotoStore
-from serving.triage.decision import ACCEPT_VERDICT, TriageDecision
-from serving.triage.engine import PhotoAssessment, TriageEngine
+from model.triage.decision import ACCEPT_VERDICT, TriageDecision
+from model.triage.engine import PhotoAssessment, TriageEngine
 
 CREATE_CASE = "case.create"
 

@@ -12,8 +12,8 @@ from serving.audit import Actor, record
 from serving.cases.models import Case
 from serving.db import utcnow
 from serving.queue.leases import LEASED_STATUSES, end_lease
-from serving.triage.decision import TriageDecision
-from serving.triage.tiers import Tier
+from model.triage.decision import TriageDecision
+from model.triage.tiers import Tier
 
 
 class CaseStatus(StrEnum):

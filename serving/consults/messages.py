@@ -38,7 +38,7 @@ from serving.db import transaction
 from serving.events import types
 from serving.events.outbox import emit
 from serving.orgs.service import Role
-from serving.photos.ingest import IngestedPhoto, PhotoLimits, PhotoRejected, ingest_photo
+from model.intake import IngestedPhoto, PhotoLimits, PhotoRejected, ingest_photo
 from serving.photos.store import PhotoStore
 from serving.queue.leases import LEASED_STATUSES, lease_active
 from serving.queue.service import require_lease

@@ -23,7 +23,7 @@ from serving.consults.schemas import RenewalDecisionIn, RenewalRequestIn
 from serving.events import types
 from serving.events.outbox import emit
 from serving.orgs.service import Role, sla_policy
-from serving.triage.tiers import Tier
+from model.triage.tiers import Tier
 
 PENDING, APPROVED, DECLINED = "pending", "approved", "declined"
 #: the review-time tier a renewal is due in

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from serving.db import utcnow
 from serving.orgs.models import ApiKey, Organization
-from serving.triage.tiers import SlaPolicy
+from serving.orgs.sla import SlaPolicy
 
 KEY_PREFIX = "dtk"
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")

@@ -1,15 +1,3 @@
-"""Patient photo intake: validation and metadata stripping (:mod:`.ingest`) and the
-content-addressed file store (:mod:`.store`)."""
-
-from serving.photos.ingest import IngestedPhoto, PhotoLimits, PhotoRejected, SanitizeError, ingest_photo
-from serving.photos.store import InvalidKey, PhotoStore
-
-__all__ = [
-    "IngestedPhoto",
-    "InvalidKey",
-    "PhotoLimits",
-    "PhotoRejected",
-    "PhotoStore",
-    "SanitizeError",
-    "ingest_photo",
-]
+"""Where patient photos are kept: the content-addressed file store (:mod:`.store`), the one rule
+for whether a stored file is still referenced (:mod:`.references`) and the orphan sweep
+(:mod:`.sweep`). Checking, decoding and sanitizing an upload is :mod:`model.intake`."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from serving.queue.priority import in_queue_order
-from serving.triage.tiers import Tier
+from model.triage.tiers import Tier
 
 PLATFORM_PROMISE = timedelta(hours=24)  # "90% reviewed within 24 hours"
 DEFAULT_HORIZON = timedelta(hours=1)

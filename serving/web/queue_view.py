@@ -23,7 +23,7 @@ from serving.people.models import User
 from serving.queue.leases import LEASED_STATUSES
 from serving.queue.schemas import QueueItemOut, queue_item
 from serving.queue.service import QUEUE_ORDER, SIDE_LIST_LIMIT, list_queue, may_see, sweep_expired_leases
-from serving.triage.tiers import Tier
+from model.triage.tiers import Tier
 
 PAGE_SIZE = 25
 TIERS = tuple(t.value for t in Tier.by_severity() if t is not Tier.EMERGENCY)

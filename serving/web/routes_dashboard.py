@@ -16,7 +16,7 @@ from serving.db import transaction, utcnow
 from serving.queue import sla
 from serving.queue.metrics import sla_report
 from serving.queue.service import may_see
-from serving.triage.tiers import Tier
+from model.triage.tiers import Tier
 from serving.web import charts, history
 from serving.web.auth_web import CurrentUser
 from serving.web.rendering import render

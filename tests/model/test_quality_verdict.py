@@ -126,8 +126,8 @@ def test_classical_verdict_keeps_the_checks_decision():
 
 
 def test_the_bundled_champion_loads_and_a_dark_photo_is_named_dark():
+    from model.loading import ARTIFACTS
     from model.quality_model import QualityModel
-    from serving.triage.loading import ARTIFACTS
 
     model = QualityModel(ARTIFACTS / "quality.onnx")
     assert model.version.startswith("quality-") and set(model.defects) == set(DEFECTS)

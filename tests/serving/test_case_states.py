@@ -12,8 +12,8 @@ from serving.cases.states import (
     status_after_new_photos,
     status_on_intake,
 )
-from serving.triage.decision import TriageDecision
-from serving.triage.tiers import Tier
+from model.triage.decision import TriageDecision
+from model.triage.tiers import Tier
 
 S = CaseStatus
 

@@ -1,4 +1,4 @@
-"""Photo intake (model.preprocess + serving.photos.ingest): formats, orientation, metadata, refusals.
+"""Photo intake (model.decode + model.intake): formats, orientation, metadata, refusals.
 
 Every image is made in memory; nothing is read from disk.
 """
@@ -20,8 +20,8 @@ import pytest
 from PIL import ExifTags, Image, ImageCms, ImageOps, JpegImagePlugin
 from PIL.PngImagePlugin import PngInfo
 
-from model import preprocess
-from model.preprocess import (
+from model import decode as preprocess
+from model.decode import (
     CorruptImage,
     TooManyPixels,
     UnsupportedFormat,
@@ -30,7 +30,7 @@ from model.preprocess import (
     parse_jpeg,
     sniff_format,
 )
-from serving.photos.ingest import IngestedPhoto, PhotoLimits, PhotoRejected, ingest_photo
+from model.intake import IngestedPhoto, PhotoLimits, PhotoRejected, ingest_photo
 
 REPO = Path(__file__).resolve().parents[2]
 LIMITS = PhotoLimits()
@@ -241,7 +241,7 @@ def test_heif_support_is_lazy_and_no_torch_on_the_jpeg_path() -> None:
     code = (
         "import sys, io\n"
         "from PIL import Image\n"
-        "from serving.photos.ingest import ingest_photo, PhotoLimits\n"
+        "from model.intake import ingest_photo, PhotoLimits\n"
         "b = io.BytesIO(); Image.new('RGB', (40, 30), 'red').save(b, 'JPEG')\n"
         "ingest_photo(b.getvalue(), filename='a.jpg', limits=PhotoLimits())\n"
         "assert 'torch' not in sys.modules, 'torch imported'\n"
@@ -548,7 +548,7 @@ def test_unsupported_jpeg_variant_is_415() -> None:
 
 
 def test_too_many_bytes_is_413_before_any_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
-    import serving.photos.ingest as ingest_module
+    import model.intake as ingest_module
 
     def boom(*args, **kwargs):
         raise AssertionError("decoded an over-size upload")

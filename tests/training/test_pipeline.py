@@ -15,9 +15,10 @@ from tiny_pipeline import LABELS, make_dataset, tiny_config
 from data_pipelines.manifest import read_manifest
 from model.contract import ModelContract
 from model.questionnaire import Questionnaire
-from serving.photos.ingest import PhotoLimits, ingest_photo
-from serving.triage.tiers import Tier
-from serving.triage.urgency_model import UrgencyModel, tier_and_score
+from model.intake import PhotoLimits, ingest_photo
+from model.triage.tiers import Tier
+from model.triage.learned import tier_and_score
+from model.urgency_model import UrgencyModel
 from training import tracking
 from training.evaluate import Predictions
 from training.promote import promote
@@ -156,7 +157,7 @@ def test_served_model_in_the_intake_api(first_run, tmp_path, sessions, database_
 
 
 def test_serving_loads_the_champion_from_the_registry(first_run, workspace, tmp_path):
-    from serving.triage.loading import load_urgency_model
+    from model.loading import load_urgency_model
 
     if tracking.champion("tiny-urgency") is None:
         promote("tiny-urgency", first_run.model_version, bundle=False)

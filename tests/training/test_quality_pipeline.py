@@ -14,8 +14,8 @@ from model.contract import ModelContract
 from model.quality_model import QualityModel
 from model.quality_network import QualityNetConfig
 from model.quality_verdict import DEFECTS
-from serving.photos.ingest import PhotoLimits, ingest_photo
-from serving.triage.engine import TriageEngine
+from model.intake import PhotoLimits, ingest_photo
+from model.triage.engine import TriageEngine
 from training import tracking
 from training.quality.config import QualityTrainConfig
 from training.quality.data import CLEAN, evaluation_set, load_photos, targets, training_pool

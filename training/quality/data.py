@@ -36,7 +36,7 @@ from data_pipelines.degrade import (
 )
 from data_pipelines.manifest import ManifestRow
 from model.model_input import RESIZERS
-from model.preprocess import DEFAULT_TARGET_LONG_SIDE, decode_reduced
+from model.decode import DEFAULT_TARGET_LONG_SIDE, decode_reduced
 from model.quality_checks import QualityReport, assess_quality
 
 CLEAN = "clean"

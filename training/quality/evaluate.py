@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from model.quality_model import QualityModel
-from model.quality_verdict import RETAKE, combine
+from model.quality_checks import Verdict
+from model.quality_verdict import combine
 from training.evaluate import _auc_w, resample_counts
 from training.quality.data import CLEAN, Sample
 
@@ -59,7 +60,7 @@ def score(samples: list[Sample], model: QualityModel) -> Scored:
         patients=np.asarray([s.patient_id for s in samples]),
         defect=np.asarray([s.defect for s in samples]),
         severity=np.asarray([s.severity for s in samples]),
-        retake=np.asarray([v.verdict == RETAKE for v in verdicts]),
+        retake=np.asarray([v.verdict is Verdict.retake for v in verdicts]),
         score=np.asarray([1.0 - v.score for v in verdicts]),
         model=np.asarray([r.retake for r in readings]),
         classical=np.asarray([1.0 - s.report.score for s in samples]),

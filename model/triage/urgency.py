@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from model.questionnaire import Questionnaire
-from serving.triage.red_flags import fired_rules, present_risk_factors
-from serving.triage.tiers import Tier
+from model.triage.red_flags import fired_rules, present_risk_factors
+from model.triage.tiers import Tier
 
 #: Score band per tier: ``(floor, ceiling)``; a score s is in the band when floor <= s < ceiling
 #: (EMERGENCY includes 1.0).

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from model.questionnaire import Questionnaire
-from serving.triage.tiers import Tier
+from model.triage.tiers import Tier
 
 #: Bump whenever a rule, weight, reason or advice below changes (stored with every triage).
 RULES_VERSION = "red-flags-1"

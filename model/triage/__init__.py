@@ -3,8 +3,8 @@
 Pure functions only (no I/O), so the intake API, the queue and offline evaluation share them.
 """
 
-from serving.triage.decision import ModelUrgency, TriageDecision, decide
-from serving.triage.red_flags import (
+from model.triage.decision import ModelUrgency, TriageDecision, decide
+from model.triage.red_flags import (
     EMERGENCY_ADVICE,
     RED_FLAG_RULES,
     RISK_FACTORS,
@@ -14,8 +14,8 @@ from serving.triage.red_flags import (
     RedFlagRule,
     RiskFactor,
 )
-from serving.triage.tiers import SlaPolicy, Tier, most_severe
-from serving.triage.urgency import TIER_SCORE_BANDS, UrgencyAssessment, assess_urgency, tier_for_score
+from model.triage.tiers import Tier, most_severe
+from model.triage.urgency import TIER_SCORE_BANDS, UrgencyAssessment, assess_urgency, tier_for_score
 
 __all__ = [
     "EMERGENCY_ADVICE",
@@ -28,7 +28,6 @@ __all__ = [
     "ModelUrgency",
     "RedFlagRule",
     "RiskFactor",
-    "SlaPolicy",
     "Tier",
     "TriageDecision",
     "UrgencyAssessment",

@@ -62,7 +62,7 @@ from serving.consults.schemas import (
 from serving.db import transaction, utcnow
 from serving.errors import ApiError
 from serving.orgs.service import Role
-from serving.queue.routes import illegal_move_error, lease_required_error
+from serving.api.queue import illegal_move_error, lease_required_error
 from serving.queue.service import LeaseRequired
 
 router = APIRouter(prefix="/v1", tags=["consults"])

@@ -14,12 +14,11 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from serving.triage.red_flags import TIER_PATIENT_ADVICE
-from serving.triage.tiers import Tier, most_severe
-from serving.triage.urgency import UrgencyAssessment, fit_to_band, tier_for_score
+from model.quality_checks import Verdict
+from model.triage.red_flags import TIER_PATIENT_ADVICE
+from model.triage.tiers import Tier, most_severe
+from model.triage.urgency import UrgencyAssessment, fit_to_band, tier_for_score
 
-#: The photo-quality verdict that makes a photo usable for review.
-ACCEPT_VERDICT = "accept"
 RETAKE_REASON = "No usable photo yet: the case waits for a retake"
 
 
@@ -75,7 +74,7 @@ def decide(
         if tier > rules.tier and not model_reasons:
             model_reasons = (f"Image and questionnaire model {model.version} rated the case {tier.value}",)
 
-    retake_required = not any(verdict == ACCEPT_VERDICT for verdict in photo_verdicts)
+    retake_required = not any(verdict == Verdict.accept for verdict in photo_verdicts)
     reasons = list(_unique([*rules.reasons, *model_reasons]))
     if retake_required and tier is not Tier.EMERGENCY:
         reasons.append(RETAKE_REASON)

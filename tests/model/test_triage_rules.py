@@ -1,32 +1,27 @@
-"""The deterministic triage core: red-flag rules, urgency score, tiers, SLA policy, decide()."""
+"""The deterministic triage rules: red-flag vignettes, unknown answers, urgency score, tiers and bands."""
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 import random
-from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from model.questionnaire import BOOLEAN_FIELDS, Questionnaire
-from serving.triage import (
+from model.triage import (
     EMERGENCY_ADVICE,
     RED_FLAG_RULES,
     RULES_BY_ID,
     TIER_SCORE_BANDS,
     URGENT_ADVICE,
-    ModelUrgency,
-    SlaPolicy,
     Tier,
     assess_urgency,
     decide,
     most_severe,
     tier_for_score,
 )
-from serving.triage.decision import RETAKE_REASON
-from serving.triage.urgency import NO_RED_FLAGS_REASON
+from model.triage.urgency import NO_RED_FLAGS_REASON
 
 E, U, P, R = Tier.EMERGENCY, Tier.URGENT, Tier.PRIORITY, Tier.ROUTINE
 
@@ -365,195 +360,6 @@ def test_tier_for_score_edges() -> None:
     for bad in (-0.01, 1.01, math.nan, math.inf):
         with pytest.raises(ValueError):
             tier_for_score(bad)
-
-
-# -------------------------------------------------------------------------------------- SLA policy
-
-
-def test_sla_defaults() -> None:
-    policy = SlaPolicy()
-    assert policy.to_dict() == {"EMERGENCY": 1.0, "URGENT": 4.0, "PRIORITY": 24.0, "ROUTINE": 48.0}
-    assert SlaPolicy.from_overrides(None) == policy
-    assert SlaPolicy.from_overrides({}) == policy
-    assert policy.hours(U) == 4.0 and policy.hours("PRIORITY") == 24.0
-
-
-def test_sla_overrides() -> None:
-    policy = SlaPolicy.from_overrides({"URGENT": 2, "routine": 72.5})
-    assert policy.to_dict() == {"EMERGENCY": 1.0, "URGENT": 2.0, "PRIORITY": 24.0, "ROUTINE": 72.5}
-    assert SlaPolicy.from_overrides(policy.to_dict()) == policy
-    # equal SLAs for neighbouring tiers are allowed
-    assert SlaPolicy.from_overrides({"URGENT": 1}).hours(U) == 1.0
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        policy.urgent_hours = 3  # type: ignore[misc]
-
-
-@pytest.mark.parametrize(
-    ("overrides", "message"),
-    [
-        ({"CRITICAL": 1}, "unknown tier"),
-        ({"": 1}, "unknown tier"),
-        ({"URGENT": 0}, "positive"),
-        ({"URGENT": -2}, "positive"),
-        ({"URGENT": math.nan}, "positive"),
-        ({"URGENT": math.inf}, "positive"),
-        ({"URGENT": "4"}, "number"),
-        ({"URGENT": True}, "number"),
-        ({"URGENT": None}, "number"),
-        ({"ROUTINE": 24 * 365}, "maximum"),
-        ({"EMERGENCY": 6}, "EMERGENCY .*longer than .*URGENT"),
-        ({"ROUTINE": 12}, "PRIORITY .*longer than .*ROUTINE"),
-        ({"URGENT": 30}, "URGENT .*longer than .*PRIORITY"),
-        ({"URGENT": 2, "urgent": 3}, "twice"),
-    ],
-)
-def test_sla_validation(overrides: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        SlaPolicy.from_overrides(overrides)
-
-
-def test_sla_validation_applies_to_direct_construction() -> None:
-    with pytest.raises(ValueError, match="longer"):
-        SlaPolicy(emergency_hours=5.0)
-
-
-def test_due_at() -> None:
-    queued = datetime(2024, 3, 30, 23, 30, tzinfo=UTC)
-    policy = SlaPolicy.from_overrides({"EMERGENCY": 0.5})
-    assert policy.due_at(queued, E) == queued + timedelta(minutes=30)
-    assert policy.due_at(queued, U) == datetime(2024, 3, 31, 3, 30, tzinfo=UTC)
-    assert policy.due_at(queued, "ROUTINE") == datetime(2024, 4, 1, 23, 30, tzinfo=UTC)
-    other_zone = datetime(2024, 3, 30, 8, 0, tzinfo=timezone(timedelta(hours=-5)))
-    assert policy.due_at(other_zone, P).tzinfo == other_zone.tzinfo
-    # the queue orders by due time: the more severe tier is due no later
-    dues = [policy.due_at(queued, t) for t in Tier.by_severity()]
-    assert dues == sorted(dues)
-
-
-# ------------------------------------------------------------------------------------------ decide
-
-
-def _model(score: float, tier: Tier, *reasons: str) -> ModelUrgency:
-    return ModelUrgency(score=score, tier=tier, version="derm-v0.1", reasons=tuple(reasons))
-
-
-def test_decide_without_model_uses_the_rules() -> None:
-    rules = assess_urgency(q(bleeding=True, grew=True))
-    decision = decide(rules=rules, model=None, photo_verdicts=["accept", "retake"])
-    assert decision.tier is U
-    assert decision.urgency_score == rules.score
-    assert decision.retake_required is False
-    assert decision.reasons == rules.reasons
-    assert decision.patient_advice == (URGENT_ADVICE,)
-    assert decision.fired == rules.fired
-    assert decision.model_version is None
-
-
-def test_model_can_raise_the_tier() -> None:
-    rules = assess_urgency(q(itch=True))
-    model = _model(0.82, U, "Irregular pigment network")
-    decision = decide(rules=rules, model=model, photo_verdicts=["accept"])
-    assert decision.tier is U
-    assert decision.urgency_score == 0.82
-    assert decision.reasons == (NO_RED_FLAGS_REASON, "Irregular pigment network")
-    assert decision.patient_advice == (URGENT_ADVICE,)
-    assert decision.model_version == "derm-v0.1"
-
-
-def test_model_raising_without_reasons_is_still_explained() -> None:
-    decision = decide(rules=assess_urgency(q()), model=_model(0.5, P), photo_verdicts=["accept"])
-    assert decision.tier is P
-    assert any("derm-v0.1" in reason and "PRIORITY" in reason for reason in decision.reasons)
-
-
-def test_rules_floor_a_lower_model_tier() -> None:
-    rules = assess_urgency(q(spreading_rapidly=True))
-    assert rules.tier is U
-    decision = decide(rules=rules, model=_model(0.12, R), photo_verdicts=["accept"])
-    assert decision.tier is U
-    assert decision.urgency_score >= 0.7
-    assert tier_for_score(decision.urgency_score) is U
-    assert decision.patient_advice == (URGENT_ADVICE,)
-
-
-def test_model_emergency_gets_emergency_advice() -> None:
-    rules = assess_urgency(q(grew=True))
-    decision = decide(rules=rules, model=_model(0.95, E), photo_verdicts=[])
-    assert decision.tier is E
-    assert decision.patient_advice == (EMERGENCY_ADVICE,)
-    assert RETAKE_REASON not in decision.reasons
-
-
-def test_model_score_above_its_own_tier_is_read_conservatively() -> None:
-    decision = decide(rules=assess_urgency(q()), model=_model(0.93, P), photo_verdicts=["accept"])
-    assert decision.tier is E
-    assert EMERGENCY_ADVICE in decision.patient_advice
-
-
-@pytest.mark.parametrize("score", [0.0, 0.12, 0.3999, 0.4, 0.69996, 0.7, 0.8999, 0.9, 0.97, 1.0])
-@pytest.mark.parametrize("model_tier", list(Tier))
-@pytest.mark.parametrize(
-    "answers",
-    [dict(), dict(grew=True), dict(mucosal_involvement=True), dict(fever=True, spreading_rapidly=True)],
-)
-def test_decision_score_and_tier_never_disagree(score: float, model_tier: Tier, answers: dict) -> None:
-    rules = assess_urgency(q(**answers))
-    decision = decide(rules=rules, model=_model(score, model_tier), photo_verdicts=["accept"])
-    assert tier_for_score(decision.urgency_score) is decision.tier
-    assert decision.tier >= rules.tier and decision.tier >= model_tier
-    assert decision.urgency_score == round(decision.urgency_score, 3)
-
-
-@pytest.mark.parametrize(
-    ("verdicts", "retake"),
-    [
-        ([], True),
-        (["reject"], True),
-        (["retake", "reject"], True),
-        (["reject", "accept"], False),
-        (("accept",), False),
-    ],
-)
-def test_retake_logic(verdicts: list[str], retake: bool) -> None:
-    decision = decide(rules=assess_urgency(q(grew=True)), model=None, photo_verdicts=verdicts)
-    assert decision.retake_required is retake
-    assert (RETAKE_REASON in decision.reasons) is retake
-    assert decision.tier is P  # a missing photo never changes the tier
-
-
-def test_emergency_never_waits_for_photos() -> None:
-    rules = assess_urgency(q(blistering_or_peeling=True, mucosal_involvement=True))
-    for verdicts in ([], ["reject", "reject"]):
-        decision = decide(rules=rules, model=None, photo_verdicts=verdicts)
-        assert decision.tier is E
-        assert decision.retake_required is True
-        assert RETAKE_REASON not in decision.reasons
-        assert EMERGENCY_ADVICE in decision.patient_advice
-    with_model = decide(rules=rules, model=_model(0.1, R), photo_verdicts=[])
-    assert with_model.tier is E and with_model.patient_advice == (EMERGENCY_ADVICE,)
-
-
-def test_reasons_are_deduplicated_in_stable_order() -> None:
-    rules = assess_urgency(q(bleeding=True))
-    decision = decide(
-        rules=rules,
-        model=_model(0.5, P, "Ulcerated surface", rules.reasons[0], "Ulcerated surface"),
-        photo_verdicts=["accept"],
-    )
-    assert decision.reasons == (*rules.reasons, "Ulcerated surface")
-
-
-def test_decide_input_validation() -> None:
-    rules = assess_urgency(q())
-    with pytest.raises(TypeError):
-        decide(rules=rules, model=None, photo_verdicts="accept")
-    for bad_score in (-0.1, 1.5, math.nan):
-        with pytest.raises(ValueError):
-            _model(bad_score, R)
-    with pytest.raises(ValueError):
-        ModelUrgency(score=0.5, tier="PRIORITY", version="v")  # type: ignore[arg-type]
-    with pytest.raises(ValueError):
-        ModelUrgency(score=0.5, tier=P, version="")
 
 
 def test_determinism() -> None:

@@ -27,7 +27,7 @@ colour profile may be kept, so colours still display right. The EXIF orientation
 to the pixels (the tag that described it is gone with the rest), so every stored image is upright.
 
 * **JPEG with orientation 1 (or none), 8-bit, Huffman-coded, grayscale or 3-component** --
-  *lossless*: the marker segments are rewritten (see :class:`model.preprocess.JpegLayout`): keep
+  *lossless*: the marker segments are rewritten (see :class:`model.decode.JpegLayout`): keep
   SOI, a minimal JFIF APP0 (re-added if absent, never with a thumbnail), APP2 ICC_PROFILE,
   APP14 Adobe, the tables, frame and scan headers and the entropy-coded data byte for byte, and
   EOI; drop APP1-APP15 otherwise, COM, and everything after the first EOI. Fast (a few ms for a
@@ -62,7 +62,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from model.preprocess import (
+from model.decode import (
     DEFAULT_TARGET_LONG_SIDE,
     CorruptImage,
     DecodedPhoto,

@@ -1,4 +1,5 @@
-"""Find and load the models serving is configured with (``Settings.urgency_model``, ``quality_model``)."""
+"""Find and load a model from a spec (``Settings.urgency_model``, ``quality_model``, the training CLI):
+``bundled`` (``model/artifacts/``), ``none``, a path, or an MLflow registry URI."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import logging
 from pathlib import Path
 
 from model.quality_model import QualityModel
-from serving.triage.urgency_model import UrgencyModel
+from model.urgency_model import UrgencyModel
 
 log = logging.getLogger("dermatriage")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "model" / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 BUNDLED = ARTIFACTS / "urgency.onnx"
 
 
