@@ -10,24 +10,25 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from serving.auth import request_id
+from model.intake import PhotoLimits
+from model.loading import load_quality_model, load_urgency_model
+from model.triage.engine import TriageEngine
 from serving.api.cases import router as cases_router
-from serving.cases.service import Intake
 from serving.api.consults import router as consults_router
+from serving.api.events import router as events_router
+from serving.api.people import router as people_router
+from serving.api.queue import router as queue_router
+from serving.auth import request_id
+from serving.cases.reads import Intake
+from serving.consults.follow_ups import mark_received
 from serving.db import make_engine, make_session_factory
 from serving.errors import error_body, install_handlers
 from serving.events.delivery import RetryPolicy
-from serving.api.events import router as events_router
-from serving.events.worker import BackgroundDelivery
 from serving.migrations import at_head, upgrade
-from serving.api.people import router as people_router
-from model.intake import PhotoLimits
 from serving.photos.store import PhotoStore
-from serving.api.queue import router as queue_router
 from serving.settings import Settings
-from model.triage.engine import TriageEngine
-from model.loading import load_quality_model, load_urgency_model
 from serving.web import install as install_web
+from serving.worker import BackgroundDelivery
 
 log = logging.getLogger("dermatriage")
 
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 max_pixels=settings.max_photo_pixels,
                 analysis_long_side=settings.analysis_long_side,
             ),
+            on_follow_up_photos=mark_received,  # usable follow-up photos answer the follow-up
         )
         log.info(
             "dermatriage ready: database %s, photos in %s",
@@ -120,7 +122,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             checks["database"] = f"unreachable: {type(exc).__name__}"
         intake: Intake = request.app.state.intake
         checks["photo_store"] = "ok" if intake.store.writable() else "not writable"
-        checks["models"] = "ok" if intake.engine.ready() else "not loaded"
+        problems = intake.engine.problems()
+        checks["models"] = "ok" if not problems else "; ".join(f"{k}: {v}" for k, v in problems.items())
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503

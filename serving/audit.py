@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Integer, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from serving.db import Base, UtcDateTime, utcnow
+from serving.db import Base, UtcDateTime, transaction, utcnow
 
 
 class AuditEvent(Base):
@@ -74,6 +74,23 @@ def record(
             detail=detail,
         )
     )
+
+
+def record_refused_lookup(
+    sessions: sessionmaker[Session], *, actor: Actor, action: str, resource_type: str, resource_id: str
+) -> None:
+    """Audit a look-up that found nothing the caller may see (another organization's id, one outside
+    their licences, or none at all), in a transaction of its own: the request's own transaction has
+    rolled back, and the attempt must stay on record."""
+    with transaction(sessions) as session:
+        record(
+            session,
+            actor=actor,
+            action=action,
+            resource_type=resource_type,
+            resource_id=resource_id[:64],
+            outcome="not_found",
+        )
 
 
 def events_for(session: Session, *, resource_id: str) -> list[AuditEvent]:

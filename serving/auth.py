@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 
 from serving.audit import Actor
 from serving.db import transaction
-from serving.errors import ApiError
+from serving.errors import DomainError, Forbidden
 from serving.orgs.models import Organization
 from serving.orgs.service import Role, find_active_key
 from serving.people.models import User
@@ -55,7 +55,7 @@ def authenticate(request: Request) -> Client:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
-        raise ApiError(
+        raise DomainError(
             401,
             "unauthenticated",
             "missing API key",
@@ -66,7 +66,7 @@ def authenticate(request: Request) -> Client:
         found = find_active_key(session, key.strip())
         user = session.get(User, found[0].user_id) if found and found[0].user_id else None
     if found is not None and user is not None and not user.active:
-        raise ApiError(
+        raise DomainError(
             401,
             "unauthenticated",
             "the API key belongs to a deactivated user",
@@ -74,7 +74,7 @@ def authenticate(request: Request) -> Client:
             headers=_UNAUTHORIZED,
         )
     if found is None:
-        raise ApiError(
+        raise DomainError(
             401,
             "unauthenticated",
             "unknown or revoked API key",
@@ -107,9 +107,7 @@ CurrentClient = Annotated[Client, Depends(authenticate)]
 def require(client: Client, *roles: Role) -> None:
     if client.role not in roles:
         allowed = ", ".join(r.value for r in roles)
-        raise ApiError(
-            403,
-            "forbidden",
+        raise Forbidden(
             f"a key with role {client.role.value!r} may not do this",
             fix=f"Use a key with one of the roles: {allowed}.",
         )

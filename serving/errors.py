@@ -1,4 +1,9 @@
-"""Errors a client can cause, and how they become JSON.
+"""Errors a client can cause: one domain-error type, and how it becomes JSON.
+
+Every service raises :class:`DomainError` (or a subclass that names the situation) carrying what the
+client needs: the HTTP status, a machine ``code``, the ``message``, what to ``fix`` and the ``field``
+at fault. It is translated once to the JSON body here (``install_handlers``) and once to the message
+beside a form on the pages (``serving.web.forms.FormProblem.of``).
 
 Every 4xx body has the same shape, so an intake developer always learns what to fix:
 ``{"error": {"code": ..., "message": ..., "fix": ..., "field": ...}}``.
@@ -14,7 +19,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
-class ApiError(Exception):
+class DomainError(Exception):
+    """A request the service refuses, in the client's terms."""
+
     def __init__(
         self,
         status_code: int,
@@ -34,6 +41,27 @@ class ApiError(Exception):
         self.headers = headers
 
 
+class NotFound(DomainError):
+    """No such ``what`` (a case, a prescription, a user...) for the caller: another organization's, or
+    outside a dermatologist's licences, does not exist for them either."""
+
+    def __init__(self, what: str, ident: str, *, fix: str = "Check the id."):
+        self.what = what
+        self.ident = ident
+        super().__init__(404, f"{what.replace(' ', '_')}_not_found", f"no {what} {ident!r}", fix=fix)
+
+    @property
+    def resource_type(self) -> str:
+        return self.what.replace(" ", "_")
+
+
+class Forbidden(DomainError):
+    """The caller's role may not do this."""
+
+    def __init__(self, message: str, *, fix: str):
+        super().__init__(403, "forbidden", message, fix=fix)
+
+
 def error_body(code: str, message: str, *, fix: str = "", field: str | None = None, **extra: Any) -> dict:
     body: dict[str, Any] = {"code": code, "message": message, "fix": fix}
     if field is not None:
@@ -50,28 +78,31 @@ def field_path(loc: tuple | list, prefix: str = "") -> str:
     return f"{prefix}.{path}" if prefix and path else (prefix or path)
 
 
-def validation_error(exc_errors: list[dict], *, prefix: str) -> ApiError:
+def validation_error(exc_errors: list[dict], *, prefix: str) -> DomainError:
     """A pydantic ValidationError's errors -> one 422 naming the first bad field (all listed in message)."""
     problems = [f"{field_path(e['loc'], prefix)}: {e['msg']}" for e in exc_errors]
     first = field_path(exc_errors[0]["loc"], prefix) if exc_errors else prefix
-    return ApiError(
+    return DomainError(
         422, "invalid_field", "; ".join(problems), fix=f"Correct the field '{first}'.", field=first
     )
 
 
+def error_response(exc: DomainError) -> JSONResponse:
+    return JSONResponse(
+        error_body(exc.code, exc.message, fix=exc.fix, field=exc.field),
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
 def install_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(
-            error_body(exc.code, exc.message, fix=exc.fix, field=exc.field),
-            status_code=exc.status_code,
-            headers=exc.headers,
-        )
+    @app.exception_handler(DomainError)
+    async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        err = validation_error(list(exc.errors()), prefix="")
-        return JSONResponse(error_body(err.code, err.message, fix=err.fix, field=err.field), status_code=422)
+        return error_response(validation_error(list(exc.errors()), prefix=""))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

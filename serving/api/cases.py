@@ -1,4 +1,5 @@
-"""Intake routes: thin — parse the multipart form, call the case service, map its errors."""
+"""Intake routes: thin — parse the multipart form, call the case service (its domain errors become
+their JSON answers in ``serving.errors``)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException
 
 from model.questionnaire import Questionnaire
-from serving.auth import Client, CurrentClient, require
-from serving.cases import service
+from serving.auth import CurrentClient, require
+from serving.cases.intake import Upload, create_case
+from serving.cases.intake import add_photos as add_photos_to_case
+from serving.cases.reads import Intake, read_case, read_photo
 from serving.cases.schemas import CaseOut, SubmittedBy, case_out
-from serving.cases.states import IllegalMove
-from serving.errors import ApiError, validation_error
+from serving.errors import DomainError, validation_error
 from serving.orgs.service import Role
 
 router = APIRouter(prefix="/v1", tags=["cases"])
@@ -47,11 +49,11 @@ _PHOTO_FORM = _multipart_body(
 _ADD_PHOTOS_FORM = _multipart_body({"photos": _PHOTOS_FIELD}, ["photos"])
 
 
-def intake_service(request: Request) -> service.Intake:
+def intake_service(request: Request) -> Intake:
     return request.app.state.intake
 
 
-IntakeDep = Annotated[service.Intake, Depends(intake_service)]
+IntakeDep = Annotated[Intake, Depends(intake_service)]
 
 
 @asynccontextmanager
@@ -61,14 +63,14 @@ async def _form(request: Request) -> AsyncIterator[FormData]:
     try:
         form = await request.form(max_files=limit + 1, max_fields=20)
     except MultiPartException as exc:
-        raise ApiError(
+        raise DomainError(
             422,
             "invalid_form",
             f"the multipart form could not be read: {exc.message}",
             fix=f"Send multipart/form-data with at most {limit} files in 'photos'.",
         ) from exc
     except AssertionError as exc:  # starlette asserts on a non-multipart body
-        raise ApiError(
+        raise DomainError(
             415,
             "unsupported_media_type",
             "expected a multipart/form-data body",
@@ -80,11 +82,11 @@ async def _form(request: Request) -> AsyncIterator[FormData]:
         await form.close()
 
 
-async def _uploads(request: Request, form) -> list[service.Upload]:
+async def _uploads(request: Request, form) -> list[Upload]:
     settings = request.app.state.settings
     files = [f for f in form.getlist("photos") if isinstance(f, UploadFile)]
     if len(form.getlist("photos")) != len(files):
-        raise ApiError(
+        raise DomainError(
             422,
             "invalid_field",
             "'photos' must be file parts",
@@ -92,7 +94,7 @@ async def _uploads(request: Request, form) -> list[service.Upload]:
             fix="Send each photo as a file part named 'photos'.",
         )
     if not files:
-        raise ApiError(
+        raise DomainError(
             422,
             "no_photo",
             "the request has no photo",
@@ -100,7 +102,7 @@ async def _uploads(request: Request, form) -> list[service.Upload]:
             fix="Attach at least one photo of the skin problem as a file part named 'photos'.",
         )
     if len(files) > settings.max_photos_per_request:
-        raise ApiError(
+        raise DomainError(
             422,
             "too_many_photos",
             f"the request has more than {settings.max_photos_per_request} photos",
@@ -111,7 +113,7 @@ async def _uploads(request: Request, form) -> list[service.Upload]:
     for index, upload in enumerate(files):
         name = upload.filename or f"photo {index + 1}"
         if upload.size is not None and upload.size > settings.max_photo_bytes:
-            raise ApiError(
+            raise DomainError(
                 413,
                 "photo_too_large",
                 f"photos[{index}] {name!r} is {upload.size} bytes; the limit is {settings.max_photo_bytes}",
@@ -119,7 +121,7 @@ async def _uploads(request: Request, form) -> list[service.Upload]:
                 fix="Send the photo as taken by the phone camera, "
                 f"under {settings.max_photo_bytes // (1024 * 1024)} MB.",
             )
-        uploads.append(service.Upload(filename=name, data=await upload.read()))
+        uploads.append(Upload(filename=name, data=await upload.read()))
     return uploads
 
 
@@ -127,7 +129,7 @@ def _json_field(form, name: str, model: type[BaseModel], *, required: bool) -> B
     raw = form.get(name)
     if raw is None or raw == "":
         if required:
-            raise ApiError(
+            raise DomainError(
                 422,
                 "missing_field",
                 f"the form field {name!r} is missing",
@@ -136,7 +138,7 @@ def _json_field(form, name: str, model: type[BaseModel], *, required: bool) -> B
             )
         return model()
     if not isinstance(raw, str):
-        raise ApiError(
+        raise DomainError(
             422,
             "invalid_field",
             f"{name!r} must be a text field holding JSON",
@@ -148,7 +150,7 @@ def _json_field(form, name: str, model: type[BaseModel], *, required: bool) -> B
     except ValidationError as exc:
         errors = exc.errors()
         if errors and errors[0]["type"] == "json_invalid":
-            raise ApiError(
+            raise DomainError(
                 422,
                 "invalid_json",
                 f"{name!r} is not valid JSON: {errors[0]['msg']}",
@@ -156,15 +158,6 @@ def _json_field(form, name: str, model: type[BaseModel], *, required: bool) -> B
                 fix=f"Send '{name}' as a JSON object.",
             ) from exc
         raise validation_error(errors, prefix=name) from exc
-
-
-async def _ingest(call, uploads: list[service.Upload], **kwargs):
-    """Run a photo-processing service call off the event loop; a refused photo becomes its 4xx."""
-    try:
-        return await run_in_threadpool(call, uploads=uploads, **kwargs)
-    except service.BadPhoto as exc:
-        r = exc.rejection
-        raise ApiError(r.status_code, r.code, r.message, fix=r.fix, field=f"photos[{exc.index}]") from exc
 
 
 @router.post(
@@ -183,7 +176,7 @@ async def submit_case(
 ):
     require(client, Role.intake, Role.admin)
     if not idempotency_key or not idempotency_key.strip() or len(idempotency_key) > 255:
-        raise ApiError(
+        raise DomainError(
             400,
             "idempotency_key_required",
             "the Idempotency-Key header is missing or too long",
@@ -195,54 +188,24 @@ async def submit_case(
         questionnaire = _json_field(form, "questionnaire", Questionnaire, required=True)
         submitted_by = _json_field(form, "submitted_by", SubmittedBy, required=False)
         uploads = await _uploads(request, form)
-    try:
-        case, created = await _ingest(
-            service.create_case,
-            uploads,
-            intake=intake,
-            org=client.organization,
-            actor=client.actor,
-            idempotency_key=idempotency_key.strip(),
-            questionnaire=questionnaire,
-            submitted_by=submitted_by,
-        )
-    except service.IdempotencyConflict as exc:
-        raise ApiError(
-            422,
-            "idempotency_key_reused",
-            "this Idempotency-Key was already used for a different submission",
-            field="Idempotency-Key",
-            fix="Use a new Idempotency-Key for a new submission.",
-        ) from exc
+    case, created = await run_in_threadpool(
+        create_case,
+        intake,
+        client=client,
+        idempotency_key=idempotency_key.strip(),
+        questionnaire=questionnaire,
+        submitted_by=submitted_by,
+        uploads=uploads,
+    )
     body = case_out(case).model_dump(mode="json")
     return JSONResponse(
         body, status_code=201 if created else 200, headers={"Location": f"/v1/cases/{case.id}"}
     )
 
 
-def _licences(client: Client) -> frozenset[str] | None:
-    """Dermatologists read only the cases of patients in their licensed jurisdictions."""
-    return client.jurisdictions if client.role is Role.dermatologist else None
-
-
-def _not_found(case_id: str) -> ApiError:
-    return ApiError(404, "case_not_found", f"no case {case_id!r}", fix="Check the case id.")
-
-
 @router.get("/cases/{case_id}", response_model=CaseOut, summary="A case, its photos, triage and status")
 def get_case(case_id: str, client: CurrentClient, intake: IntakeDep) -> CaseOut:
-    try:
-        return case_out(
-            service.read_case(
-                intake,
-                org=client.organization,
-                actor=client.actor,
-                case_id=case_id,
-                licences=_licences(client),
-            )
-        )
-    except service.CaseNotFound as exc:
-        raise _not_found(case_id) from exc
+    return case_out(read_case(intake, client=client, case_id=case_id))
 
 
 @router.post(
@@ -255,43 +218,16 @@ async def add_photos(case_id: str, request: Request, client: CurrentClient, inta
     require(client, Role.intake, Role.admin)
     async with _form(request) as form:
         uploads = await _uploads(request, form)
-    try:
-        case = await _ingest(
-            service.add_photos,
-            uploads,
-            intake=intake,
-            org=client.organization,
-            actor=client.actor,
-            case_id=case_id,
-        )
-    except service.CaseNotFound as exc:
-        raise _not_found(case_id) from exc
-    except IllegalMove as exc:
-        raise ApiError(
-            409,
-            "illegal_state",
-            f"photos cannot be added to a case in status {exc.current.value!r}",
-            fix="Submit a new case instead.",
-            field="status",
-        ) from exc
+    case = await run_in_threadpool(
+        add_photos_to_case, intake, client=client, case_id=case_id, uploads=uploads
+    )
     return case_out(case)
 
 
-def _photo_response(client: Client, intake: service.Intake, case_id: str, photo_id: str, *, thumbnail: bool):
-    try:
-        photo, content = service.read_photo(
-            intake,
-            org=client.organization,
-            actor=client.actor,
-            case_id=case_id,
-            photo_id=photo_id,
-            thumbnail=thumbnail,
-            licences=_licences(client),
-        )
-    except service.CaseNotFound as exc:
-        raise ApiError(
-            404, "photo_not_found", f"no photo {photo_id!r} in case {case_id!r}", fix="Check the ids."
-        ) from exc
+def _photo_response(client, intake: Intake, case_id: str, photo_id: str, *, thumbnail: bool):
+    photo, content = read_photo(
+        intake, client=client, case_id=case_id, photo_id=photo_id, thumbnail=thumbnail
+    )
     media_type = "image/jpeg" if thumbnail else photo.media_type
     return Response(content, media_type=media_type, headers={"Cache-Control": "private, no-store"})
 

@@ -1,4 +1,5 @@
-"""Consult routes: thin. Parse, call a consult service in one transaction, map its errors."""
+"""Consult routes: thin. Parse, call a consult service in one transaction; its domain errors become
+their JSON answers in ``serving.errors`` (a refused look-up audited first)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError
 
-from serving.audit import record
+from serving.audit import record, record_refused_lookup
 from serving.auth import Client, CurrentClient, require
 from serving.cases.models import Case
-from serving.cases.service import CaseNotFound
-from serving.cases.states import IllegalMove
+from serving.cases.visibility import load_case
 from serving.consults import (
     diagnoses,
     diagnosis,
@@ -26,7 +26,6 @@ from serving.consults import (
     prescriptions,
     renewals,
 )
-from serving.consults.common import ConsultError, NotFound, load_case
 from serving.consults.schemas import (
     CaseRef,
     CloseIn,
@@ -60,10 +59,8 @@ from serving.consults.schemas import (
     renewal_out,
 )
 from serving.db import transaction, utcnow
-from serving.errors import ApiError
+from serving.errors import DomainError, NotFound
 from serving.orgs.service import Role
-from serving.api.queue import illegal_move_error, lease_required_error
-from serving.queue.service import LeaseRequired
 
 router = APIRouter(prefix="/v1", tags=["consults"])
 REVIEWERS = (Role.dermatologist, Role.admin)
@@ -72,30 +69,19 @@ EVERYONE = (Role.intake, Role.dermatologist, Role.admin)
 
 @contextmanager
 def _errors(request: Request, client: Client, *, action: str, resource_id: str) -> Iterator[None]:
-    """Domain errors -> HTTP errors. A miss is audited (in a transaction of its own, as the request's
-    transaction has rolled back) before it is reported."""
+    """A look-up that found nothing the caller may see is audited (in a transaction of its own, as the
+    request's has rolled back) before its 404 goes out; every other domain error goes out as it is."""
     try:
         yield
-    except (CaseNotFound, NotFound) as exc:
-        what = exc.what if isinstance(exc, NotFound) else "case"
-        with transaction(request.app.state.sessions) as session:
-            record(
-                session,
-                actor=client.actor,
-                action=action,
-                resource_type=what.replace(" ", "_"),
-                resource_id=resource_id[:64],
-                outcome="not_found",
-            )
-        raise ApiError(
-            404, f"{what.replace(' ', '_')}_not_found", f"no {what} {resource_id!r}", fix="Check the id."
-        ) from exc
-    except ConsultError as exc:
-        raise ApiError(exc.status, exc.code, exc.message, fix=exc.fix, field=exc.field) from exc
-    except IllegalMove as exc:
-        raise illegal_move_error(exc) from exc
-    except LeaseRequired as exc:
-        raise lease_required_error(exc) from exc
+    except NotFound as exc:
+        record_refused_lookup(
+            request.app.state.sessions,
+            actor=client.actor,
+            action=action,
+            resource_type=exc.resource_type,
+            resource_id=resource_id,
+        )
+        raise
 
 
 def _sessions(request: Request):
@@ -146,7 +132,7 @@ def get_consult(case_id: str, request: Request, client: CurrentClient) -> Consul
         _errors(request, client, action="consult.read", resource_id=case_id),
         transaction(_sessions(request)) as session,
     ):
-        case = load_case(session, client=client, case_id=case_id, for_update=False)
+        case = load_case(session, client=client, case_id=case_id)
         out = ConsultOut(
             case=_ref(case),
             diagnoses=[diagnosis_out(d) for d in diagnosis.history(session, case=case)],
@@ -367,7 +353,7 @@ def _idempotency_key(value: str | None) -> str | None:
     if value is None:
         return None
     if not value.strip() or len(value) > 255:
-        raise ApiError(
+        raise DomainError(
             400,
             "invalid_idempotency_key",
             "the Idempotency-Key header is empty or longer than 255 characters",

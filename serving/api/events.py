@@ -7,10 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from serving.auth import CurrentClient, require
-from serving.errors import ApiError
 from serving.events import service
 from serving.events.schemas import FeedOut, WebhookIn, WebhookOut, event_out
-from serving.orgs.service import OrgError, Role
+from serving.orgs.service import Role
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
@@ -48,18 +47,13 @@ def get_webhook(request: Request, client: CurrentClient) -> WebhookOut:
 @router.put("/webhook", response_model=WebhookOut, summary="Set the webhook URL (the first time: a secret)")
 def put_webhook(request: Request, client: CurrentClient, body: WebhookIn) -> WebhookOut:
     require(client, Role.admin)
-    try:
-        status = service.configure_webhook(
-            request.app.state.sessions,
-            org=client.organization,
-            actor=client.actor,
-            url=body.url,
-            rotate_secret=body.rotate_secret,
-        )
-    except OrgError as exc:
-        raise ApiError(
-            422, "invalid_webhook_url", str(exc), fix="Send an absolute https:// URL.", field="url"
-        ) from exc
+    status = service.configure_webhook(
+        request.app.state.sessions,
+        org=client.organization,
+        actor=client.actor,
+        url=body.url,
+        rotate_secret=body.rotate_secret,
+    )
     return _webhook_out(status)
 
 

@@ -10,10 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from serving.auth import CurrentClient, require
 from serving.db import transaction
-from serving.errors import ApiError
 from serving.orgs.service import Role
 from serving.people import service
 from serving.people.models import User
+from serving.queue.staff import deactivate_user
 
 router = APIRouter(prefix="/v1", tags=["people"])
 
@@ -59,10 +59,6 @@ def user_out(user: User) -> UserOut:
     )
 
 
-def _not_found(user_id: str) -> ApiError:
-    return ApiError(404, "user_not_found", f"no user {user_id!r}", fix="Check the user id (GET /v1/users).")
-
-
 @router.get("/me", response_model=MeOut, summary="The caller: organization, key role, and user")
 def me(request: Request, client: CurrentClient) -> MeOut:
     user = None
@@ -86,21 +82,16 @@ def list_users(request: Request, client: CurrentClient) -> list[UserOut]:
 @router.post("/users", response_model=CreatedUserOut, status_code=201, summary="Admin: create a user and key")
 def create_user(body: UserIn, request: Request, client: CurrentClient):
     require(client, Role.admin)
-    try:
-        with transaction(request.app.state.sessions) as session:
-            issued = service.create_user(
-                session,
-                org=client.organization,
-                name=body.name,
-                role=body.role,
-                jurisdictions=body.jurisdictions,
-                actor=client.actor,
-            )
-            out = CreatedUserOut(user=user_out(issued.user), api_key=issued.key)
-    except service.PeopleError as exc:
-        raise ApiError(
-            422, "invalid_field", str(exc), field=exc.field, fix=f"Correct '{exc.field}'."
-        ) from exc
+    with transaction(request.app.state.sessions) as session:
+        issued = service.create_user(
+            session,
+            org=client.organization,
+            name=body.name,
+            role=body.role,
+            jurisdictions=body.jurisdictions,
+            actor=client.actor,
+        )
+        out = CreatedUserOut(user=user_out(issued.user), api_key=issued.key)
     return JSONResponse(
         out.model_dump(mode="json"),
         status_code=201,
@@ -115,10 +106,7 @@ def create_user(body: UserIn, request: Request, client: CurrentClient):
 )
 def deactivate(user_id: str, request: Request, client: CurrentClient) -> UserOut:
     require(client, Role.admin)
-    try:
-        with transaction(request.app.state.sessions) as session:
-            return user_out(
-                service.deactivate_user(session, org=client.organization, user_id=user_id, actor=client.actor)
-            )
-    except service.UserNotFound as exc:
-        raise _not_found(user_id) from exc
+    with transaction(request.app.state.sessions) as session:
+        return user_out(
+            deactivate_user(session, org=client.organization, user_id=user_id, actor=client.actor)
+        )

@@ -11,12 +11,10 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from serving.cases.models import Case, Photo
+from serving.cases.status import CaseStatus
 from serving.events.models import OutboxEvent
 from serving.events.outbox import emit
 from serving.events.types import CASE_EMERGENCY, CASE_RETAKE_REQUIRED
-
-AWAITING_RETAKE = "awaiting_retake"
-EMERGENCY = "emergency"
 
 
 def retake_payload(case: Case, photos: Sequence[Photo]) -> dict:
@@ -30,7 +28,7 @@ def retake_payload(case: Case, photos: Sequence[Photo]) -> dict:
                 "batch": p.batch,
                 "position": p.position,
                 "verdict": p.quality_verdict,
-                "instructions": list(p.quality.get("instructions", [])),
+                "instructions": list(p.quality.instructions),
             }
             for p in photos
         ],
@@ -47,7 +45,7 @@ def emergency_payload(case: Case) -> dict:
 
 
 def emit_after_triage(
-    session: Session, case: Case, *, previous_status: str | None, new_photos: Sequence[Photo]
+    session: Session, case: Case, *, previous_status: CaseStatus | None, new_photos: Sequence[Photo]
 ) -> list[OutboxEvent]:
     """Events for a case just triaged (created, ``previous_status=None``, or sent more photos).
 
@@ -56,7 +54,7 @@ def emit_after_triage(
     """
     session.flush()  # the photos' ids
     events = []
-    if case.status == EMERGENCY and previous_status != EMERGENCY:
+    if case.status is CaseStatus.emergency and previous_status is not CaseStatus.emergency:
         events.append(
             emit(
                 session,
@@ -66,8 +64,8 @@ def emit_after_triage(
                 payload=emergency_payload(case),
             )
         )
-    unusable = bool(new_photos) and all(p.quality_verdict != "accept" for p in new_photos)
-    if case.status == AWAITING_RETAKE or unusable:
+    unusable = bool(new_photos) and not any(p.quality.usable for p in new_photos)
+    if case.status is CaseStatus.awaiting_retake or unusable:
         # also when a case waiting for follow-up or asked-for photos gets only unusable ones: the
         # patient must hear at once that they need to take them again
         events.append(

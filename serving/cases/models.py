@@ -5,9 +5,28 @@ from typing import Any
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
-from serving.db import Base, UtcDateTime, new_id, utcnow
+from model.photo_quality import PhotoQuality
+from model.quality_checks import Verdict
+from model.triage.tiers import Tier
+from serving.cases.status import CaseStatus
+from serving.db import Base, UtcDateTime, new_id, str_enum, utcnow
 from serving.people import models as _people  # noqa: F401 - registers users (Case.assigned_to)
+
+
+class PhotoQualityJson(TypeDecorator):
+    """A photo's quality: a :class:`~model.photo_quality.PhotoQuality` in Python, JSON in the database
+    (the only place it is turned into JSON and back)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: PhotoQuality | None, dialect) -> dict[str, Any] | None:
+        return None if value is None else value.to_json()
+
+    def process_result_value(self, value: dict[str, Any] | None, dialect) -> PhotoQuality | None:
+        return None if value is None else PhotoQuality.from_json(value)
 
 
 class Case(Base):
@@ -28,14 +47,14 @@ class Case(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
-    status: Mapped[str] = mapped_column(String(32))
+    status: Mapped[CaseStatus] = mapped_column(str_enum(CaseStatus, 32))
     jurisdiction: Mapped[str] = mapped_column(String(16))
     questionnaire: Mapped[dict[str, Any]] = mapped_column(JSON)
     submitted_by: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     # triage, replaced whenever the case is triaged again
-    tier: Mapped[str] = mapped_column(String(16))
+    tier: Mapped[Tier] = mapped_column(str_enum(Tier, 16))
     urgency_score: Mapped[float] = mapped_column(Float)
     retake_required: Mapped[bool] = mapped_column(Boolean)
     reasons: Mapped[list[str]] = mapped_column(JSON)
@@ -76,9 +95,9 @@ class Photo(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     size_bytes: Mapped[int] = mapped_column(Integer)
-    quality_verdict: Mapped[str] = mapped_column(String(16))
+    quality_verdict: Mapped[Verdict] = mapped_column(str_enum(Verdict, 16))
     quality_score: Mapped[float] = mapped_column(Float)
-    quality: Mapped[dict[str, Any]] = mapped_column(JSON)
+    quality: Mapped[PhotoQuality] = mapped_column(PhotoQualityJson)
     #: the urgency model's probabilities for a usable photo (for re-triage and the dermatologist)
     predictions: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 

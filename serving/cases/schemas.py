@@ -131,7 +131,10 @@ def case_out(case: Case) -> CaseOut:
         review_due_at=case.review_due_at,
         triaged_at=case.triaged_at,
         model_versions=case.model_versions,
-        photos=[PhotoQualityOut(id=p.id, quality=QualityOut.model_validate(p.quality)) for p in case.photos],
+        photos=[
+            PhotoQualityOut(id=p.id, quality=QualityOut.model_validate(p.quality.to_json()))
+            for p in case.photos
+        ],
     )
     return CaseOut(
         id=case.id,

@@ -1,32 +1,19 @@
-"""The case state machine: the statuses, the moves allowed between them, and the pure rules
-that pick a status after triage. Every move goes through ``transition()``, which refuses an
-illegal move and writes the audit row in the same transaction."""
+"""The case state machine: the moves allowed between the statuses (``serving.cases.status``), and
+the pure rules that pick a status after triage. Every move goes through ``transition()``, which
+refuses an illegal move and writes the audit row in the same transaction."""
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from sqlalchemy.orm import Session
 
-from serving.audit import Actor, record
-from serving.cases.models import Case
-from serving.db import utcnow
-from serving.queue.leases import LEASED_STATUSES, end_lease
 from model.triage.decision import TriageDecision
 from model.triage.tiers import Tier
-
-
-class CaseStatus(StrEnum):
-    awaiting_retake = "awaiting_retake"  # no usable photo yet; not in the queue
-    queued = "queued"  # waiting for a dermatologist
-    emergency = "emergency"  # flagged for immediate action; patient told to seek emergency care
-    in_review = "in_review"  # claimed by a dermatologist
-    awaiting_patient = "awaiting_patient"  # question or retake asked by the dermatologist
-    diagnosed = "diagnosed"
-    follow_up_scheduled = "follow_up_scheduled"
-    referred_in_person = "referred_in_person"
-    closed = "closed"
-
+from serving.audit import Actor, record
+from serving.cases.leases import LEASED_STATUSES, end_lease
+from serving.cases.models import Case
+from serving.cases.status import CaseStatus
+from serving.db import utcnow
+from serving.errors import DomainError
 
 S = CaseStatus
 ALLOWED_MOVES: dict[CaseStatus, frozenset[CaseStatus]] = {
@@ -57,17 +44,53 @@ ACCEPTS_PHOTOS = frozenset(
 )
 
 
-class IllegalMove(Exception):
-    def __init__(self, current: CaseStatus, target: CaseStatus | str):
+class IllegalMove(DomainError):
+    """A move, or an action, the state machine does not allow from the case's status: a 409 naming it."""
+
+    def __init__(
+        self,
+        current: CaseStatus,
+        target: CaseStatus | str,
+        *,
+        message: str | None = None,
+        fix: str = "Reload the case and act on its current status.",
+    ):
         self.current = current
         self.target = target
-        super().__init__(
-            f"a case in status {current.value!r} cannot move to {getattr(target, 'value', target)!r}"
+        message = (
+            message
+            or f"a case in status {current.value!r} cannot move to {getattr(target, 'value', target)!r}"
         )
+        super().__init__(409, "illegal_state", message, fix=fix, field="status")
+
+
+def require_status(case: Case, *allowed: CaseStatus, action: str) -> CaseStatus:
+    """The case's status, unless it is not one of ``allowed`` (then IllegalMove naming it and ``action``)."""
+    current = CaseStatus(case.status)
+    if current not in allowed:
+        where = ", ".join(repr(s.value) for s in allowed)
+        raise IllegalMove(
+            current,
+            action,
+            message=f"a case in status {current.value!r} cannot {action}",
+            fix=f"This is possible while the case is in status {where}."
+            if where
+            else "Check the case's status.",
+        )
+    return current
 
 
 def accepts_photos(status: CaseStatus) -> bool:
     return status in ACCEPTS_PHOTOS
+
+
+def photos_refused(current: CaseStatus) -> IllegalMove:
+    return IllegalMove(
+        current,
+        "photos added",
+        message=f"photos cannot be added to a case in status {current.value!r}",
+        fix="Submit a new case instead.",
+    )
 
 
 def can_move(current: CaseStatus, target: CaseStatus) -> bool:
@@ -88,7 +111,7 @@ def status_after_new_photos(
     for the patient returns to the queue only when at least one of the new photos is usable: earlier
     usable photos do not answer a retake request or a follow-up."""
     if not accepts_photos(current):
-        raise IllegalMove(current, "photos added")
+        raise photos_refused(current)
     if decision.tier is Tier.EMERGENCY and can_move(current, S.emergency):
         return S.emergency
     waiting_for_patient = current in (S.awaiting_retake, S.awaiting_patient, S.follow_up_scheduled)
@@ -98,15 +121,15 @@ def status_after_new_photos(
 
 
 def transition(session: Session, case: Case, target: CaseStatus, *, actor: Actor, reason: str) -> None:
-    current = CaseStatus(case.status)
+    current = case.status
     if target == current:
         return
     if not can_move(current, target):
         raise IllegalMove(current, target)
     now = utcnow()
-    case.status = target.value
+    case.status = target
     case.updated_at = now
-    if target.value not in LEASED_STATUSES:
+    if target not in LEASED_STATUSES:
         end_lease(case)  # the case leaves its dermatologist's hands
     if target is S.in_review and case.first_reviewed_at is None:
         case.first_reviewed_at = now  # the review SLA is met if this is <= review_due_at

@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session
 
 from serving.auth import Client
 from serving.cases.models import Case
-from serving.cases.states import CaseStatus
+from serving.cases.status import CaseStatus
 from serving.consults import diagnoses
-from serving.consults.common import ConsultError, acting_on, audit, move
+from serving.consults.common import acting_on, audit, move
 from serving.consults.models import Diagnosis
 from serving.consults.schemas import DiagnosisIn
+from serving.errors import DomainError
 from serving.events import types
 from serving.events.outbox import emit
 
@@ -25,7 +26,7 @@ S = CaseStatus
 def catalogue_entry(code: str) -> diagnoses.DiagnosisCode:
     entry = diagnoses.lookup(code)
     if entry is None:
-        raise ConsultError(
+        raise DomainError(
             422,
             "unknown_diagnosis_code",
             f"{code!r} is not in the diagnosis catalogue",

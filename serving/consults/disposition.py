@@ -10,11 +10,13 @@ from sqlalchemy.orm import Session
 
 from serving.auth import Client
 from serving.cases.models import Case, Photo
-from serving.cases.states import CaseStatus, can_move
+from serving.cases.states import can_move
+from serving.cases.status import CaseStatus
 from serving.consults import follow_ups
-from serving.consults.common import ConsultError, acting_on, audit, move, sender_of
+from serving.consults.common import acting_on, audit, move, sender_of
 from serving.consults.models import Disposition, Message
 from serving.consults.schemas import CloseIn, ReferralIn, RetakeRequestIn
+from serving.errors import DomainError
 from serving.events import types
 from serving.events.outbox import emit
 
@@ -39,7 +41,7 @@ def request_retake(session: Session, *, client: Client, case_id: str, data: Reta
         )
         unknown = [p for p in photo_ids if p not in known]
         if unknown:
-            raise ConsultError(
+            raise DomainError(
                 422,
                 "unknown_photo",
                 f"photos {unknown} are not photos of this case",

@@ -12,13 +12,14 @@ from sqlalchemy.orm import Session
 
 from serving.auth import Client
 from serving.cases.models import Case
-from serving.cases.states import CaseStatus
-from serving.consults.common import ConsultError, acting_on, audit, move
+from serving.cases.status import CaseStatus
+from serving.cases.visibility import visible_cases
+from serving.consults.common import acting_on, audit, move
 from serving.consults.models import FollowUp
 from serving.consults.schemas import FollowUpIn
+from serving.errors import DomainError
 from serving.events import types
 from serving.events.outbox import emit
-from serving.orgs.service import Role
 
 S = CaseStatus
 SCHEDULED, RECEIVED, CANCELLED = "scheduled", "received", "cancelled"
@@ -32,7 +33,7 @@ def schedule(session: Session, *, client: Client, case_id: str, data: FollowUpIn
         session, client=client, case_id=case_id, now=now, allowed=(S.diagnosed,), action="get a follow-up"
     )
     if data.due_at <= now:
-        raise ConsultError(
+        raise DomainError(
             422,
             "due_in_past",
             "the follow-up is due in the past",
@@ -40,7 +41,7 @@ def schedule(session: Session, *, client: Client, case_id: str, data: FollowUpIn
             field="due_at",
         )
     if data.due_at > now + MAX_AHEAD:
-        raise ConsultError(
+        raise DomainError(
             422,
             "due_too_far",
             "the follow-up is due more than two years ahead",
@@ -121,18 +122,11 @@ def overdue(session: Session, *, client: Client, now: datetime, limit: int = 200
     """The organization's follow-ups past their date with no photos yet, most overdue first (for a
     dermatologist: of patients in the jurisdictions they are licensed in)."""
     query = (
-        select(FollowUp)
-        .join(Case, Case.id == FollowUp.case_id)
-        .where(
-            FollowUp.organization_id == client.organization.id,
-            FollowUp.status == SCHEDULED,
-            FollowUp.due_at < now,
-        )
+        visible_cases(client, select(FollowUp).join(Case, Case.id == FollowUp.case_id))
+        .where(FollowUp.status == SCHEDULED, FollowUp.due_at < now)
         .order_by(FollowUp.due_at, FollowUp.id)
         .limit(limit)
     )
-    if client.role is Role.dermatologist:
-        query = query.where(Case.jurisdiction.in_(sorted(client.jurisdictions)))
     found = list(session.scalars(query))
     audit(
         session,

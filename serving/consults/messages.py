@@ -11,55 +11,41 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from model.intake import IngestedPhoto, PhotoLimits, PhotoRejected, ingest_photo
 from serving.auth import Client
-from serving.cases.models import Case, Photo
-from serving.cases.states import CaseStatus
-from serving.consults.common import (
-    ConsultError,
-    NotFound,
-    audit,
-    illegal_state,
-    load_case,
-    move,
-    require_status,
-    sender_of,
-)
+from serving.cases.leases import LEASED_STATUSES, lease_active
+from serving.cases.models import Case
+from serving.cases.states import IllegalMove, require_status
+from serving.cases.status import CaseStatus
+from serving.cases.visibility import load_case
+from serving.consults.common import audit, move, sender_of
 from serving.consults.models import Message, MessageAttachment
 from serving.consults.schemas import AttachmentIn, MessageIn, message_out
 from serving.db import transaction
+from serving.errors import DomainError, NotFound
 from serving.events import types
 from serving.events.outbox import emit
 from serving.orgs.service import Role
-from model.intake import IngestedPhoto, PhotoLimits, PhotoRejected, ingest_photo
+from serving.photos.files import StoredPhotos, remove_orphans, restore_missing, store_photos
 from serving.photos.store import PhotoStore
-from serving.queue.leases import LEASED_STATUSES, lease_active
 from serving.queue.service import require_lease
 
 S = CaseStatus
 
 
-@dataclass(frozen=True)
-class _Stored:
-    photos: list[IngestedPhoto]
-    keys: list[tuple[str, str]]  # (image key, thumbnail key) per attachment
-    created: list[str]  # keys this request created (removed if its transaction fails)
-
-
 def decode_attachments(items: Sequence[AttachmentIn], *, limits: PhotoLimits) -> list[IngestedPhoto]:
-    """Decode and sanitize every attachment in memory (nothing written); ConsultError naming the item."""
+    """Decode and sanitize every attachment in memory (nothing written); DomainError naming the item."""
     photos = []
     for index, item in enumerate(items):
         field = f"attachments[{index}]"
         if len(item.content_base64) > (limits.max_bytes * 4) // 3 + 8:
-            raise ConsultError(
+            raise DomainError(
                 413,
                 "photo_too_large",
                 f"{field} is larger than the {limits.max_bytes // (1024 * 1024)} MB limit",
@@ -69,7 +55,7 @@ def decode_attachments(items: Sequence[AttachmentIn], *, limits: PhotoLimits) ->
         try:
             data = base64.b64decode(item.content_base64, validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise ConsultError(
+            raise DomainError(
                 422,
                 "invalid_base64",
                 f"{field}.content_base64 is not valid base64",
@@ -81,66 +67,23 @@ def decode_attachments(items: Sequence[AttachmentIn], *, limits: PhotoLimits) ->
                 ingest_photo(data, filename=item.filename or f"attachment {index + 1}", limits=limits)
             )
         except PhotoRejected as exc:
-            raise ConsultError(exc.status_code, exc.code, exc.message, fix=exc.fix, field=field) from exc
+            raise DomainError(exc.status_code, exc.code, exc.message, fix=exc.fix, field=field) from exc
     return photos
-
-
-def _write(store: PhotoStore, photos: Sequence[IngestedPhoto]) -> _Stored:
-    keys, created = [], []
-    for photo in photos:
-        pair = []
-        for content, sha, suffix in (
-            (photo.content, photo.sha256, photo.suffix),
-            (photo.thumbnail, hashlib.sha256(photo.thumbnail).hexdigest(), "jpg"),
-        ):
-            key, was_created = store.put(content, sha256=sha, suffix=suffix)
-            pair.append(key)
-            if was_created:
-                created.append(key)
-        keys.append((pair[0], pair[1]))
-    return _Stored(photos=list(photos), keys=keys, created=created)
-
-
-def _referenced(session: Session, key: str) -> bool:
-    return bool(
-        session.scalar(select(exists().where(or_(Photo.storage_key == key, Photo.thumbnail_key == key))))
-        or session.scalar(
-            select(
-                exists().where(
-                    or_(MessageAttachment.storage_key == key, MessageAttachment.thumbnail_key == key)
-                )
-            )
-        )
-    )
-
-
-def _remove_orphans(sessions: sessionmaker[Session], store: PhotoStore, keys: Sequence[str]) -> None:
-    if not keys:
-        return
-    with transaction(sessions) as session:
-        for key in keys:
-            if not _referenced(session, key):
-                store.delete(key)
-
-
-def _restore_missing(store: PhotoStore, stored: _Stored) -> None:
-    """After commit: a concurrent failed request may have removed a file both wrote; put it back."""
-    for photo, (key, thumbnail_key) in zip(stored.photos, stored.keys, strict=True):
-        if not store.exists(key):
-            store.put(photo.content, sha256=photo.sha256, suffix=photo.suffix)
-        if not store.exists(thumbnail_key):
-            store.put(photo.thumbnail, sha256=hashlib.sha256(photo.thumbnail).hexdigest(), suffix="jpg")
 
 
 def _check_sender(session: Session, *, client: Client, case: Case, data: MessageIn, now: datetime) -> None:
     """Who may write now. Patients: any case not closed, no questions. Dermatologists: a question needs
     the lease on a case in review; a message needs the lease while the case is held or in review."""
-    status = S(case.status)
-    if status is S.closed:
-        raise illegal_state(status, "get messages; the case is closed")
+    if case.status is S.closed:
+        raise IllegalMove(
+            case.status,
+            "message",
+            message=f"a case in status {case.status.value!r} cannot get messages; the case is closed",
+            fix="Check the case's status.",
+        )
     if client.role is Role.intake:
         if data.question:
-            raise ConsultError(
+            raise DomainError(
                 422,
                 "patients_do_not_ask",
                 "'question' is for dermatologists; a patient's message is an answer or a note",
@@ -156,7 +99,7 @@ def _check_sender(session: Session, *, client: Client, case: Case, data: Message
 
 
 def _insert(
-    session: Session, *, client: Client, case: Case, data: MessageIn, stored: _Stored, now: datetime
+    session: Session, *, client: Client, case: Case, data: MessageIn, stored: StoredPhotos, now: datetime
 ) -> Message:
     kind = "question" if data.question else "message"
     message = Message(
@@ -192,12 +135,14 @@ def _insert(
     return message
 
 
-def _post(session: Session, *, client: Client, case_id: str, data: MessageIn, stored: _Stored, now: datetime):
-    case = load_case(session, client=client, case_id=case_id)
+def _post(
+    session: Session, *, client: Client, case_id: str, data: MessageIn, stored: StoredPhotos, now: datetime
+):
+    case = load_case(session, client=client, case_id=case_id, for_update=True)
     _check_sender(session, client=client, case=case, data=data, now=now)
     message = _insert(session, client=client, case=case, data=data, stored=stored, now=now)
     if client.role is Role.intake:
-        if case.status == S.awaiting_patient.value:
+        if case.status is S.awaiting_patient:
             move(session, case, S.queued, client=client, reason="the patient answered")
     elif data.question:
         move(session, case, S.awaiting_patient, client=client, reason="question to the patient")
@@ -238,21 +183,21 @@ def post_message(
     """Add a message (and its attachments) to the case's thread. One transaction for the rows, the
     state move and the event; attachment files are written first and removed if it fails."""
     with transaction(sessions) as session:  # refuse early, before any image work
-        case = load_case(session, client=client, case_id=case_id, for_update=False)
+        case = load_case(session, client=client, case_id=case_id)
         _check_sender(session, client=client, case=case, data=data, now=now)
-    stored = _write(store, decode_attachments(data.attachments, limits=limits))
+    stored = store_photos(store, decode_attachments(data.attachments, limits=limits))
     try:
         with transaction(sessions) as session:
             case, message = _post(session, client=client, case_id=case_id, data=data, stored=stored, now=now)
     except BaseException:
-        _remove_orphans(sessions, store, stored.created)
+        remove_orphans(sessions, store, stored.created)
         raise
-    _restore_missing(store, stored)
+    restore_missing(store, stored)
     return case, message
 
 
 def thread(session: Session, *, client: Client, case_id: str) -> list[Message]:
-    case = load_case(session, client=client, case_id=case_id, for_update=False)
+    case = load_case(session, client=client, case_id=case_id)
     messages = list(
         session.scalars(
             select(Message).where(Message.case_id == case.id).order_by(Message.created_at, Message.id)
@@ -272,7 +217,7 @@ def thread(session: Session, *, client: Client, case_id: str) -> list[Message]:
 def attachment(
     session: Session, *, client: Client, case_id: str, message_id: str, attachment_id: str, thumbnail: bool
 ) -> MessageAttachment:
-    load_case(session, client=client, case_id=case_id, for_update=False)
+    load_case(session, client=client, case_id=case_id)
     found = session.scalar(
         select(MessageAttachment)
         .join(Message, Message.id == MessageAttachment.message_id)

@@ -10,12 +10,13 @@ from sqlalchemy.orm import Session
 
 from serving.auth import Client
 from serving.cases.models import Case
-from serving.cases.states import CaseStatus
+from serving.cases.status import CaseStatus
 from serving.consults import diagnosis as diagnosis_service
 from serving.consults import formulary
-from serving.consults.common import ConsultError, acting_on, audit
+from serving.consults.common import acting_on, audit
 from serving.consults.models import Prescription
 from serving.consults.schemas import PrescriptionIn
+from serving.errors import DomainError
 from serving.events import types
 from serving.events.outbox import emit
 
@@ -26,10 +27,10 @@ def formulary_product(
     rxcui: str, form: str, strength: str
 ) -> tuple[formulary.Medication, formulary.Product, str]:
     """The medication, its product in ``form`` and the formulary's spelling of ``strength``;
-    ConsultError (422, naming the field) when any of them is not listed."""
+    DomainError (422, naming the field) when any of them is not listed."""
     medication = formulary.lookup(rxcui)
     if medication is None:
-        raise ConsultError(
+        raise DomainError(
             422,
             "unknown_medication",
             f"RXCUI {rxcui!r} is not in the formulary",
@@ -38,7 +39,7 @@ def formulary_product(
         )
     product = medication.product(form)
     if product is None:
-        raise ConsultError(
+        raise DomainError(
             422,
             "form_not_listed",
             f"{medication.name} does not come as {form!r} in the formulary",
@@ -47,7 +48,7 @@ def formulary_product(
         )
     listed = formulary.listed_strength(product, strength)
     if listed is None:
-        raise ConsultError(
+        raise DomainError(
             422,
             "strength_not_listed",
             f"{medication.name} {product.form} does not come in {strength!r} in the formulary",
@@ -86,7 +87,7 @@ def prescribe(session: Session, *, client: Client, case_id: str, data: Prescript
     )
     current = diagnosis_service.latest(session, case=case)
     if current is None:
-        raise ConsultError(
+        raise DomainError(
             409,
             "diagnosis_required",
             "the case has no diagnosis yet; a prescription is written for a diagnosis",

@@ -14,16 +14,18 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from model.triage.tiers import Tier
 from serving.auth import Client
 from serving.cases.models import Case
-from serving.consults.common import ConsultError, NotFound, audit
+from serving.cases.visibility import visible_cases
+from serving.consults.common import audit
 from serving.consults.models import Prescription, RenewalRequest
 from serving.consults.prescriptions import prescription_event
 from serving.consults.schemas import RenewalDecisionIn, RenewalRequestIn
+from serving.errors import DomainError, NotFound
 from serving.events import types
 from serving.events.outbox import emit
-from serving.orgs.service import Role, sla_policy
-from model.triage.tiers import Tier
+from serving.orgs.service import sla_policy
 
 PENDING, APPROVED, DECLINED = "pending", "approved", "declined"
 #: the review-time tier a renewal is due in
@@ -49,7 +51,7 @@ def fingerprint(prescription_id: str, data: RenewalRequestIn) -> str:
 def replay(
     session: Session, *, client: Client, idempotency_key: str, prescription_id: str, data: RenewalRequestIn
 ) -> RenewalRequest | None:
-    """The request an earlier call with this Idempotency-Key made, or None; ConsultError if the key
+    """The request an earlier call with this Idempotency-Key made, or None; DomainError if the key
     named a different request."""
     earlier = session.scalar(
         select(RenewalRequest).where(
@@ -60,7 +62,7 @@ def replay(
     if earlier is None:
         return None
     if earlier.fingerprint != fingerprint(prescription_id, data):
-        raise ConsultError(
+        raise DomainError(
             422,
             "idempotency_key_reused",
             "this Idempotency-Key was already used for a different renewal request",
@@ -106,7 +108,7 @@ def request_renewal(
         )
     )
     if pending is not None:
-        raise ConsultError(
+        raise DomainError(
             409,
             "renewal_pending",
             f"a renewal of this prescription is already waiting for a dermatologist ({pending.id})",
@@ -153,7 +155,7 @@ def get_request(
 
 def _check_decision(data: RenewalDecisionIn) -> None:
     if data.decision == "decline" and not data.reason:
-        raise ConsultError(
+        raise DomainError(
             422,
             "reason_required",
             "a declined renewal needs a reason the patient will read",
@@ -161,7 +163,7 @@ def _check_decision(data: RenewalDecisionIn) -> None:
             field="reason",
         )
     if data.decision == "decline" and (data.quantity is not None or data.refills is not None):
-        raise ConsultError(
+        raise DomainError(
             422,
             "not_with_decline",
             "'quantity' and 'refills' only go with 'approve'",
@@ -177,14 +179,14 @@ def decide(session: Session, *, client: Client, request_id: str, data: RenewalDe
     request = get_request(session, client=client, request_id=request_id, for_update=True)
     case = session.get(Case, request.case_id)
     if case.jurisdiction not in client.jurisdictions:
-        raise ConsultError(
+        raise DomainError(
             403,
             "not_licensed",
             f"the patient is in {case.jurisdiction}, where you are not licensed",
             fix="A dermatologist licensed in the patient's jurisdiction must decide this renewal.",
         )
     if request.status != PENDING:
-        raise ConsultError(
+        raise DomainError(
             409,
             "renewal_already_decided",
             f"the renewal request is already {request.status}",
@@ -257,14 +259,11 @@ def pending_for(session: Session, *, client: Client, limit: int = 100) -> list[R
     """The organization's pending renewals by due time (audited): for a dermatologist those of patients
     in the jurisdictions they are licensed in, for an admin all."""
     query = (
-        select(RenewalRequest)
-        .join(Case, Case.id == RenewalRequest.case_id)
-        .where(RenewalRequest.organization_id == client.organization.id, RenewalRequest.status == PENDING)
+        visible_cases(client, select(RenewalRequest).join(Case, Case.id == RenewalRequest.case_id))
+        .where(RenewalRequest.status == PENDING)
         .order_by(RenewalRequest.due_at, RenewalRequest.requested_at, RenewalRequest.id)
         .limit(limit)
     )
-    if client.role is Role.dermatologist:
-        query = query.where(Case.jurisdiction.in_(sorted(client.jurisdictions)))
     found = list(session.scalars(query))
     audit(
         session,

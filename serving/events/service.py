@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from serving.audit import Actor, record
 from serving.db import transaction
+from serving.errors import DomainError
 from serving.events.models import DeliveryState, OutboxEvent
+from serving.events.outbox import skip_pending
+from serving.events.signing import new_secret
 from serving.orgs.models import Organization
-from serving.orgs.service import set_webhook
 
 MAX_PAGE = 500
+
+
+class WebhookUrlRefused(DomainError):
+    def __init__(self, problem: str):
+        super().__init__(
+            422, "invalid_webhook_url", problem, fix="Send an absolute https:// URL.", field="url"
+        )
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,44 @@ def webhook_status(sessions: sessionmaker[Session], *, org: Organization, actor:
         return WebhookStatus(url=current.webhook_url, secret=None, pending=pending, failed=failed)
 
 
+def webhook_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot receive events, or None when it can."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "the webhook URL must be an absolute http:// or https:// URL, e.g. https://app.example/hooks"
+    if parts.username or parts.password:
+        return "the webhook URL must not carry a user name or password; events are signed instead"
+    if parts.fragment:
+        return "the webhook URL must not have a #fragment"
+    if len(url) > 2000:
+        return "the webhook URL must be at most 2000 characters"
+    return None
+
+
+def set_webhook(
+    session: Session, *, org: Organization, url: str | None, rotate_secret: bool = False
+) -> str | None:
+    """Point the organization's events at ``url`` (None: stop sending; the feed keeps them).
+
+    Returns the signing secret when a new one was made (the first URL, or ``rotate_secret``):
+    the only time it is shown. Changing the URL keeps the secret.
+    """
+    if url is None:
+        org.webhook_url = None
+        org.webhook_secret = None
+        skip_pending(session, organization_id=org.id)
+        return None
+    url = url.strip()
+    problem = webhook_url_problem(url)
+    if problem:
+        raise WebhookUrlRefused(problem)
+    org.webhook_url = url
+    if org.webhook_secret is None or rotate_secret:
+        org.webhook_secret = new_secret()
+        return org.webhook_secret
+    return None
+
+
 def configure_webhook(
     sessions: sessionmaker[Session],
     *,
@@ -92,7 +140,7 @@ def configure_webhook(
     url: str | None,
     rotate_secret: bool = False,
 ) -> WebhookStatus:
-    """Set (or with ``url=None`` remove) the webhook; raises OrgError for a URL that cannot be used."""
+    """Set (or with ``url=None`` remove) the webhook; WebhookUrlRefused for a URL that cannot be used."""
     with transaction(sessions) as session:
         current = session.get(Organization, org.id, with_for_update=True)
         secret = set_webhook(session, org=current, url=url, rotate_secret=rotate_secret)

@@ -12,12 +12,12 @@ import re
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from serving.db import utcnow
+from serving.errors import DomainError
 from serving.orgs.models import ApiKey, Organization
 from serving.orgs.sla import SlaPolicy
 
@@ -31,8 +31,11 @@ class Role(StrEnum):
     admin = "admin"
 
 
-class OrgError(ValueError):
+class OrgError(DomainError):
     """A request about organizations or keys that cannot be carried out."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(422, "invalid_field", message, field=field, fix="Correct the request.")
 
 
 @dataclass(frozen=True)
@@ -68,47 +71,6 @@ def set_sla(session: Session, *, org: Organization, hours: dict[str, float] | No
 
 def sla_policy(org: Organization) -> SlaPolicy:
     return SlaPolicy.from_overrides(org.sla_hours)
-
-
-def webhook_url_problem(url: str) -> str | None:
-    """Why ``url`` cannot receive events, or None when it can."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "the webhook URL must be an absolute http:// or https:// URL, e.g. https://app.example/hooks"
-    if parts.username or parts.password:
-        return "the webhook URL must not carry a user name or password; events are signed instead"
-    if parts.fragment:
-        return "the webhook URL must not have a #fragment"
-    if len(url) > 2000:
-        return "the webhook URL must be at most 2000 characters"
-    return None
-
-
-def set_webhook(
-    session: Session, *, org: Organization, url: str | None, rotate_secret: bool = False
-) -> str | None:
-    """Point the organization's events at ``url`` (None: stop sending; the feed keeps them).
-
-    Returns the signing secret when a new one was made (the first URL, or ``rotate_secret``):
-    the only time it is shown. Changing the URL keeps the secret.
-    """
-    from serving.events.outbox import skip_pending
-    from serving.events.signing import new_secret
-
-    if url is None:
-        org.webhook_url = None
-        org.webhook_secret = None
-        skip_pending(session, organization_id=org.id)
-        return None
-    url = url.strip()
-    problem = webhook_url_problem(url)
-    if problem:
-        raise OrgError(problem)
-    org.webhook_url = url
-    if org.webhook_secret is None or rotate_secret:
-        org.webhook_secret = new_secret()
-        return org.webhook_secret
-    return None
 
 
 def issue_key(session: Session, *, org: Organization, role: Role, label: str = "") -> IssuedKey:

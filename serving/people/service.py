@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -16,11 +17,10 @@ from sqlalchemy.orm import Session
 
 from model.questionnaire import JURISDICTION_PATTERN
 from serving.audit import Actor, record
-from serving.db import utcnow
+from serving.errors import DomainError, NotFound
 from serving.orgs.models import ApiKey, Organization
 from serving.orgs.service import IssuedKey, Role, issue_key
 from serving.people.models import User
-from serving.queue.service import return_cases_held_by
 
 
 class UserRole(StrEnum):
@@ -28,16 +28,16 @@ class UserRole(StrEnum):
     admin = "admin"
 
 
-class PeopleError(ValueError):
+class PeopleError(DomainError):
     """A request about users that cannot be carried out; ``field`` names what to fix."""
 
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.field = field
+    def __init__(self, message: str, *, field: str):
+        super().__init__(422, "invalid_field", message, field=field, fix=f"Correct '{field}'.")
 
 
-class UserNotFound(Exception):
-    pass
+class UserNotFound(NotFound):
+    def __init__(self, user_id: str):
+        super().__init__("user", user_id, fix="Check the user id (GET /v1/users).")
 
 
 @dataclass(frozen=True)
@@ -130,22 +130,12 @@ def get_user(session: Session, *, org: Organization, user_id: str) -> User:
     return user
 
 
-def deactivate_user(session: Session, *, org: Organization, user_id: str, actor: Actor) -> User:
-    """The user can no longer sign in (their keys are revoked) and the cases they hold go back
-    to the queue."""
+def revoke_access(session: Session, *, org: Organization, user_id: str, now: datetime) -> User:
+    """The user can no longer sign in or use an API key (their keys are revoked). The cases they hold
+    are the queue's business: ``serving.queue.staff.deactivate_user`` does both."""
     user = get_user(session, org=org, user_id=user_id)
-    now = utcnow()
     if user.deactivated_at is None:
         user.deactivated_at = now
     for key in session.scalars(select(ApiKey).where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))):
         key.revoked_at = now
-    returned = return_cases_held_by(session, user_id=user.id, actor=actor, reason="reviewer deactivated")
-    record(
-        session,
-        actor=actor,
-        action="user.deactivate",
-        resource_type="user",
-        resource_id=user.id,
-        detail={"cases_returned": returned},
-    )
     return user

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import select, union
 from sqlalchemy.orm import Session, sessionmaker
 
-from serving.cases.models import Photo
-from serving.consults.models import MessageAttachment
 from serving.db import transaction
+from serving.photos.references import referenced_keys
 from serving.photos.store import PhotoStore
 
 
@@ -24,16 +22,7 @@ def sweep_orphans(
         store.sweep_temp_files(grace_s)
         return []
     with transaction(sessions) as session:
-        referenced = set(
-            session.scalars(
-                union(
-                    select(Photo.storage_key),
-                    select(Photo.thumbnail_key),
-                    select(MessageAttachment.storage_key),  # message attachments share the store
-                    select(MessageAttachment.thumbnail_key),
-                )
-            )
-        )
+        referenced = referenced_keys(session)
     orphans = [key for key in candidates if key not in referenced]
     for key in orphans:
         store.delete(key)

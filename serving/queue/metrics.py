@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from serving.audit import Actor, AuditEvent, record
 from serving.cases.models import Case
+from serving.cases.status import CaseStatus
 from serving.db import utcnow
 from serving.orgs.models import Organization
 from serving.orgs.service import sla_policy
@@ -91,7 +92,7 @@ def sla_report(
                 Case.created_at,
                 Case.last_queued_at,
                 Case.queued_at,
-            ).where(Case.organization_id == org.id, Case.status == "queued")
+            ).where(Case.organization_id == org.id, Case.status == CaseStatus.queued)
         )
     ]
     reviewed = [
@@ -107,7 +108,9 @@ def sla_report(
     status_counts = dict(
         session.execute(
             select(Case.status, func.count())
-            .where(Case.organization_id == org.id, Case.status.in_(("emergency", "in_review")))
+            .where(
+                Case.organization_id == org.id, Case.status.in_((CaseStatus.emergency, CaseStatus.in_review))
+            )
             .group_by(Case.status)
         ).all()
     )
@@ -138,8 +141,8 @@ def sla_report(
         queue_depth=sla.depth_per_tier(waiting),
         queued=len(waiting),
         overdue=sla.overdue_count(waiting, now),
-        emergency_open=status_counts.get("emergency", 0),
-        in_review=status_counts.get("in_review", 0),
+        emergency_open=status_counts.get(CaseStatus.emergency, 0),
+        in_review=status_counts.get(CaseStatus.in_review, 0),
         oldest_waiting=OldestOut(**vars(oldest)) if oldest else None,
         compliance=ComplianceOut(window_days=window_days, **vars(comp)),
         predicted_breaches=ForecastOut(

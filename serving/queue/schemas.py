@@ -6,9 +6,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from model.triage.tiers import Tier
 from serving.cases.models import Case
 from serving.cases.schemas import CaseOut
-from serving.consults.schemas import RenewalRequestOut
+from serving.cases.status import CaseStatus
 
 
 class QueueItemOut(BaseModel):
@@ -33,23 +34,6 @@ class QueueItemOut(BaseModel):
     photo_count: int
     assigned_to: str | None
     lease_expires_at: datetime | None
-
-
-class QueuePageOut(BaseModel):
-    as_of: datetime
-    items: list[QueueItemOut] = Field(description="Queued cases, most pressing first.")
-    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last.")
-    emergency: list[QueueItemOut] = Field(
-        description="EMERGENCY cases, for immediate action (not in the asynchronous queue); first page only."
-    )
-    in_review: list[QueueItemOut] = Field(
-        description="Cases being reviewed now and who holds them; first page only."
-    )
-    renewals: list[RenewalRequestOut] = Field(
-        default_factory=list,
-        description="Renewal requests waiting for a decision (kind 'renewal'; decide with "
-        "POST /v1/renewal-requests/{id}/decision), by due time; first page only.",
-    )
 
 
 class LeaseOut(BaseModel):
@@ -90,12 +74,7 @@ def _seconds(until: datetime | None, now: datetime) -> int | None:
 
 
 def quality_flags(case: Case) -> list[str]:
-    flags = set()
-    for photo in case.photos:
-        for name, check in (photo.quality or {}).get("checks", {}).items():
-            if not check.get("passed", True):
-                flags.add(name)
-    return sorted(flags)
+    return sorted({name for photo in case.photos for name in photo.quality.failed_checks})
 
 
 def queue_item(case: Case, now: datetime) -> QueueItemOut:
@@ -105,7 +84,7 @@ def queue_item(case: Case, now: datetime) -> QueueItemOut:
         case_url=f"/v1/cases/{case.id}",
         status=case.status,
         tier=case.tier,
-        emergency=case.status == "emergency" or case.tier == "EMERGENCY",
+        emergency=case.status is CaseStatus.emergency or case.tier is Tier.EMERGENCY,
         urgency_score=case.urgency_score,
         review_due_at=case.review_due_at,
         seconds_left=_seconds(case.review_due_at, now),

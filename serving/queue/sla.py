@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from serving.queue.priority import in_queue_order
 from model.triage.tiers import Tier
+from serving.queue.priority import in_queue_order
 
 PLATFORM_PROMISE = timedelta(hours=24)  # "90% reviewed within 24 hours"
 DEFAULT_HORIZON = timedelta(hours=1)

@@ -14,16 +14,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from model.quality_verdict import CHECK_DEFECT
+from model.quality_checks import Verdict
 from serving.audit import record
 from serving.auth import Client
+from serving.cases.leases import LEASED_STATUSES, held_by, lease_active
 from serving.cases.models import Case, Photo
-from serving.cases.states import CaseStatus
+from serving.cases.status import CaseStatus
+from serving.cases.visibility import load_case
 from serving.consults import diagnosis, disposition, follow_ups, messages, prescriptions, renewals
-from serving.consults.common import load_case
 from serving.orgs.service import Role
 from serving.people.models import User
-from serving.queue.leases import LEASED_STATUSES, held_by, lease_active
 
 S = CaseStatus
 QUESTIONNAIRE_LABELS = {
@@ -60,7 +60,7 @@ class PhotoView:
     created_at: datetime
     width: int
     height: int
-    verdict: str
+    verdict: Verdict
     score: float
     defects: list[str]
     instructions: list[str]
@@ -126,12 +126,8 @@ def answers(questionnaire: dict[str, Any]) -> tuple[list[tuple[str, str]], list[
     return given, missing
 
 
-def failed_checks(quality: dict[str, Any]) -> list[str]:
-    return [name for name, check in (quality.get("checks") or {}).items() if not check.get("passed", True)]
-
-
 def photo_view(photo: Photo) -> PhotoView:
-    quality = photo.quality or {}
+    quality = photo.quality
     base = f"/cases/{photo.case_id}/photos/{photo.id}"
     return PhotoView(
         id=photo.id,
@@ -142,8 +138,8 @@ def photo_view(photo: Photo) -> PhotoView:
         height=photo.height,
         verdict=photo.quality_verdict,
         score=photo.quality_score,
-        defects=list(quality.get("defects") or [CHECK_DEFECT.get(n, n) for n in failed_checks(quality)]),
-        instructions=list(quality.get("instructions") or []),
+        defects=quality.named_defects,
+        instructions=list(quality.instructions),
         image_url=f"{base}/image",
         thumbnail_url=f"{base}/thumbnail",
     )
@@ -168,7 +164,7 @@ def batches(photos: list[Photo], follow_up_batches: set[int]) -> list[BatchView]
 def retake_prefill(view_photos: list[PhotoView]) -> dict[str, Any]:
     """The retake form's defaults: the quality reasons of the photos that failed (all photos' reasons if
     none did), their instructions as the text, and those photos selected."""
-    failing = [p for p in view_photos if p.verdict != "accept"] or []
+    failing = [p for p in view_photos if p.verdict is not Verdict.accept]
     source = failing or view_photos
     reasons = list(dict.fromkeys(d for p in source for d in p.defects))
     instructions = list(dict.fromkeys(i for p in source for i in p.instructions))
@@ -181,12 +177,12 @@ def retake_prefill(view_photos: list[PhotoView]) -> dict[str, Any]:
 
 def abilities(case: Case, client: Client, *, mine: bool, now: datetime) -> set[str]:
     """Which forms the page offers (the services still decide; a refused move is shown as a message)."""
-    status = S(case.status)
+    status = case.status
     acting = mine or client.role is Role.admin
     can = set()
     if status in (S.queued, S.emergency) and client.role is Role.dermatologist:
         can.add("claim")
-    if status.value in LEASED_STATUSES and acting and case.assigned_to:
+    if status in LEASED_STATUSES and acting and case.assigned_to:
         can.add("renew")
     if status is S.in_review and acting:
         can |= {"release", "retake", "question"}
@@ -206,7 +202,7 @@ def abilities(case: Case, client: Client, *, mine: bool, now: datetime) -> set[s
 
 def case_view(session: Session, *, client: Client, case_id: str, now: datetime) -> CaseView:
     """Raises CaseNotFound for a case of another organization or outside the caller's licences."""
-    case = load_case(session, client=client, case_id=case_id, for_update=False)
+    case = load_case(session, client=client, case_id=case_id)
     record(session, actor=client.actor, action="case.read", resource_type="case", resource_id=case.id)
     fus = follow_ups.of_case(session, case=case)
     given, missing = answers(case.questionnaire or {})

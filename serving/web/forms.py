@@ -24,8 +24,21 @@ from serving.consults.schemas import (
     ReferralIn,
     RetakeRequestIn,
 )
+from serving.errors import DomainError
 
 MAX_ATTACHMENTS = 5
+
+#: what to fix, in the page's words, where the service's advice names the JSON API
+PAGE_FIX = {
+    "unknown_diagnosis_code": "Pick a diagnosis from the list: type a name, a synonym or a code; "
+    "put anything the code does not say under 'Details'.",
+    "unknown_medication": "Pick a medication from the list: type its name or its class.",
+    "diagnosis_required": "Record the diagnosis first (Diagnose), then prescribe.",
+    "invalid_base64": "Attach the image file again.",
+    "due_in_past": "Pick a date and time in the future.",
+    "due_too_far": "Pick a date within two years.",
+    "lease_required": "Claim the case from the queue (or renew your lease) first.",
+}
 
 
 @dataclass
@@ -37,6 +50,12 @@ class FormProblem(Exception):
     fix: str = ""
     field: str | None = None
     status: int = 422
+
+    @classmethod
+    def of(cls, form: str, exc: DomainError) -> FormProblem:
+        """A service's refusal, in the page's words, beside ``form``."""
+        fix = PAGE_FIX.get(exc.code, exc.fix)
+        return cls(form, exc.message, fix=fix, field=exc.field, status=exc.status_code)
 
 
 def _text(form: FormData, name: str) -> str | None:

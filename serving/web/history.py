@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from serving.cases.status import CaseStatus
 from serving.queue import sla
 
 
@@ -45,15 +46,16 @@ class DayShare:
 
 def moves_from_audit(rows: Iterable[tuple[datetime, str, str, Mapping[str, Any] | None]]) -> list[QueueMove]:
     """(at, case_id, action, detail) audit rows -> moves into and out of ``queued``."""
+    queued = CaseStatus.queued
     moves = []
     for at, case_id, action, detail in rows:
         detail = detail or {}
-        if action == "case.create" and detail.get("status") == "queued":
+        if action == "case.create" and detail.get("status") == queued:
             moves.append(QueueMove(at, case_id, True))
         elif action == "case.transition":
-            if detail.get("to") == "queued" and detail.get("from") != "queued":
+            if detail.get("to") == queued and detail.get("from") != queued:
                 moves.append(QueueMove(at, case_id, True))
-            elif detail.get("from") == "queued" and detail.get("to") != "queued":
+            elif detail.get("from") == queued and detail.get("to") != queued:
                 moves.append(QueueMove(at, case_id, False))
     return moves
 

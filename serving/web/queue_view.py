@@ -2,8 +2,8 @@
 the queued cases of one tier, with the emergency cases pinned above and the cases in review.
 
 The tier filter is a query of its own (``list_queue`` has no tier parameter): the same visibility
-rule (organization, and licences for a dermatologist; checked again with ``may_see``), the same
-order (``QUEUE_ORDER``), numbered pages, and an audit row like ``list_queue``'s.
+rule (``visible_cases``), the same order (``QUEUE_ORDER``), numbered pages, and an audit row like
+``list_queue``'s.
 """
 
 from __future__ import annotations
@@ -14,19 +14,21 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from model.triage.tiers import Tier
 from serving.audit import record
 from serving.auth import Client
+from serving.cases.leases import LEASED_STATUSES
 from serving.cases.models import Case
-from serving.cases.states import CaseStatus
-from serving.orgs.service import Role
+from serving.cases.status import CaseStatus
+from serving.cases.visibility import visible_cases
 from serving.people.models import User
-from serving.queue.leases import LEASED_STATUSES
+from serving.queue.expiry import sweep_expired_leases
+from serving.queue.order import QUEUE_ORDER
 from serving.queue.schemas import QueueItemOut, queue_item
-from serving.queue.service import QUEUE_ORDER, SIDE_LIST_LIMIT, list_queue, may_see, sweep_expired_leases
-from model.triage.tiers import Tier
+from serving.queue.service import SIDE_LIST_LIMIT, list_queue, side_lists
 
 PAGE_SIZE = 25
-TIERS = tuple(t.value for t in Tier.by_severity() if t is not Tier.EMERGENCY)
+TIERS = tuple(t for t in Tier.by_severity() if t is not Tier.EMERGENCY)
 
 
 @dataclass
@@ -37,18 +39,11 @@ class QueueView:
     in_review: list[QueueItemOut]
     mine: list[QueueItemOut]
     holders: dict[str, str] = field(default_factory=dict)
-    tier: str | None = None
+    tier: Tier | None = None
     next_cursor: str | None = None
     page: int = 0
     has_more: bool = False
     first_page: bool = True
-
-
-def _visible(client: Client):
-    query = select(Case).where(Case.organization_id == client.organization.id)
-    if client.role is not Role.admin:
-        query = query.where(Case.jurisdiction.in_(sorted(client.jurisdictions)))
-    return query
 
 
 def _held_by_me(session: Session, client: Client) -> list[Case]:
@@ -56,7 +51,7 @@ def _held_by_me(session: Session, client: Client) -> list[Case]:
         return []
     return list(
         session.scalars(
-            _visible(client)
+            visible_cases(client)
             .where(Case.assigned_to == client.user_id, Case.status.in_(sorted(LEASED_STATUSES)))
             .order_by(*QUEUE_ORDER)
             .limit(SIDE_LIST_LIMIT)
@@ -64,31 +59,19 @@ def _held_by_me(session: Session, client: Client) -> list[Case]:
     )
 
 
-def _tier_page(session: Session, client: Client, *, tier: str, page: int, now: datetime):
+def _tier_page(session: Session, client: Client, *, tier: Tier, page: int, now: datetime):
     sweep_expired_leases(session, now=now, organization_id=client.organization.id, actor=client.actor)
     rows = list(
         session.scalars(
-            _visible(client)
-            .where(Case.status == CaseStatus.queued.value, Case.tier == tier)
+            visible_cases(client)
+            .where(Case.status == CaseStatus.queued, Case.tier == tier)
             .order_by(*QUEUE_ORDER)
             .offset(page * PAGE_SIZE)
             .limit(PAGE_SIZE + 1)
         )
     )
-    side = [[], []]
-    if page == 0:
-        side = [
-            list(
-                session.scalars(
-                    _visible(client)
-                    .where(Case.status == status)
-                    .order_by(*QUEUE_ORDER)
-                    .limit(SIDE_LIST_LIMIT)
-                )
-            )
-            for status in (CaseStatus.emergency.value, CaseStatus.in_review.value)
-        ]
-    items = [c for c in rows[:PAGE_SIZE] if may_see(client, c)]
+    side = side_lists(session, client) if page == 0 else ([], [])
+    items = rows[:PAGE_SIZE]
     record(
         session,
         actor=client.actor,
@@ -99,7 +82,7 @@ def _tier_page(session: Session, client: Client, *, tier: str, page: int, now: d
             "cases": [c.id for c in items],
             "emergency": [c.id for c in side[0]],
             "in_review": [c.id for c in side[1]],
-            "tier": tier,
+            "tier": tier.value,
             "page": page,
         },
     )
@@ -107,7 +90,7 @@ def _tier_page(session: Session, client: Client, *, tier: str, page: int, now: d
 
 
 def queue_view(
-    session: Session, *, client: Client, now: datetime, tier: str | None, cursor: str | None, page: int
+    session: Session, *, client: Client, now: datetime, tier: Tier | None, cursor: str | None, page: int
 ) -> QueueView:
     """The page's content; raises the queue service's InvalidCursor for a cursor it did not hand out."""
     if tier:

@@ -9,54 +9,15 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
-from serving.cases.service import CaseNotFound
-from serving.cases.states import IllegalMove
 from serving.consults import diagnosis, disposition, follow_ups, messages, prescriptions
-from serving.consults.common import ConsultError, NotFound
 from serving.db import transaction, utcnow
-from serving.queue.service import LeaseRequired
+from serving.errors import DomainError, NotFound
 from serving.web import forms
 from serving.web.auth_web import CheckedUser, WebUser
 from serving.web.forms import FormProblem
 from serving.web.routes_case import case_page, not_found
 
 router = APIRouter(include_in_schema=False)
-
-
-#: what to fix, in the page's words, where the service's advice names the JSON API
-PAGE_FIX = {
-    "unknown_diagnosis_code": "Pick a diagnosis from the list: type a name, a synonym or a code; "
-    "put anything the code does not say under 'Details'.",
-    "unknown_medication": "Pick a medication from the list: type its name or its class.",
-    "diagnosis_required": "Record the diagnosis first (Diagnose), then prescribe.",
-    "invalid_base64": "Attach the image file again.",
-    "due_in_past": "Pick a date and time in the future.",
-    "due_too_far": "Pick a date within two years.",
-}
-
-
-def problem_from(form: str, exc: Exception) -> FormProblem:
-    """A service's refusal -> what the page shows beside the form."""
-    if isinstance(exc, ConsultError):
-        fix = PAGE_FIX.get(exc.code, exc.fix)
-        return FormProblem(form, exc.message, fix=fix, field=exc.field, status=exc.status)
-    if isinstance(exc, IllegalMove):
-        return FormProblem(
-            form,
-            f"{exc}: the case is {exc.current.value.replace('_', ' ')}.",
-            fix="Reload the case and act on its current status.",
-            field="status",
-            status=409,
-        )
-    if isinstance(exc, LeaseRequired):
-        return FormProblem(
-            form,
-            str(exc),
-            fix="Claim the case from the queue (or renew your lease) first.",
-            field="lease",
-            status=409,
-        )
-    raise exc
 
 
 async def _act(
@@ -73,12 +34,12 @@ async def _act(
         await form.close()  # its spooled files: attachments are read into ``data`` by now
     try:
         await run_in_threadpool(call, request, user, case_id, data)
-    except (CaseNotFound, NotFound):
+    except NotFound:
         return await run_in_threadpool(
             not_found, request, user, action=f"consult.{form_name}", resource_id=case_id
         )
-    except (ConsultError, IllegalMove, LeaseRequired) as exc:
-        problem = problem_from(form_name, exc)
+    except DomainError as exc:
+        problem = FormProblem.of(form_name, exc)
         return await run_in_threadpool(case_page, request, user, case_id, problem=problem, values=values)
     done = "question" if form_name == "message" and getattr(data, "question", False) else form_name
     return RedirectResponse(f"/cases/{case_id}?done={done}", status_code=303)

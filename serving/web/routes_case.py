@@ -7,16 +7,13 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 
 from model.quality_verdict import DEFECTS
-from serving.audit import record
-from serving.cases.models import Photo
-from serving.cases.service import CaseNotFound
-from serving.cases.states import IllegalMove
+from serving.audit import record_refused_lookup
+from serving.cases.reads import read_photo
 from serving.consults import diagnoses, formulary, messages
-from serving.consults.common import NotFound, load_case
 from serving.db import transaction, utcnow
+from serving.errors import DomainError, NotFound
 from serving.queue import service
 from serving.web.auth_web import CheckedUser, CurrentUser, WebUser
 from serving.web.case_view import case_view
@@ -53,20 +50,14 @@ DONE = {
 }
 
 
-def audit_miss(request: Request, user: WebUser, *, action: str, resource_type: str, resource_id: str) -> None:
-    with transaction(request.app.state.sessions) as session:
-        record(
-            session,
-            actor=user.client.actor,
-            action=action,
-            resource_type=resource_type,
-            resource_id=resource_id[:64],
-            outcome="not_found",
-        )
-
-
 def not_found(request: Request, user: WebUser, *, what: str = "case", action: str, resource_id: str):
-    audit_miss(request, user, action=action, resource_type=what, resource_id=resource_id)
+    record_refused_lookup(
+        request.app.state.sessions,
+        actor=user.client.actor,
+        action=action,
+        resource_type=what,
+        resource_id=resource_id,
+    )
     return render(
         request,
         "error.html",
@@ -89,7 +80,7 @@ def case_page(
     try:
         with transaction(request.app.state.sessions) as session:
             view = case_view(session, client=user.client, case_id=case_id, now=now)
-    except CaseNotFound:
+    except NotFound:
         return not_found(request, user, action="case.read", resource_id=case_id)
     context = {
         "view": view,
@@ -113,26 +104,16 @@ def case_get(case_id: str, request: Request, user: CurrentUser):
 
 
 def _photo(request: Request, user: WebUser, case_id: str, photo_id: str, *, thumbnail: bool):
-    action = "photo.thumbnail.read" if thumbnail else "photo.read"
-    with transaction(request.app.state.sessions) as session:
-        try:
-            case = load_case(session, client=user.client, case_id=case_id, for_update=False)
-        except CaseNotFound:
-            case = None
-        photo = None
-        if case is not None:
-            photo = session.scalar(select(Photo).where(Photo.id == photo_id, Photo.case_id == case.id))
-        record(
-            session,
-            actor=user.client.actor,
-            action=action,
-            resource_type="photo",
-            resource_id=photo.id if photo else photo_id[:64],
-            outcome="ok" if photo else "not_found",
+    try:
+        photo, content = read_photo(
+            request.app.state.intake,
+            client=user.client,
+            case_id=case_id,
+            photo_id=photo_id,
+            thumbnail=thumbnail,
         )
-    if photo is None:
+    except NotFound:
         return Response("not found", status_code=404, media_type="text/plain")
-    content = request.app.state.intake.store.read(photo.thumbnail_key if thumbnail else photo.storage_key)
     media_type = "image/jpeg" if thumbnail else photo.media_type
     return Response(content, media_type=media_type, headers={"Cache-Control": "private, no-store"})
 
@@ -164,10 +145,10 @@ def attachment(
                 attachment_id=attachment_id,
                 thumbnail=thumbnail,
             )
-    except (CaseNotFound, NotFound):
-        audit_miss(
-            request,
-            user,
+    except NotFound:
+        record_refused_lookup(
+            request.app.state.sessions,
+            actor=user.client.actor,
             action="consult.attachment.read",
             resource_type="attachment",
             resource_id=attachment_id,
@@ -191,18 +172,10 @@ def _lease_move(request: Request, user: WebUser, case_id: str, move: str):
                 service.release(
                     session, client=user.client, case_id=case_id, reason="released from the case page"
                 )
-    except CaseNotFound:
+    except NotFound:
         return not_found(request, user, action=f"case.lease.{move}", resource_id=case_id)
-    except service.LeaseRequired as exc:
-        problem = FormProblem("lease", str(exc), fix="Claim the case again from the queue.", status=409)
-        return case_page(request, user, case_id, problem=problem)
-    except IllegalMove as exc:
-        problem = FormProblem(
-            "lease", str(exc), fix="Reload the case and act on its current status.", status=409
-        )
-        return case_page(request, user, case_id, problem=problem)
-    except service.NotAReviewer as exc:
-        return case_page(request, user, case_id, problem=FormProblem("lease", str(exc), status=403))
+    except DomainError as exc:
+        return case_page(request, user, case_id, problem=FormProblem.of("lease", exc))
     if move == "renew":
         return RedirectResponse(f"/cases/{case_id}?done=renewed", status_code=303)
     return RedirectResponse("/queue?notice=released", status_code=303)

@@ -10,13 +10,14 @@ from fastapi import APIRouter, Request
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from model.triage.tiers import Tier
 from serving.audit import AuditEvent
 from serving.cases.models import Case
+from serving.cases.status import CaseStatus
+from serving.cases.visibility import may_see
 from serving.db import transaction, utcnow
 from serving.queue import sla
 from serving.queue.metrics import sla_report
-from serving.queue.service import may_see
-from model.triage.tiers import Tier
 from serving.web import charts, history
 from serving.web.auth_web import CurrentUser
 from serving.web.rendering import render
@@ -42,11 +43,11 @@ def _depth_history(session: Session, org_id: str, now) -> list[history.DepthPoin
     moves = history.moves_from_audit(rows)
     cases = session.execute(
         select(Case.id, Case.tier, Case.status).where(
-            Case.organization_id == org_id, or_(Case.status == "queued", Case.updated_at >= start)
+            Case.organization_id == org_id, or_(Case.status == CaseStatus.queued, Case.updated_at >= start)
         )
     ).all()
     tier_of = {c.id: c.tier for c in cases}
-    queued_now = [c.id for c in cases if c.status == "queued"]
+    queued_now = [c.id for c in cases if c.status is CaseStatus.queued]
     times = history.sample_times(now, span=timedelta(days=DAYS), step=STEP)
     return history.depth_over_time(queued_now, moves, tier_of, times, STACK)
 
@@ -70,7 +71,7 @@ def _oldest(session: Session, org_id: str, now, client) -> list[dict]:
     since = func.coalesce(Case.last_queued_at, Case.queued_at, Case.created_at)
     waiting = session.scalars(
         select(Case)
-        .where(Case.organization_id == org_id, Case.status == "queued")
+        .where(Case.organization_id == org_id, Case.status == CaseStatus.queued)
         .order_by(since, Case.id)
         .limit(OLDEST_LISTED)
     ).all()

@@ -8,10 +8,12 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
-from serving.cases.service import CaseNotFound
+from model.triage.tiers import Tier
 from serving.cases.states import IllegalMove
+from serving.cases.visibility import CaseNotFound
 from serving.db import transaction, utcnow
 from serving.queue import service
+from serving.queue.order import InvalidCursor
 from serving.web.auth_web import CheckedUser, CurrentUser
 from serving.web.queue_view import TIERS, queue_view
 from serving.web.rendering import render
@@ -32,12 +34,11 @@ def home(user: CurrentUser):
 def _page(
     request: Request, user, *, tier: str | None, cursor: str | None, page: int, problem=None, status=200
 ):
-    if tier not in TIERS:
-        tier = None
+    tier = Tier(tier) if tier in TIERS else None
     try:
         with transaction(request.app.state.sessions) as session:
             view = queue_view(session, client=user.client, now=utcnow(), tier=tier, cursor=cursor, page=page)
-    except service.InvalidCursor:
+    except InvalidCursor:
         return RedirectResponse("/queue", status_code=303)
     notice = NOTICES.get(request.query_params.get("notice", ""))
     return render(

@@ -528,7 +528,7 @@ def test_real_pad_manifest(tmp_path: Path) -> None:
     rows = read_manifest(result.path)
     photos = [r for r in rows if r.source == "pad_ufes_20"]
     masked = [r for r in rows if r.source == "pad_ufes_20_masked"]
-    assert len(photos) == 746 and len(masked) == 1650
+    assert len(photos) == 1237 and len(masked) == 1650  # 746 from the first source, 491 added (PROVENANCE.md)
     test_photos = [r for r in photos if r.split == "test"]
     assert len(test_photos) == 187
     expected = {"BCC": 55, "NEV": 46, "SEK": 35, "ACK": 34, "MEL": 10, "SCC": 7}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from model.triage.decision import TriageDecision
+from model.triage.tiers import Tier
 from serving.cases.states import (
     ALLOWED_MOVES,
     CaseStatus,
@@ -12,8 +14,6 @@ from serving.cases.states import (
     status_after_new_photos,
     status_on_intake,
 )
-from model.triage.decision import TriageDecision
-from model.triage.tiers import Tier
 
 S = CaseStatus
 

@@ -23,9 +23,9 @@ from serving.db import make_engine, make_session_factory, transaction
 from serving.events import types
 from serving.events.models import DeliveryState, OutboxEvent
 from serving.events.outbox import emit
+from serving.events.service import set_webhook
 from serving.events.signing import new_secret, signature_header, verify_signature
 from serving.orgs.models import Organization
-from serving.orgs.service import set_webhook
 
 QUESTIONNAIRE = {"jurisdiction": "US-CA", "age": 57, "sex": "female", "body_site": "back"}
 

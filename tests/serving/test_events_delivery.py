@@ -22,8 +22,8 @@ from serving.events.delivery import RetryPolicy, backoff_seconds, claim_due
 from serving.events.models import DeliveryAttempt, DeliveryState, OutboxEvent
 from serving.events.outbox import emit
 from serving.events.signing import verify_signature
-from serving.events.worker import deliver_due
 from serving.orgs.models import Organization
+from serving.worker import deliver_due
 
 POLICY = RetryPolicy(backoff_base_s=2.0, backoff_cap_s=60.0, jitter=0.2, timeout_s=5.0)
 

@@ -13,7 +13,7 @@ from serving.cases.models import Case
 from serving.consults.models import FollowUp
 from serving.db import transaction, utcnow
 from serving.events import types
-from serving.events.worker import deliver_due
+from serving.worker import deliver_due
 
 
 def _scheduled(client, org) -> tuple[str, str]:

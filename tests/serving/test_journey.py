@@ -21,7 +21,7 @@ from webhook_receiver import webhook_receiver_fixture  # noqa: F401 - the webhoo
 from serving.db import transaction
 from serving.events import types
 from serving.events.models import OutboxEvent
-from serving.events.worker import deliver_due
+from serving.worker import deliver_due
 
 
 def photos(seed: int):

@@ -13,13 +13,15 @@ from sqlalchemy import select
 from serving.audit import Actor, AuditEvent
 from serving.auth import Client
 from serving.cases.models import Case
-from serving.cases.states import CaseStatus, transition
+from serving.cases.states import transition
+from serving.cases.status import CaseStatus
+from serving.cases.visibility import may_see
 from serving.db import transaction, utcnow
 from serving.orgs.models import Organization
 from serving.orgs.service import Role, find_active_key
 from serving.people.models import User
-from serving.people.service import deactivate_user
 from serving.queue import service
+from serving.queue.staff import deactivate_user
 
 
 def client_for(sessions, key: str) -> Client:
@@ -112,5 +114,5 @@ def test_may_see_applies_the_licence_rule(sessions, org, other_org):
     derm, admin = client_for(sessions, org.dermatologist), client_for(sessions, org.admin)
     with transaction(sessions) as s:
         ca, fl, theirs = s.get(Case, ca[0]), s.get(Case, fl[0]), s.get(Case, theirs)
-    assert [service.may_see(derm, c) for c in (ca, fl, theirs)] == [True, False, False]
-    assert [service.may_see(admin, c) for c in (ca, fl, theirs)] == [True, True, False]
+    assert [may_see(derm, c) for c in (ca, fl, theirs)] == [True, False, False]
+    assert [may_see(admin, c) for c in (ca, fl, theirs)] == [True, True, False]

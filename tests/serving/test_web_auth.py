@@ -17,7 +17,7 @@ from serving.cli import main
 from serving.db import transaction, utcnow
 from serving.orgs.models import Organization
 from serving.people.models import User
-from serving.people.service import deactivate_user
+from serving.queue.staff import deactivate_user
 from serving.settings import Settings
 from serving.web.auth_web import SESSION_COOKIE, SIGN_IN_FAILED
 from serving.web.models import SignInAttempt, UserCredential, WebSession

@@ -27,9 +27,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from serving.db import transaction
+from serving.events.service import set_webhook
 from serving.events.signing import SIGNATURE_HEADER, verify_signature
 from serving.orgs.models import Organization
-from serving.orgs.service import set_webhook
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,17 @@
-"""Leases: a dermatologist holds a case in review until a time; pure rules on a ``Case``.
-
-Kept apart from ``serving.queue.service`` so that the case state machine can end a lease
-whenever a case leaves ``in_review`` without importing the queue's service.
-"""
+"""Leases: a dermatologist holds a case in review until a time; pure rules on a ``Case``, used by the
+state machine (a move out of review ends the lease), the queue (claim, renew, expire) and the consult
+(only the holder acts)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from serving.cases.models import Case
+from serving.cases.status import CaseStatus
 
 #: statuses in which a case stays with the dermatologist who holds it (review, then diagnosis,
 #: prescriptions); moving to any other status ends the lease
-LEASED_STATUSES = frozenset({"in_review", "diagnosed"})
+LEASED_STATUSES = frozenset({CaseStatus.in_review, CaseStatus.diagnosed})
 
 
 def lease_active(case: Case, now: datetime) -> bool:

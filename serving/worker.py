@@ -1,4 +1,5 @@
-"""Running delivery: one pass (``deliver_due``), a loop for ``dermatriage worker``, and the
+"""The background work of the service: a pass (``deliver_due``) writes the follow-up reminders that
+came due, then delivers every due event to its webhook; a loop for ``dermatriage worker``, and the
 service's background task. Any number of them may run at once, in one process or many."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from serving.consults.follow_ups import emit_due_follow_ups
 from serving.db import transaction, utcnow
 from serving.events.delivery import HttpPost, RetryPolicy, claim_due, post_webhook, record_outcome, send
 
@@ -63,8 +65,6 @@ def _remind_due_follow_ups(sessions: sessionmaker[Session], now: datetime) -> No
     """Each pass first turns follow-ups that came due without photos into ``follow_up.due`` events
     (once each), so the reminders go out with the same worker; ``dermatriage follow-ups remind`` does
     the same from cron."""
-    from serving.consults.follow_ups import emit_due_follow_ups  # consults imports events: import here
-
     with transaction(sessions) as session:
         count = emit_due_follow_ups(session, now)
     if count:

@@ -1,0 +1,32 @@
+"""The ``dermatriage`` command line: the service's commands, and those other parts of the project
+add through the ``dermatriage.commands`` entry point group (the training commands:
+``training.cli:register``), so the service never imports them."""
+
+from __future__ import annotations
+
+import sys
+from importlib.metadata import entry_points
+
+import click
+
+from serving.cli.operations import db, follow_ups, photos, queue_group, serve, worker
+from serving.cli.orgs import keys, orgs
+from serving.cli.users import users
+
+#: the entry point group whose functions ``register(main)`` add commands to ``dermatriage``
+PLUGIN_GROUP = "dermatriage.commands"
+
+
+@click.group()
+def main() -> None:
+    """dermatriage: intake and triage for store-and-forward teledermatology."""
+
+
+for _command in (serve, db, orgs, keys, users, worker, follow_ups, photos, queue_group):
+    main.add_command(_command)
+
+for _plugin in entry_points(group=PLUGIN_GROUP):
+    _plugin.load()(main)
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""Running the service and its chores: ``serve``, ``db upgrade``, ``worker``, ``follow-ups remind``,
+``photos sweep``, ``queue sweep``."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+import click
+import uvicorn
+
+from serving.app import create_app
+from serving.cli.common import sessions, settings
+from serving.consults.follow_ups import emit_due_follow_ups
+from serving.db import transaction, utcnow
+from serving.events.delivery import RetryPolicy
+from serving.migrations import upgrade
+from serving.photos.store import PhotoStore
+from serving.photos.sweep import sweep_orphans
+from serving.queue.expiry import sweep_expired_leases
+from serving.worker import deliver_due, run_worker
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the API (migrates the database first)."""
+    config = settings()
+    if workers > 1:
+        uvicorn.run("serving.asgi:app", host=host, port=port, workers=workers, log_level=config.log_level)
+    else:
+        uvicorn.run(create_app(config), host=host, port=port, log_level=config.log_level)
+
+
+@click.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="heads", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply the migrations up to REVISION."""
+    upgrade(settings().database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="One delivery pass, then exit.")
+def worker(once: bool) -> None:
+    """Deliver webhook events until interrupted (Ctrl-C or SIGTERM finish the pass under way)."""
+    config = settings()
+    database = sessions(config)
+    policy = RetryPolicy.from_settings(config)
+    if once:
+        click.echo(f"{deliver_due(database, policy=policy)} event(s) delivered")
+        return
+    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    click.echo(f"delivering events every {config.event_poll_seconds:g} s; Ctrl-C to stop", err=True)
+    run_worker(database, policy=policy, poll_seconds=config.event_poll_seconds, stop=stop)
+    click.echo("worker stopped", err=True)
+
+
+def _until_none_left(step) -> int:
+    """Run ``step(session) -> count`` a batch per transaction until a batch finds nothing; the total."""
+    database, total = sessions(settings()), 0
+    while True:
+        with transaction(database) as session:
+            count = step(session)
+        total += count
+        if not count:
+            return total
+
+
+@click.group("follow-ups")
+def follow_ups() -> None:
+    """Follow-ups of diagnosed cases."""
+
+
+@follow_ups.command("remind")
+def follow_ups_remind() -> None:
+    """Write a follow_up.due event (once) for every follow-up that has come due without photos.
+    Run it periodically (e.g. every few minutes from cron); the worker delivers the events."""
+    now = utcnow()
+    total = _until_none_left(lambda session: emit_due_follow_ups(session, now))
+    click.echo(f"{total} follow-up reminder(s) written")
+
+
+@click.group()
+def photos() -> None:
+    """The photo store."""
+
+
+@photos.command("sweep")
+@click.option("--grace", default=3600.0, show_default=True, help="Keep objects younger than this (seconds).")
+def photos_sweep(grace: float) -> None:
+    """Delete stored files that no photo or message attachment references (left by a crash mid-request)."""
+    config = settings()
+    removed = sweep_orphans(sessions(config), PhotoStore(config.photo_dir), grace_s=grace)
+    click.echo(f"{len(removed)} orphaned file(s) removed from {config.photo_dir}")
+
+
+@click.group("queue")
+def queue_group() -> None:
+    """The dermatologists' queue."""
+
+
+@queue_group.command("sweep")
+def queue_sweep() -> None:
+    """Return cases whose review lease has expired to the queue (claims and listings also do this)."""
+    total = _until_none_left(lambda session: len(sweep_expired_leases(session)))
+    click.echo(f"{total} case(s) returned to the queue")
