@@ -19,8 +19,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from data_pipelines.build import default_data_dir  # noqa: E402
 from data_pipelines.degrade import DEFECTS, SEVERITIES, degraded_set, load_lesion_mask  # noqa: E402
+from data_pipelines.locations import default_data_dir  # noqa: E402
 
 DEFAULT_PHOTO = "PAT_1842_3615_850.png"  # a train patient's blue nevus with hair and skin texture
 

@@ -101,9 +101,9 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from data_pipelines.build import default_data_dir  # noqa: E402
 from data_pipelines.degrade import Defect, Severity, degrade  # noqa: E402
 from data_pipelines.degrade.optics import LOW_RES_FACTOR  # noqa: E402
+from data_pipelines.locations import default_data_dir  # noqa: E402
 from model.quality_checks import (  # noqa: E402
     CHECK_NAMES,
     CHECKS_VERSION,

@@ -26,11 +26,11 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from data_pipelines.build import default_data_dir
+from data_pipelines.locations import default_data_dir
 from model.decode import decode_reduced
-from model.quality_checks import assess_quality
 from model.intake import PhotoLimits, ingest_photo
 from model.loading import load_quality_model
+from model.quality_checks import assess_quality
 
 SIZE = (4032, 3024)
 

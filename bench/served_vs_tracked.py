@@ -14,12 +14,13 @@ import numpy as np
 from tqdm import tqdm
 
 from data_pipelines.manifest import read_manifest
-from model.questionnaire import Questionnaire
 from model.intake import PhotoLimits, ingest_photo
 from model.loading import BUNDLED
+from model.questionnaire import Questionnaire
 from model.urgency_model import UrgencyModel
-from training.config import REPO_ROOT, TrainConfig
-from training.evaluate import Predictions
+from training.config import REPO_ROOT
+from training.evaluation.predictions import Predictions
+from training.urgency.config import TrainConfig
 
 
 def main() -> None:

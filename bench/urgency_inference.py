@@ -17,11 +17,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from data_pipelines.build import default_data_dir
+from data_pipelines.locations import default_data_dir
 from model.decode import decode_reduced
+from model.loading import BUNDLED
 from model.quality_checks import assess_quality
 from model.questionnaire import Questionnaire
-from model.loading import BUNDLED
 from model.urgency_model import UrgencyModel
 
 

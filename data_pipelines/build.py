@@ -7,7 +7,6 @@ written). The manifest hash printed at the end identifies the data of a training
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 import time
 from collections import Counter
@@ -18,6 +17,7 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
+from data_pipelines.locations import default_data_dir  # noqa: F401 - the commands' default
 from data_pipelines.manifest import (
     DIAGNOSES,
     EXTRA_DIAGNOSES,
@@ -28,15 +28,8 @@ from data_pipelines.manifest import (
     write_manifest,
 )
 from data_pipelines.sources import READERS, SourceError
+from data_pipelines.sources.pad_ufes_20 import read_split
 from data_pipelines.splits import assert_no_leakage, assign_folds
-
-DATA_DIR_ENV = "DERMATRIAGE_DATA_DIR"
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def default_data_dir() -> Path:
-    env = os.environ.get(DATA_DIR_ENV)
-    return Path(env) if env else (REPO_ROOT.parent / "shared" / "data").resolve()
 
 
 @dataclass(frozen=True)
@@ -94,8 +87,6 @@ def build_manifest(
     progress: bool = True,
 ) -> BuildResult:
     """Read the sources, hash the files, assign folds, check for leakage, write the manifest."""
-    from data_pipelines.sources.pad_ufes_20 import read_split
-
     start = time.perf_counter()
     data_dir = Path(data_dir)
     rows = collect_rows(data_dir, sources)

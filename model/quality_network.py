@@ -22,7 +22,7 @@ change; the rest is fine-tuned. Training computes the frozen part once per train
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from model.contract import ImageInput, ModelContract, Output, sha256_file
+from model.export import write_onnx
 from model.networks import IMAGENET_BACKBONES, load_imagenet_weights
 
 RETAKE_OUTPUT = "retake_prob"
@@ -156,10 +157,6 @@ def export_quality_onnx(
     provenance: dict[str, Any] | None = None,
 ) -> ModelContract:
     """Write ``out_path`` (.onnx) and its contract beside it (.json); returns the contract."""
-    from dataclasses import replace
-
-    from model.export import write_onnx
-
     cfg = net.cfg
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)

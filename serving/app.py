@@ -16,8 +16,10 @@ from model.triage.engine import TriageEngine
 from serving.api.cases import router as cases_router
 from serving.api.consults import router as consults_router
 from serving.api.events import router as events_router
+from serving.api.messages import router as messages_router
 from serving.api.people import router as people_router
 from serving.api.queue import router as queue_router
+from serving.api.renewals import router as renewals_router
 from serving.auth import request_id
 from serving.cases.reads import Intake
 from serving.consults.follow_ups import mark_received
@@ -134,5 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(people_router)
     app.include_router(events_router)
     app.include_router(consults_router)
+    app.include_router(messages_router)
+    app.include_router(renewals_router)
     install_web(app)  # the dermatologists' pages (serving/web/)
     return app

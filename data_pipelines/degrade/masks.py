@@ -12,6 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from data_pipelines.locations import default_data_dir
+
 #: A channel above this counts as lesion (JPEG leaves faint noise on the black background).
 MASK_THRESHOLD = 20
 #: Masks covering less / more of the frame than this are treated as missing (a stray dot, a failed mask).
@@ -48,8 +50,6 @@ def load_lesion_mask(
     """The lesion mask (HxW bool at ``shape``) of a PAD-UFES-20 photo, e.g. ``PAT_46_881_939.png``;
     None where the photo has no usable mask (then the degradations assume a central lesion)."""
     if data_dir is None:
-        from data_pipelines.build import default_data_dir
-
         data_dir = default_data_dir()
     path = lesion_mask_files(Path(data_dir)).get(img_id)
     return None if path is None else read_lesion_mask(path, shape)

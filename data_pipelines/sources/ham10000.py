@@ -43,7 +43,7 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from data_pipelines.manifest import EXTERNAL_FOLD, MODALITY_OF_SOURCE, ManifestRow, is_malignant
-from data_pipelines.sources import SourceError, read_csv
+from data_pipelines.sources.common import SourceError, read_csv
 
 SUBDIR = "ham10000"
 SOURCE = "ham10000"

@@ -68,7 +68,7 @@ from data_pipelines.manifest import (
     is_malignant,
     validate_questionnaire,
 )
-from data_pipelines.sources import SourceError, read_csv
+from data_pipelines.sources.common import SourceError, read_csv
 
 SUBDIR = "pad_ufes_20"
 PHOTO_SOURCE = "pad_ufes_20"

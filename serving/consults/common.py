@@ -1,5 +1,5 @@
 """What every consult action shares: the case it acts on (visible to the caller, locked, in an allowed
-status, held under the caller's lease), moving it and auditing it in the caller's words."""
+status, held under the caller's lease), moving it, and recording it (the audit row, the event)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from serving.cases.models import Case
 from serving.cases.states import require_status, transition
 from serving.cases.status import CaseStatus
 from serving.cases.visibility import load_case
+from serving.events.outbox import emit
 from serving.orgs.service import Role
 from serving.queue.service import require_lease
 
@@ -59,6 +60,29 @@ def audit(
         resource_id=resource_id,
         detail=detail,
     )
+
+
+def record_action(
+    session: Session,
+    *,
+    client: Client,
+    case: Case,
+    action: str,
+    detail: dict[str, Any],
+    event: tuple[str, dict[str, Any]] | None = None,
+) -> None:
+    """A consult action done on ``case``: its audit row and, where the patient must learn of it, its
+    event (``(type, payload)``), both in the caller's transaction."""
+    audit(session, client=client, action=action, resource_type="case", resource_id=case.id, detail=detail)
+    if event is not None:
+        event_type, payload = event
+        emit(
+            session,
+            organization_id=case.organization_id,
+            event_type=event_type,
+            case_id=case.id,
+            payload=payload,
+        )
 
 
 def sender_of(client: Client) -> str:

@@ -13,12 +13,11 @@ from serving.auth import Client
 from serving.cases.models import Case
 from serving.cases.status import CaseStatus
 from serving.consults import diagnoses
-from serving.consults.common import acting_on, audit, move
+from serving.consults.common import acting_on, move, record_action
 from serving.consults.models import Diagnosis
 from serving.consults.schemas import DiagnosisIn
 from serving.errors import DomainError
 from serving.events import types
-from serving.events.outbox import emit
 
 S = CaseStatus
 
@@ -64,26 +63,22 @@ def diagnose(session: Session, *, client: Client, case_id: str, data: DiagnosisI
     session.add(diagnosis)
     session.flush()
     move(session, case, S.diagnosed, client=client, reason=f"diagnosis {entry.code} ({data.certainty})")
-    audit(
+    record_action(
         session,
         client=client,
+        case=case,
         action="consult.diagnosis.create",
-        resource_type="case",
-        resource_id=case.id,
         detail={"diagnosis_id": diagnosis.id, "code": entry.code, "certainty": data.certainty},
-    )
-    emit(
-        session,
-        organization_id=case.organization_id,
-        event_type=types.CASE_DIAGNOSED,
-        case_id=case.id,
-        payload={
-            "diagnosis_id": diagnosis.id,
-            "code": entry.code,
-            "title": entry.title,
-            "certainty": data.certainty,
-            "patient_plan": data.patient_plan,
-        },
+        event=(
+            types.CASE_DIAGNOSED,
+            {
+                "diagnosis_id": diagnosis.id,
+                "code": entry.code,
+                "title": entry.title,
+                "certainty": data.certainty,
+                "patient_plan": data.patient_plan,
+            },
+        ),
     )
     return case, diagnosis
 

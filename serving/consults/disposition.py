@@ -13,12 +13,11 @@ from serving.cases.models import Case, Photo
 from serving.cases.states import can_move
 from serving.cases.status import CaseStatus
 from serving.consults import follow_ups
-from serving.consults.common import acting_on, audit, move, sender_of
+from serving.consults.common import acting_on, move, record_action, sender_of
 from serving.consults.models import Disposition, Message
 from serving.consults.schemas import CloseIn, ReferralIn, RetakeRequestIn
 from serving.errors import DomainError
 from serving.events import types
-from serving.events.outbox import emit
 
 S = CaseStatus
 
@@ -63,26 +62,22 @@ def request_retake(session: Session, *, client: Client, case_id: str, data: Reta
     session.add(message)
     session.flush()
     move(session, case, S.awaiting_patient, client=client, reason="retake requested by the dermatologist")
-    audit(
+    record_action(
         session,
         client=client,
+        case=case,
         action="consult.retake.request",
-        resource_type="case",
-        resource_id=case.id,
         detail={"message_id": message.id, "reasons": list(data.reasons), "photo_ids": photo_ids},
-    )
-    emit(
-        session,
-        organization_id=case.organization_id,
-        event_type=types.CASE_RETAKE_REQUIRED,
-        case_id=case.id,
-        payload={
-            "requested_by": "dermatologist",
-            "message_id": message.id,
-            "instructions": data.instructions,
-            "reasons": list(data.reasons),
-            "photo_ids": photo_ids,
-        },
+        event=(
+            types.CASE_RETAKE_REQUIRED,
+            {
+                "requested_by": "dermatologist",
+                "message_id": message.id,
+                "instructions": data.instructions,
+                "reasons": list(data.reasons),
+                "photo_ids": photo_ids,
+            },
+        ),
     )
     return case, message
 
@@ -131,26 +126,22 @@ def refer(session: Session, *, client: Client, case_id: str, data: ReferralIn, n
     )
     follow_ups.cancel_open(session, case=case)
     move(session, case, S.referred_in_person, client=client, reason=f"referred in person ({data.urgency})")
-    audit(
+    record_action(
         session,
         client=client,
+        case=case,
         action="consult.referral.create",
-        resource_type="case",
-        resource_id=case.id,
         detail={"disposition_id": row.id, "urgency": data.urgency, "specialty": data.specialty},
-    )
-    emit(
-        session,
-        organization_id=case.organization_id,
-        event_type=types.CASE_REFERRED,
-        case_id=case.id,
-        payload={
-            "referral_id": row.id,
-            "reason": data.reason,
-            "urgency": data.urgency,
-            "specialty": data.specialty,
-            "instructions": data.instructions,
-        },
+        event=(
+            types.CASE_REFERRED,
+            {
+                "referral_id": row.id,
+                "reason": data.reason,
+                "urgency": data.urgency,
+                "specialty": data.specialty,
+                "instructions": data.instructions,
+            },
+        ),
     )
     return case, row
 
@@ -163,20 +154,13 @@ def close(session: Session, *, client: Client, case_id: str, data: CloseIn, now:
     row = _disposition(session, client=client, case=case, kind="closure", now=now, reason=data.reason)
     follow_ups.cancel_open(session, case=case)
     move(session, case, S.closed, client=client, reason="closed")
-    audit(
+    record_action(
         session,
         client=client,
+        case=case,
         action="consult.case.close",
-        resource_type="case",
-        resource_id=case.id,
         detail={"disposition_id": row.id},
-    )
-    emit(
-        session,
-        organization_id=case.organization_id,
-        event_type=types.CASE_CLOSED,
-        case_id=case.id,
-        payload={"reason": data.reason},
+        event=(types.CASE_CLOSED, {"reason": data.reason}),
     )
     return case, row
 

@@ -14,7 +14,7 @@ from serving.auth import Client
 from serving.cases.models import Case
 from serving.cases.status import CaseStatus
 from serving.cases.visibility import visible_cases
-from serving.consults.common import acting_on, audit, move
+from serving.consults.common import acting_on, audit, move, record_action
 from serving.consults.models import FollowUp
 from serving.consults.schemas import FollowUpIn
 from serving.errors import DomainError
@@ -61,20 +61,13 @@ def schedule(session: Session, *, client: Client, case_id: str, data: FollowUpIn
     session.add(follow_up)
     session.flush()
     move(session, case, S.follow_up_scheduled, client=client, reason="follow-up scheduled")
-    audit(
+    record_action(
         session,
         client=client,
+        case=case,
         action="consult.follow_up.schedule",
-        resource_type="case",
-        resource_id=case.id,
         detail={"follow_up_id": follow_up.id, "due_at": follow_up.due_at.isoformat()},
-    )
-    emit(
-        session,
-        organization_id=case.organization_id,
-        event_type=types.FOLLOW_UP_SCHEDULED,
-        case_id=case.id,
-        payload=_payload(follow_up),
+        event=(types.FOLLOW_UP_SCHEDULED, _payload(follow_up)),
     )
     return case, follow_up
 

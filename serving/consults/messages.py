@@ -24,13 +24,12 @@ from serving.cases.models import Case
 from serving.cases.states import IllegalMove, require_status
 from serving.cases.status import CaseStatus
 from serving.cases.visibility import load_case
-from serving.consults.common import audit, move, sender_of
+from serving.consults.common import audit, move, record_action, sender_of
 from serving.consults.models import Message, MessageAttachment
 from serving.consults.schemas import AttachmentIn, MessageIn, message_out
 from serving.db import transaction
 from serving.errors import DomainError, NotFound
 from serving.events import types
-from serving.events.outbox import emit
 from serving.orgs.service import Role
 from serving.photos.files import StoredPhotos, remove_orphans, restore_missing, store_photos
 from serving.photos.store import PhotoStore
@@ -146,27 +145,22 @@ def _post(
             move(session, case, S.queued, client=client, reason="the patient answered")
     elif data.question:
         move(session, case, S.awaiting_patient, client=client, reason="question to the patient")
-    audit(
+    event = None
+    if client.role is not Role.intake:  # the patient's own words need no event
+        payload = {
+            "message_id": message.id,
+            "body": message.body,
+            "attachments": [a.model_dump(mode="json") for a in message_out(message).attachments],
+        }
+        event = (types.CASE_QUESTION_ASKED if data.question else types.MESSAGE_SENT, payload)
+    record_action(
         session,
         client=client,
+        case=case,
         action="consult.message.create",
-        resource_type="case",
-        resource_id=case.id,
         detail={"message_id": message.id, "kind": message.kind, "attachments": len(stored.keys)},
+        event=event,
     )
-    if client.role is not Role.intake:
-        out = message_out(message)
-        emit(
-            session,
-            organization_id=case.organization_id,
-            event_type=types.CASE_QUESTION_ASKED if data.question else types.MESSAGE_SENT,
-            case_id=case.id,
-            payload={
-                "message_id": message.id,
-                "body": message.body,
-                "attachments": [a.model_dump(mode="json") for a in out.attachments],
-            },
-        )
     return case, message
 
 

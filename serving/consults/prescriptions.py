@@ -13,12 +13,11 @@ from serving.cases.models import Case
 from serving.cases.status import CaseStatus
 from serving.consults import diagnosis as diagnosis_service
 from serving.consults import formulary
-from serving.consults.common import acting_on, audit
+from serving.consults.common import acting_on, record_action
 from serving.consults.models import Prescription
 from serving.consults.schemas import PrescriptionIn
 from serving.errors import DomainError
 from serving.events import types
-from serving.events.outbox import emit
 
 S = CaseStatus
 
@@ -114,20 +113,13 @@ def prescribe(session: Session, *, client: Client, case_id: str, data: Prescript
     )
     session.add(prescription)
     session.flush()
-    audit(
+    record_action(
         session,
         client=client,
+        case=case,
         action="consult.prescription.create",
-        resource_type="case",
-        resource_id=case.id,
         detail={"prescription_id": prescription.id, "rxcui": medication.rxcui, "strength": strength},
-    )
-    emit(
-        session,
-        organization_id=case.organization_id,
-        event_type=types.PRESCRIPTION_ISSUED,
-        case_id=case.id,
-        payload=prescription_event(prescription),
+        event=(types.PRESCRIPTION_ISSUED, prescription_event(prescription)),
     )
     return case, prescription
 

@@ -7,7 +7,6 @@ from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from serving.db import Base, UtcDateTime, new_id, utcnow
-from serving.people import models as _people  # noqa: F401 - registers users (ApiKey.user_id)
 
 
 class Organization(Base):

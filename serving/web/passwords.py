@@ -19,6 +19,7 @@ from serving.db import utcnow
 from serving.orgs.models import Organization
 from serving.people.models import User
 from serving.web.models import UserCredential
+from serving.web.sessions import end_sessions_of
 
 MIN_LENGTH = 12
 MAX_LENGTH = 1024
@@ -64,8 +65,6 @@ def set_password(
 ) -> UserCredential:
     """Give ``user`` a password (and a sign-in name: ``login``, else the one they have, else their id).
     Every session the user had is ended, so a changed password signs out other browsers."""
-    from serving.web.sessions import end_sessions_of
-
     if user.organization_id != org.id:
         raise PasswordError("no such user in this organization", field="user_id")
     if not user.active:

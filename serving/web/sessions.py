@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from serving.db import utcnow
 from serving.orgs.models import Organization
 from serving.people.models import User
 from serving.web.models import SignInAttempt, WebSession
@@ -113,8 +114,6 @@ def end_session(session: Session, *, session_id: str, now: datetime) -> None:
 
 def end_sessions_of(session: Session, *, user_id: str, now: datetime | None = None) -> int:
     """End every open session of a user (a new password, a deactivation); returns how many."""
-    from serving.db import utcnow
-
     result = session.execute(
         update(WebSession)
         .where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))

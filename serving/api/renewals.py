@@ -1,0 +1,123 @@
+"""Renewal routes: the patient asks for more of a prescription; a licensed dermatologist decides."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+
+from serving.api.consult_common import audited_lookups, case_ref, sessions
+from serving.auth import CurrentClient, require
+from serving.cases.models import Case
+from serving.consults import (
+    renewals,
+)
+from serving.consults.schemas import (
+    RenewalActed,
+    RenewalDecisionIn,
+    RenewalRequestIn,
+    RenewalRequestOut,
+    prescription_out,
+    renewal_out,
+)
+from serving.db import transaction, utcnow
+from serving.errors import DomainError
+from serving.orgs.service import Role
+
+router = APIRouter(prefix="/v1", tags=["consults"])
+REVIEWERS = (Role.dermatologist, Role.admin)
+EVERYONE = (Role.intake, Role.dermatologist, Role.admin)
+
+
+# -- renewals ---------------------------------------------------------------------------------
+
+
+def _idempotency_key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not value.strip() or len(value) > 255:
+        raise DomainError(
+            400,
+            "invalid_idempotency_key",
+            "the Idempotency-Key header is empty or longer than 255 characters",
+            field="Idempotency-Key",
+            fix="Send a unique key (e.g. a UUID) and the same one when you retry.",
+        )
+    return value.strip()
+
+
+@router.post(
+    "/prescriptions/{prescription_id}/renewal-requests",
+    status_code=201,
+    response_model=RenewalRequestOut,
+    responses={200: {"model": RenewalRequestOut, "description": "A retry with the same Idempotency-Key."}},
+    summary="Ask for a renewal (intake)",
+)
+def post_renewal_request(
+    prescription_id: str,
+    data: RenewalRequestIn,
+    request: Request,
+    client: CurrentClient,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+):
+    """The renewal enters the dermatologists' queue as an item of its own, due within the organization's
+    ROUTINE review time. Retries with the same Idempotency-Key return the first request."""
+    require(client, Role.intake, Role.admin)
+    key = _idempotency_key(idempotency_key)
+
+    def attempt():
+        with transaction(sessions(request)) as session:
+            return renewals.request_renewal(
+                session,
+                client=client,
+                prescription_id=prescription_id,
+                data=data,
+                idempotency_key=key,
+                now=utcnow(),
+            )
+
+    with audited_lookups(request, client, action="consult.renewal.request", resource_id=prescription_id):
+        try:
+            row, created = attempt()
+        except IntegrityError:
+            if key is None:
+                raise
+            row, created = attempt()  # a concurrent retry won the key: replay it
+    return JSONResponse(renewal_out(row).model_dump(mode="json"), status_code=201 if created else 200)
+
+
+@router.get("/renewal-requests", response_model=list[RenewalRequestOut], summary="Pending renewals")
+def get_renewal_requests(
+    request: Request, client: CurrentClient, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[RenewalRequestOut]:
+    """Pending renewal requests by due time; a dermatologist sees those of patients in their licensed
+    jurisdictions."""
+    require(client, *REVIEWERS)
+    with transaction(sessions(request)) as session:
+        return [renewal_out(r) for r in renewals.pending_for(session, client=client, limit=limit)]
+
+
+@router.post(
+    "/renewal-requests/{request_id}/decision",
+    response_model=RenewalActed,
+    summary="Approve or decline a renewal",
+)
+def post_renewal_decision(
+    request_id: str, data: RenewalDecisionIn, request: Request, client: CurrentClient
+) -> RenewalActed:
+    """By a dermatologist licensed in the patient's jurisdiction. Approving writes a new prescription
+    that renews the original."""
+    require(client, Role.dermatologist)
+    with (
+        audited_lookups(request, client, action="consult.renewal.decide", resource_id=request_id),
+        transaction(sessions(request)) as session,
+    ):
+        row, renewed = renewals.decide(session, client=client, request_id=request_id, data=data, now=utcnow())
+        case = session.get(Case, row.case_id)
+    return RenewalActed(
+        case=case_ref(case),
+        renewal_request=renewal_out(row),
+        prescription=prescription_out(renewed) if renewed is not None else None,
+    )
