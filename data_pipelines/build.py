@@ -17,7 +17,6 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from data_pipelines.locations import default_data_dir  # noqa: F401 - the commands' default
 from data_pipelines.manifest import (
     DIAGNOSES,
     EXTRA_DIAGNOSES,

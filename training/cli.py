@@ -1,10 +1,14 @@
-"""``dermatriage data …``, ``dermatriage train …``, ``dermatriage promote``: the data scientists'
-commands. Heavy imports (torch, mlflow) happen inside the commands, so the serving install's
-``dermatriage`` still starts without them."""
+"""``dermatriage data …``, ``dermatriage train …``, ``dermatriage evaluate …``, ``dermatriage
+promote``: the data scientists' commands, added to the ``dermatriage`` group by :func:`register`.
+
+Heavy imports (torch, mlflow) happen inside the commands, lazily on purpose (start-up cost), so the
+serving install's ``dermatriage`` still starts without them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -13,6 +17,43 @@ def _need_training_extra(exc: ImportError) -> click.ClickException:
     return click.ClickException(
         f"{exc.name} is missing: install the training extra, pip install -e '.[training]'"
     )
+
+
+def _config_and_overrides(default: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--config`` (a YAML file, ``default``) and the ``key=value`` OVERRIDES of a training command."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        command = click.argument("overrides", nargs=-1)(command)
+        return click.option(
+            "--config",
+            "config_path",
+            type=click.Path(path_type=Path, exists=True),
+            default=Path(default),
+            show_default=True,
+        )(command)
+
+    return decorate
+
+
+def _train(
+    pipeline: Callable[[], tuple[Any, Callable[[Any], Any]]],
+    config_path: Path,
+    overrides: tuple[str, ...],
+    figures: Callable[[dict[str, float]], list[str]],
+) -> Any:
+    """Load the config, train, echo the run and its ``figures(metrics)``; returns the run's result.
+    ``pipeline`` imports the pipeline's (config class, train function)."""
+    try:
+        config_class, run_training = pipeline()
+    except ImportError as exc:
+        raise _need_training_extra(exc) from exc
+    cfg = config_class.load(config_path, overrides)
+    result = run_training(cfg)
+    click.echo(f"run {result.run_id}, registered as {cfg.registered_model} version {result.model_version}")
+    for line in figures(result.metrics):
+        click.echo(line)
+    click.echo(f"outputs in {result.out_dir}")
+    return result
 
 
 @click.group()
@@ -35,8 +76,10 @@ def data() -> None:
 @click.option("--source", "sources", multiple=True, help="Only these sources (repeatable; default: all).")
 def data_build(data_dir: Path | None, out: Path, folds: int, seed: int, sources: tuple[str, ...]) -> None:
     """Build the manifest of every source: one row per image, patient-grouped folds."""
-    from data_pipelines.build import SOURCES, build_manifest, default_data_dir, summarize
-    from data_pipelines.manifest import read_manifest
+    # lazy, for start-up cost (as every import inside a command here)
+    from data_pipelines.build import build_manifest, summarize
+    from data_pipelines.locations import default_data_dir
+    from data_pipelines.manifest import SOURCES, read_manifest
 
     result = build_manifest(
         data_dir or default_data_dir(),
@@ -56,62 +99,53 @@ def train() -> None:
 
 
 @train.command("urgency")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, exists=True),
-    default=Path("training/configs/urgency.yaml"),
-    show_default=True,
-)
-@click.argument("overrides", nargs=-1)
+@_config_and_overrides("training/configs/urgency.yaml")
 def train_urgency(config_path: Path, overrides: tuple[str, ...]) -> None:
     """Train the urgency model. OVERRIDES are key=value pairs, e.g. epochs=5 network.fusion=metablock."""
-    try:
-        from training.config import TrainConfig
-        from training.train import train as run_training
-    except ImportError as exc:
-        raise _need_training_extra(exc) from exc
-    cfg = TrainConfig.load(config_path, overrides)
-    result = run_training(cfg)
-    m = result.metrics
-    click.echo(f"run {result.run_id}, registered as {cfg.registered_model} version {result.model_version}")
-    for key in (
-        "test_malignancy_auc",
-        "test_balanced_accuracy",
-        "test_sensitivity_urgent",
-        "test_specificity_urgent",
-    ):
-        if key in m:
-            click.echo(
-                f"  {key:28s} {m[key]:.3f} (95% CI {m.get(key + '_ci_low', float('nan')):.3f}–"
-                f"{m.get(key + '_ci_high', float('nan')):.3f})"
-            )
-    click.echo(f"outputs in {result.out_dir}")
+
+    def pipeline() -> tuple[Any, Callable[[Any], Any]]:
+        # lazy, for start-up cost: torch and mlflow load only when this command runs
+        from training.urgency.config import TrainConfig
+        from training.urgency.train import train as run_training
+
+        return TrainConfig, run_training
+
+    def figures(m: dict[str, float]) -> list[str]:
+        keys = (
+            "test_malignancy_auc",
+            "test_balanced_accuracy",
+            "test_sensitivity_urgent",
+            "test_specificity_urgent",
+        )
+        return [
+            f"  {key:28s} {m[key]:.3f} (95% CI {m.get(key + '_ci_low', float('nan')):.3f}–"
+            f"{m.get(key + '_ci_high', float('nan')):.3f})"
+            for key in keys
+            if key in m
+        ]
+
+    _train(pipeline, config_path, overrides, figures)
 
 
 @train.command("quality")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, exists=True),
-    default=Path("training/configs/quality.yaml"),
-    show_default=True,
-)
-@click.argument("overrides", nargs=-1)
+@_config_and_overrides("training/configs/quality.yaml")
 def train_quality(config_path: Path, overrides: tuple[str, ...]) -> None:
     """Train the image-quality model on degraded photos of train patients. OVERRIDES: key=value."""
-    try:
+
+    def pipeline() -> tuple[Any, Callable[[Any], Any]]:
+        # lazy, for start-up cost: torch and mlflow load only when this command runs
         from training.quality.config import QualityTrainConfig
         from training.quality.train import train as run_training
-    except ImportError as exc:
-        raise _need_training_extra(exc) from exc
-    cfg = QualityTrainConfig.load(config_path, overrides)
-    result = run_training(cfg)
-    m = result.metrics
-    click.echo(f"run {result.run_id}, registered as {cfg.registered_model} version {result.model_version}")
-    for key in ("retake_auc", "false_retake", "first_instruction"):
-        click.echo(f"  validation_{key:24s} {m.get('validation_' + key, float('nan')):.3f}")
-    click.echo(f"outputs in {result.out_dir}")
+
+        return QualityTrainConfig, run_training
+
+    def figures(m: dict[str, float]) -> list[str]:
+        return [
+            f"  validation_{key:24s} {m.get('validation_' + key, float('nan')):.3f}"
+            for key in ("retake_auc", "false_retake", "first_instruction")
+        ]
+
+    result = _train(pipeline, config_path, overrides, figures)
     click.echo(f"next: dermatriage evaluate quality --model {result.onnx_path}")
 
 
@@ -162,10 +196,11 @@ def evaluate_quality(
     split: str,
 ) -> None:
     """The whole quality path (checks + model) on every test photo untouched and with every defect."""
-    try:
-        from data_pipelines.build import build_manifest, default_data_dir
-        from model.quality_model import QualityModel
+    try:  # lazy, for start-up cost: torch and mlflow load only when this command runs
+        from data_pipelines.build import build_manifest
+        from data_pipelines.locations import default_data_dir
         from model.loading import resolve_model_path
+        from model.quality_model import QualityModel
         from training.quality.evaluate import TARGETS, run_evaluation, targets_met
     except ImportError as exc:
         raise _need_training_extra(exc) from exc
@@ -213,9 +248,9 @@ def promote(name: str, version: str | None, bundle: bool) -> None:
     Urgency models compare test AUC and sensitivity with the champion's. Quality models
     (--name dermatriage-quality) need a test evaluation ('dermatriage evaluate quality') meeting the
     targets and no worse than the champion's."""
-    try:
-        from training.promote import promote as run_promotion
+    try:  # lazy, for start-up cost: mlflow loads only when this command runs
         from training.quality.promote import promote_quality
+        from training.urgency.promote import promote as run_promotion
     except ImportError as exc:
         raise _need_training_extra(exc) from exc
     if "quality" in name:  # the quality model is judged by its test evaluation's targets
@@ -230,6 +265,7 @@ def promote(name: str, version: str | None, bundle: bool) -> None:
 
 
 def register(main: click.Group) -> None:
+    """Add the training commands to the ``dermatriage`` group."""
     main.add_command(data)
     main.add_command(train)
     main.add_command(promote)

@@ -116,6 +116,29 @@ def client() -> MlflowClient:
     return MlflowClient()
 
 
+def newest_version(name: str) -> str:
+    """The highest version number registered under ``name``; ValueError when there is none."""
+    versions = MlflowClient().search_model_versions(f"name='{name}'")
+    if not versions:
+        raise ValueError(f"no versions of {name!r} are registered")
+    return str(max(int(v.version) for v in versions))
+
+
+def tag_version(name: str, version: str, key: str, value: str) -> None:
+    MlflowClient().set_model_version_tag(name, version, key, value)
+
+
+def log_decision(
+    run_name: str, *, params: dict[str, str], metrics: dict[str, float], text: str, artifact: str
+) -> None:
+    """A run of its own (in the configured experiment) holding a decision: parameters, metrics and
+    the decision's text as the artifact ``artifact``."""
+    with mlflow.start_run(run_name=run_name):
+        mlflow.log_params(params)
+        mlflow.log_metrics(metrics)
+        mlflow.log_text(text, artifact)
+
+
 def champion(name: str):
     """The model version holding the champion alias, or None."""
     try:

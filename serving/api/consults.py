@@ -19,31 +19,7 @@ from serving.consults import (
     formulary,
     prescriptions,
     renewals,
-)
-from serving.consults.schemas import (
-    CloseIn,
-    ConsultOut,
-    DiagnosisActed,
-    DiagnosisCodeOut,
-    DiagnosisIn,
-    DispositionActed,
-    FollowUpActed,
-    FollowUpIn,
-    FollowUpOut,
-    MedicationOut,
-    MessageActed,
-    PrescriptionActed,
-    PrescriptionIn,
-    ReferralIn,
-    RetakeRequestIn,
-    diagnosis_code_out,
-    diagnosis_out,
-    disposition_out,
-    follow_up_out,
-    medication_out,
-    message_out,
-    prescription_out,
-    renewal_out,
+    schemas,
 )
 from serving.db import transaction, utcnow
 from serving.orgs.service import Role
@@ -57,7 +33,9 @@ EVERYONE = (Role.intake, Role.dermatologist, Role.admin)
 
 
 @router.get(
-    "/catalogue/diagnoses", response_model=list[DiagnosisCodeOut], summary="Search the diagnosis catalogue"
+    "/catalogue/diagnoses",
+    response_model=list[schemas.DiagnosisCodeOut],
+    summary="Search the diagnosis catalogue",
 )
 def search_diagnoses(
     client: CurrentClient,
@@ -65,28 +43,32 @@ def search_diagnoses(
         str | None, Query(max_length=100, description="Words of the name, or a code prefix.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
-) -> list[DiagnosisCodeOut]:
-    return [diagnosis_code_out(d) for d in diagnoses.search(q, limit=limit)]
+) -> list[schemas.DiagnosisCodeOut]:
+    return [schemas.diagnosis_code_out(d) for d in diagnoses.search(q, limit=limit)]
 
 
-@router.get("/catalogue/medications", response_model=list[MedicationOut], summary="Search the formulary")
+@router.get(
+    "/catalogue/medications", response_model=list[schemas.MedicationOut], summary="Search the formulary"
+)
 def search_medications(
     client: CurrentClient,
     q: Annotated[
         str | None, Query(max_length=100, description="Words of the name or class, or an RXCUI.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
-) -> list[MedicationOut]:
-    return [medication_out(m) for m in formulary.search(q, limit=limit)]
+) -> list[schemas.MedicationOut]:
+    return [schemas.medication_out(m) for m in formulary.search(q, limit=limit)]
 
 
 # -- the consult record -----------------------------------------------------------------------
 
 
 @router.get(
-    "/cases/{case_id}/consult", response_model=ConsultOut, summary="Diagnoses (history), prescriptions..."
+    "/cases/{case_id}/consult",
+    response_model=schemas.ConsultOut,
+    summary="Diagnoses (history), prescriptions...",
 )
-def get_consult(case_id: str, request: Request, client: CurrentClient) -> ConsultOut:
+def get_consult(case_id: str, request: Request, client: CurrentClient) -> schemas.ConsultOut:
     """Everything decided on the case: every diagnosis (oldest first; the last is current),
     prescriptions and renewals, follow-ups, referral or closure."""
     with (
@@ -94,13 +76,13 @@ def get_consult(case_id: str, request: Request, client: CurrentClient) -> Consul
         transaction(sessions(request)) as session,
     ):
         case = load_case(session, client=client, case_id=case_id)
-        out = ConsultOut(
+        out = schemas.ConsultOut(
             case=case_ref(case),
-            diagnoses=[diagnosis_out(d) for d in diagnosis.history(session, case=case)],
-            prescriptions=[prescription_out(p) for p in prescriptions.of_case(session, case=case)],
-            renewal_requests=[renewal_out(r) for r in renewals.of_case(session, case=case)],
-            follow_ups=[follow_up_out(f) for f in follow_ups.of_case(session, case=case)],
-            dispositions=[disposition_out(d) for d in disposition.of_case(session, case=case)],
+            diagnoses=[schemas.diagnosis_out(d) for d in diagnosis.history(session, case=case)],
+            prescriptions=[schemas.prescription_out(p) for p in prescriptions.of_case(session, case=case)],
+            renewal_requests=[schemas.renewal_out(r) for r in renewals.of_case(session, case=case)],
+            follow_ups=[schemas.follow_up_out(f) for f in follow_ups.of_case(session, case=case)],
+            dispositions=[schemas.disposition_out(d) for d in disposition.of_case(session, case=case)],
         )
         record(session, actor=client.actor, action="consult.read", resource_type="case", resource_id=case.id)
     return out
@@ -114,10 +96,12 @@ def _act(request: Request, client: Client, *, action: str, case_id: str, call, d
         return call(session, client=client, case_id=case_id, data=data, now=utcnow())
 
 
-@router.post("/cases/{case_id}/diagnosis", status_code=201, response_model=DiagnosisActed, summary="Diagnose")
+@router.post(
+    "/cases/{case_id}/diagnosis", status_code=201, response_model=schemas.DiagnosisActed, summary="Diagnose"
+)
 def post_diagnosis(
-    case_id: str, data: DiagnosisIn, request: Request, client: CurrentClient
-) -> DiagnosisActed:
+    case_id: str, data: schemas.DiagnosisIn, request: Request, client: CurrentClient
+) -> schemas.DiagnosisActed:
     """A coded diagnosis from GET /v1/catalogue/diagnoses. A case in review becomes 'diagnosed'; a later
     diagnosis (confirmed or revised at follow-up) is added to the history."""
     require(client, *REVIEWERS)
@@ -129,15 +113,18 @@ def post_diagnosis(
         call=diagnosis.diagnose,
         data=data,
     )
-    return DiagnosisActed(case=case_ref(case), diagnosis=diagnosis_out(row))
+    return schemas.DiagnosisActed(case=case_ref(case), diagnosis=schemas.diagnosis_out(row))
 
 
 @router.post(
-    "/cases/{case_id}/prescriptions", status_code=201, response_model=PrescriptionActed, summary="Prescribe"
+    "/cases/{case_id}/prescriptions",
+    status_code=201,
+    response_model=schemas.PrescriptionActed,
+    summary="Prescribe",
 )
 def post_prescription(
-    case_id: str, data: PrescriptionIn, request: Request, client: CurrentClient
-) -> PrescriptionActed:
+    case_id: str, data: schemas.PrescriptionIn, request: Request, client: CurrentClient
+) -> schemas.PrescriptionActed:
     """A medication of the formulary (GET /v1/catalogue/medications) in a listed form and strength,
     for a diagnosed case."""
     require(client, *REVIEWERS)
@@ -149,16 +136,18 @@ def post_prescription(
         call=prescriptions.prescribe,
         data=data,
     )
-    return PrescriptionActed(case=case_ref(case), prescription=prescription_out(row))
+    return schemas.PrescriptionActed(case=case_ref(case), prescription=schemas.prescription_out(row))
 
 
 @router.post(
     "/cases/{case_id}/follow-ups",
     status_code=201,
-    response_model=FollowUpActed,
+    response_model=schemas.FollowUpActed,
     summary="Schedule a follow-up",
 )
-def post_follow_up(case_id: str, data: FollowUpIn, request: Request, client: CurrentClient) -> FollowUpActed:
+def post_follow_up(
+    case_id: str, data: schemas.FollowUpIn, request: Request, client: CurrentClient
+) -> schemas.FollowUpActed:
     """A diagnosed case waits for follow-up photos (POST /v1/cases/{id}/photos) by 'due_at'."""
     require(client, *REVIEWERS)
     case, row = _act(
@@ -169,29 +158,32 @@ def post_follow_up(case_id: str, data: FollowUpIn, request: Request, client: Cur
         call=follow_ups.schedule,
         data=data,
     )
-    return FollowUpActed(case=case_ref(case), follow_up=follow_up_out(row))
+    return schemas.FollowUpActed(case=case_ref(case), follow_up=schemas.follow_up_out(row))
 
 
-@router.get("/follow-ups/overdue", response_model=list[FollowUpOut], summary="Follow-ups past their date")
+@router.get(
+    "/follow-ups/overdue", response_model=list[schemas.FollowUpOut], summary="Follow-ups past their date"
+)
 def get_overdue(
     request: Request, client: CurrentClient, limit: Annotated[int, Query(ge=1, le=1000)] = 200
-) -> list[FollowUpOut]:
+) -> list[schemas.FollowUpOut]:
     require(client, *EVERYONE)
     with transaction(sessions(request)) as session:
         return [
-            follow_up_out(f) for f in follow_ups.overdue(session, client=client, now=utcnow(), limit=limit)
+            schemas.follow_up_out(f)
+            for f in follow_ups.overdue(session, client=client, now=utcnow(), limit=limit)
         ]
 
 
 @router.post(
     "/cases/{case_id}/retake-request",
     status_code=201,
-    response_model=MessageActed,
+    response_model=schemas.MessageActed,
     summary="Ask the patient for new photos",
 )
 def post_retake_request(
-    case_id: str, data: RetakeRequestIn, request: Request, client: CurrentClient
-) -> MessageActed:
+    case_id: str, data: schemas.RetakeRequestIn, request: Request, client: CurrentClient
+) -> schemas.MessageActed:
     """The case waits for the patient ('awaiting_patient') until new photos arrive."""
     require(client, *REVIEWERS)
     case, row = _act(
@@ -202,26 +194,31 @@ def post_retake_request(
         call=disposition.request_retake,
         data=data,
     )
-    return MessageActed(case=case_ref(case), message=message_out(row))
+    return schemas.MessageActed(case=case_ref(case), message=schemas.message_out(row))
 
 
 @router.post(
-    "/cases/{case_id}/referral", status_code=201, response_model=DispositionActed, summary="Refer in person"
+    "/cases/{case_id}/referral",
+    status_code=201,
+    response_model=schemas.DispositionActed,
+    summary="Refer in person",
 )
 def post_referral(
-    case_id: str, data: ReferralIn, request: Request, client: CurrentClient
-) -> DispositionActed:
+    case_id: str, data: schemas.ReferralIn, request: Request, client: CurrentClient
+) -> schemas.DispositionActed:
     require(client, *REVIEWERS)
     case, row = _act(
         request, client, action="consult.referral.create", case_id=case_id, call=disposition.refer, data=data
     )
-    return DispositionActed(case=case_ref(case), disposition=disposition_out(row))
+    return schemas.DispositionActed(case=case_ref(case), disposition=schemas.disposition_out(row))
 
 
-@router.post("/cases/{case_id}/close", response_model=DispositionActed, summary="Close the case")
-def post_close(case_id: str, data: CloseIn, request: Request, client: CurrentClient) -> DispositionActed:
+@router.post("/cases/{case_id}/close", response_model=schemas.DispositionActed, summary="Close the case")
+def post_close(
+    case_id: str, data: schemas.CloseIn, request: Request, client: CurrentClient
+) -> schemas.DispositionActed:
     require(client, *REVIEWERS)
     case, row = _act(
         request, client, action="consult.case.close", case_id=case_id, call=disposition.close, data=data
     )
-    return DispositionActed(case=case_ref(case), disposition=disposition_out(row))
+    return schemas.DispositionActed(case=case_ref(case), disposition=schemas.disposition_out(row))

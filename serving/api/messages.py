@@ -8,15 +8,8 @@ from fastapi.responses import Response
 
 from serving.api.consult_common import audited_lookups, case_ref, sessions
 from serving.auth import Client, CurrentClient, require
-from serving.consults import (
-    messages,
-)
-from serving.consults.schemas import (
-    MessageActed,
-    MessageIn,
-    MessageOut,
-    message_out,
-)
+from serving.consults import messages
+from serving.consults.schemas import MessageActed, MessageIn, MessageOut, message_out
 from serving.db import transaction, utcnow
 from serving.orgs.service import Role
 

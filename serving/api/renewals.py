@@ -11,9 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from serving.api.consult_common import audited_lookups, case_ref, sessions
 from serving.auth import CurrentClient, require
 from serving.cases.models import Case
-from serving.consults import (
-    renewals,
-)
+from serving.consults import renewals
 from serving.consults.schemas import (
     RenewalActed,
     RenewalDecisionIn,

@@ -9,14 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from serving.consults.diagnoses import DiagnosisCode
 from serving.consults.formulary import Medication
-from serving.consults.models import (
-    Diagnosis,
-    Disposition,
-    FollowUp,
-    Message,
-    Prescription,
-    RenewalRequest,
-)
+from serving.consults.models import Diagnosis, Disposition, FollowUp, Message, Prescription, RenewalRequest
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]

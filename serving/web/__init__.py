@@ -12,14 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from serving.web import (
-    routes_actions,
-    routes_admin,
-    routes_auth,
-    routes_case,
-    routes_dashboard,
-    routes_queue,
-)
+from serving.web import routes_actions, routes_admin, routes_auth, routes_case, routes_dashboard, routes_queue
 from serving.web.auth_web import CsrfRejected, SignInRequired
 from serving.web.rendering import STATIC_DIR, render
 

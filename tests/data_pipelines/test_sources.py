@@ -7,10 +7,7 @@ from pathlib import Path
 import pytest
 from fake_sources import LESIONS, SPARSE_ANSWERS, full_record
 
-from data_pipelines.manifest import (
-    EXTERNAL_FOLD,
-    TEST_FOLD,
-)
+from data_pipelines.manifest import EXTERNAL_FOLD, TEST_FOLD
 from data_pipelines.sources import SourceError, ham10000, pad_ufes_20
 from model.questionnaire import Questionnaire
 

@@ -20,13 +20,7 @@ pytest.importorskip("onnx")
 from model import features  # noqa: E402
 from model.contract import ContractError, ModelContract, sha256_file  # noqa: E402
 from model.export import ParityError, check_parity, export_onnx, parity_inputs  # noqa: E402
-from model.networks import (  # noqa: E402
-    ExportWrapper,
-    NetworkConfig,
-    UrgencyNet,
-    build_network,
-    load_imagenet_weights,
-)
+from model.networks import ExportWrapper, NetworkConfig, UrgencyNet, build_network, load_imagenet_weights  # noqa: E402
 from model.runtime import OnnxModel  # noqa: E402
 
 SIZE = 64

@@ -8,15 +8,7 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
-from factories import (
-    bomb_png,
-    dark_jpeg,
-    encode,
-    good_jpeg,
-    jpeg_with_gps,
-    skin_photo,
-    truncated_jpeg,
-)
+from factories import bomb_png, dark_jpeg, encode, good_jpeg, jpeg_with_gps, skin_photo, truncated_jpeg
 from PIL import Image
 from sqlalchemy import func, select, text
 

@@ -7,7 +7,7 @@ from nbclient import NotebookClient
 from tiny_pipeline import make_dataset, tiny_config
 
 from training.config import REPO_ROOT
-from training.train import train
+from training.urgency.train import train
 
 
 def test_evaluation_notebook_executes(tmp_path, monkeypatch):

@@ -14,15 +14,15 @@ from tiny_pipeline import LABELS, make_dataset, tiny_config
 
 from data_pipelines.manifest import read_manifest
 from model.contract import ModelContract
-from model.questionnaire import Questionnaire
 from model.intake import PhotoLimits, ingest_photo
-from model.triage.tiers import Tier
+from model.questionnaire import Questionnaire
 from model.triage.learned import tier_and_score
+from model.triage.tiers import Tier
 from model.urgency_model import UrgencyModel
 from training import tracking
-from training.evaluate import Predictions
-from training.promote import promote
-from training.train import train
+from training.evaluation.predictions import Predictions
+from training.urgency.promote import promote
+from training.urgency.train import train
 
 
 @pytest.fixture(scope="module")

@@ -8,13 +8,13 @@ import json
 import numpy as np
 import pytest
 from factories import encode, skin_photo
-from tiny_pipeline import make_dataset
+from tiny_pipeline import make_dataset, tiny_run_settings
 
 from model.contract import ModelContract
+from model.intake import PhotoLimits, ingest_photo
 from model.quality_model import QualityModel
 from model.quality_network import QualityNetConfig
 from model.quality_verdict import DEFECTS
-from model.intake import PhotoLimits, ingest_photo
 from model.triage.engine import TriageEngine
 from training import tracking
 from training.quality.config import QualityTrainConfig
@@ -35,25 +35,33 @@ def workspace(tmp_path_factory):
 
 def tiny_config(root) -> QualityTrainConfig:
     return QualityTrainConfig(
-        data_dir=root,
-        manifest=root / "manifest.csv",
-        output_dir=root / "runs",
         network=QualityNetConfig(
             defects=DEFECTS, backbone="test_efficientnet", pretrained=False, image_size=64, frozen_blocks=1
         ),
         pool_per_photo=3,
-        epochs=2,
-        batch_size=8,
-        warmup_epochs=0,
-        threads=1,
         workers=1,
         registered_model="tiny-quality",
+        **tiny_run_settings(root),
     )
 
 
 @pytest.fixture(scope="module")
 def run(workspace):
     return train(tiny_config(workspace), progress=False)
+
+
+def _evaluate(run, workspace, out_dir, **options):
+    """The test evaluation of the run's model (fixed seed, one worker)."""
+    return run_evaluation(
+        model_path=run.onnx_path,
+        manifest=workspace / "manifest.csv",
+        data_dir=workspace,
+        out_dir=out_dir,
+        seed=5,
+        workers=1,
+        progress=False,
+        **options,
+    )
 
 
 def test_pool_and_sets_are_deterministic_and_labelled(workspace):
@@ -98,7 +106,7 @@ def test_run_is_tracked_exported_and_registered(run):
 def test_served_quality_verdict_comes_from_the_exported_model(run):
     engine = TriageEngine(quality_model=QualityModel(run.onnx_path))
     photo = ingest_photo(encode(skin_photo((640, 480), seed=9)), filename="a.jpg", limits=PhotoLimits())
-    quality = engine.judge_quality(photo.analysis.rgb, original_size=(photo.width, photo.height))
+    quality = engine.judge_quality(photo.analysis.rgb, original_size=(photo.width, photo.height)).to_json()
     assert quality["model"]["version"] == engine.quality_model.version
     assert set(quality["model"]["defects"]) == set(DEFECTS)
     assert quality["verdict"] in ("accept", "retake")
@@ -107,17 +115,7 @@ def test_served_quality_verdict_comes_from_the_exported_model(run):
 
 
 def test_evaluation_on_the_test_split_is_logged_with_plots(run, workspace, tmp_path):
-    report, folder = run_evaluation(
-        model_path=run.onnx_path,
-        manifest=workspace / "manifest.csv",
-        data_dir=workspace,
-        out_dir=tmp_path / "eval",
-        seed=5,
-        n_boot=20,
-        workers=1,
-        limit=3,
-        progress=False,
-    )
+    report, folder = _evaluate(run, workspace, tmp_path / "eval", n_boot=20, limit=3)
     m = report.metrics
     assert m["n_photos"] == 3 and m["n_samples"] == 3 * (1 + 3 * len(DEFECTS))
     for key in ("retake_auc", "false_retake", "first_instruction"):
@@ -193,16 +191,7 @@ def test_promotion_needs_a_test_evaluation_that_meets_the_targets(run, workspace
 
     with pytest.raises(ValueError, match="no test evaluation"):
         promote_quality("tiny-quality", run.model_version, bundle_dir=tmp_path / "bundle")
-    report, _ = run_evaluation(
-        model_path=run.onnx_path,
-        manifest=workspace / "manifest.csv",
-        data_dir=workspace,
-        out_dir=tmp_path / "eval",
-        seed=5,
-        n_boot=10,
-        workers=1,
-        progress=False,
-    )
+    report, _ = _evaluate(run, workspace, tmp_path / "eval", n_boot=10)
     version = ModelContract.load(run.onnx_path.with_suffix(".json")).version
     evaluation = latest_evaluation(version)
     assert evaluation is not None and evaluation.data.params["split"] == "test"

@@ -11,7 +11,7 @@ from factories import encode, skin_photo
 
 from data_pipelines.manifest import ManifestRow, is_malignant, write_manifest
 from model.networks import NetworkConfig
-from training.config import AugmentConfig, TrainConfig
+from training.urgency.config import AugmentConfig, TrainConfig
 
 LABELS = ("ACK", "BCC", "MEL", "NEV", "SCC", "SEK")
 SKIN = {
@@ -65,23 +65,30 @@ def make_dataset(root: Path, *, per_class: int = 6) -> Path:
     return write_manifest(rows, root / "manifest.csv")
 
 
+def tiny_run_settings(root: Path) -> dict:
+    """What a tiny training run of either model needs: the dataset under ``root``, two short epochs."""
+    return {
+        "data_dir": root,
+        "manifest": root / "manifest.csv",
+        "output_dir": root / "runs",
+        "epochs": 2,
+        "batch_size": 8,
+        "warmup_epochs": 0,
+        "threads": 1,
+    }
+
+
 def tiny_config(root: Path, **overrides) -> TrainConfig:
     cfg = TrainConfig(
         seed=0,
-        data_dir=root,
-        manifest=root / "manifest.csv",
-        output_dir=root / "runs",
         validation_fold=0,
         network=NetworkConfig(
             backbone="test_efficientnet", pretrained=False, image_size=64, q_hidden=16, drop_path_rate=0.0
         ),
         augment=AugmentConfig(scale_min=0.7, rotate_deg=0, blur_probability=0.0),
-        epochs=2,
-        batch_size=8,
-        threads=1,
         n_bootstrap=50,
-        warmup_epochs=0,
         registered_model="tiny-urgency",
+        **tiny_run_settings(root),
     )
     return cfg.__class__(**{**cfg.__dict__, **overrides}) if overrides else cfg
 

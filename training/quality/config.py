@@ -1,17 +1,16 @@
-"""``QualityTrainConfig``: everything a quality-model training run depends on (YAML + ``key=value``)."""
+"""``QualityTrainConfig``: everything a quality-model training run depends on (YAML + ``key=value``;
+loading, saving and resolving: :class:`training.config.RunConfig`)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from data_pipelines.build import default_data_dir
 from data_pipelines.degrade import DEFECTS
+from data_pipelines.locations import default_data_dir
 from model.quality_network import QualityNetConfig
-from training.config import REPO_ROOT, _plain, _set_dotted
+from training.config import REPO_ROOT, RunConfig
 
 
 def _default_network() -> QualityNetConfig:
@@ -19,7 +18,7 @@ def _default_network() -> QualityNetConfig:
 
 
 @dataclass(frozen=True)
-class QualityTrainConfig:
+class QualityTrainConfig(RunConfig):
     name: str = "quality"
     seed: int = 0
     data_dir: Path = field(default_factory=default_data_dir)
@@ -49,44 +48,8 @@ class QualityTrainConfig:
     registered_model: str = "dermatriage-quality"
     output_dir: Path = REPO_ROOT / "var" / "runs"
 
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["network"] = self.network.to_dict()
-        return _plain(data)
-
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> QualityTrainConfig:
-        data = dict(data)
-        unknown = set(data) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown config keys: {sorted(unknown)}")
+    def _sections(cls, data: dict[str, Any]) -> dict[str, Any]:
         if "network" in data:
             data["network"] = QualityNetConfig.from_dict({**_default_network().to_dict(), **data["network"]})
-        for key in ("data_dir", "manifest", "output_dir"):
-            if key in data:
-                data[key] = Path(data[key]).expanduser()
-        return cls(**data)
-
-    @classmethod
-    def load(cls, path: Path | None, overrides: list[str] | tuple[str, ...] = ()) -> QualityTrainConfig:
-        data = yaml.safe_load(Path(path).read_text()) if path else {}
-        data = data or {}
-        for item in overrides:
-            key, sep, raw = item.partition("=")
-            if not sep:
-                raise ValueError(f"override {item!r} is not key=value")
-            _set_dotted(data, key.strip(), yaml.safe_load(raw))
-        cfg = cls.from_dict(data)
-
-        def absolute(p: Path) -> Path:
-            return p if p.is_absolute() else (REPO_ROOT / p).resolve()
-
-        return replace(
-            cfg,
-            data_dir=absolute(cfg.data_dir),
-            manifest=absolute(cfg.manifest),
-            output_dir=absolute(cfg.output_dir),
-        )
-
-    def save(self, path: Path) -> None:
-        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        return data

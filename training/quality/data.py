@@ -35,8 +35,8 @@ from data_pipelines.degrade import (
     upload,
 )
 from data_pipelines.manifest import ManifestRow
-from model.model_input import RESIZERS
 from model.decode import DEFAULT_TARGET_LONG_SIDE, decode_reduced
+from model.model_input import RESIZERS
 from model.quality_checks import QualityReport, assess_quality
 
 CLEAN = "clean"

@@ -23,51 +23,17 @@ from pathlib import Path
 
 import numpy as np
 
+from data_pipelines.manifest import manifest_hash, read_manifest
 from model.quality_model import QualityModel
-from model.quality_checks import Verdict
-from model.quality_verdict import combine
-from training.evaluate import _auc_w, resample_counts
-from training.quality.data import CLEAN, Sample
+from training import tracking
+from training.config import PHOTOS
+from training.evaluation.bootstrap import clusters_of, percentile_interval, resampled
+from training.evaluation.metrics import auc_weighted, weighted_rate
+from training.quality.data import CLEAN, Sample, evaluation_set, load_photos
+from training.quality.plots import defect_confusion_plot, detection_plot, roc_plot
+from training.quality.scored import Scored, score
 
 TARGETS = {"retake_auc": (">=", 0.95), "false_retake": ("<=", 0.10), "first_instruction": (">=", 0.85)}
-
-
-@dataclass(frozen=True)
-class Scored:
-    """One row per sample: truth and what the service said."""
-
-    patients: np.ndarray
-    defect: np.ndarray  # applied defect or "clean"
-    severity: np.ndarray
-    retake: np.ndarray  # the service's verdict
-    score: np.ndarray  # the service's retake score: 1 - quality score
-    model: np.ndarray  # the model's P(retake)
-    classical: np.ndarray  # the classical checks' retake score: 1 - their score
-    defect_scores: np.ndarray  # N x D
-    first: np.ndarray  # the first defect named ("" when accepted)
-    defects: tuple[str, ...]
-
-
-def score(samples: list[Sample], model: QualityModel) -> Scored:
-    from model.model_input import normalize
-
-    spec = model.model.contract.image
-    readings = []
-    for i in range(0, len(samples), 64):
-        readings += model.read_batch(np.stack([normalize(s.image, spec) for s in samples[i : i + 64]]))
-    verdicts = [combine(s.report, r, model.policy) for s, r in zip(samples, readings, strict=True)]
-    return Scored(
-        patients=np.asarray([s.patient_id for s in samples]),
-        defect=np.asarray([s.defect for s in samples]),
-        severity=np.asarray([s.severity for s in samples]),
-        retake=np.asarray([v.verdict is Verdict.retake for v in verdicts]),
-        score=np.asarray([1.0 - v.score for v in verdicts]),
-        model=np.asarray([r.retake for r in readings]),
-        classical=np.asarray([1.0 - s.report.score for s in samples]),
-        defect_scores=np.asarray([[r.defects[d] for d in model.defects] for r in readings]),
-        first=np.asarray([v.defects[0] if v.defects else "" for v in verdicts]),
-        defects=tuple(model.defects),
-    )
 
 
 @dataclass
@@ -121,27 +87,19 @@ class QualityEvaluation:
         return json.dumps({"metrics": self.metrics, "defects": self.rows}, indent=2, sort_keys=True)
 
 
-def _mean_w(mask: np.ndarray, hit: np.ndarray, W: np.ndarray) -> np.ndarray:
-    den = W @ mask.astype(np.float64)
-    num = W @ (mask & hit).astype(np.float64)
-    out = np.full(W.shape[0], np.nan)
-    np.divide(num, den, out=out, where=den > 0)
-    return out
-
-
 def _headline(s: Scored, W: np.ndarray) -> dict[str, np.ndarray]:
     clean = s.defect == CLEAN
     bad = s.severity >= 2
     both = clean | bad
     return {
-        "retake_auc": _auc_w(bad[both], s.score[both], W[:, both]),
-        "retake_auc_model": _auc_w(bad[both], s.model[both], W[:, both]),
-        "retake_auc_classical": _auc_w(bad[both], s.classical[both], W[:, both]),
-        "false_retake": _mean_w(clean, s.retake, W),
-        "false_retake_classical": _mean_w(clean, s.classical > 0.5, W),
-        "first_instruction": _mean_w(bad, s.first == s.defect, W),
-        "detection_moderate_severe": _mean_w(bad, s.retake, W),
-        "detection_mild": _mean_w(s.severity == 1, s.retake, W),
+        "retake_auc": auc_weighted(bad[both], s.score[both], W[:, both]),
+        "retake_auc_model": auc_weighted(bad[both], s.model[both], W[:, both]),
+        "retake_auc_classical": auc_weighted(bad[both], s.classical[both], W[:, both]),
+        "false_retake": weighted_rate(clean, s.retake, W),
+        "false_retake_classical": weighted_rate(clean, s.classical > 0.5, W),
+        "first_instruction": weighted_rate(bad, s.first == s.defect, W),
+        "detection_moderate_severe": weighted_rate(bad, s.retake, W),
+        "detection_mild": weighted_rate(s.severity == 1, s.retake, W),
     }
 
 
@@ -150,19 +108,11 @@ def evaluate_scored(s: Scored, *, n_boot: int, seed: int) -> QualityEvaluation:
     point = {k: float(v[0]) for k, v in _headline(s, ones).items()}
     metrics: dict[str, float] = dict(point)
     if n_boot:
-        _, cluster = np.unique(s.patients, return_inverse=True)
-        counts = resample_counts(int(cluster.max()) + 1, n_boot, seed)
-        values: dict[str, list[np.ndarray]] = {k: [] for k in point}
-        for start in range(0, n_boot, 100):
-            W = counts[start : start + 100][:, cluster].astype(np.float64)
-            for k, v in _headline(s, W).items():
-                values[k].append(v)
-        for k, parts in values.items():
-            v = np.concatenate(parts)
-            v = v[~np.isnan(v)]
-            metrics[f"{k}_ci_low"], metrics[f"{k}_ci_high"] = (
-                float(x) for x in np.quantile(v, [0.025, 0.975])
-            )
+        n_patients, cluster = clusters_of(s.patients)
+        values = resampled(lambda W: _headline(s, W), n_patients, cluster, n=n_boot, seed=seed)
+        for k, v in values.items():
+            interval = percentile_interval(v, point[k], 0.05, n_boot)
+            metrics[f"{k}_ci_low"], metrics[f"{k}_ci_high"] = interval.low, interval.high
     clean = s.defect == CLEAN
     rows = []
     for j, d in enumerate(s.defects):
@@ -171,7 +121,7 @@ def evaluate_scored(s: Scored, *, n_boot: int, seed: int) -> QualityEvaluation:
         both = clean | bad
         row = {
             "defect": d,
-            "auc": float(_auc_w(bad[both], s.defect_scores[both, j], ones[:, both])[0]),
+            "auc": float(auc_weighted(bad[both], s.defect_scores[both, j], ones[:, both])[0]),
             "detection": float(s.retake[bad].mean()) if bad.any() else float("nan"),
             "first": float((s.first[bad] == d).mean()) if bad.any() else float("nan"),
             "mild": float(s.retake[mild].mean()) if mild.any() else float("nan"),
@@ -187,12 +137,13 @@ def score_samples(samples: list[Sample], model: QualityModel, *, n_boot: int, se
     return evaluate_scored(score(samples, model), n_boot=n_boot, seed=seed)
 
 
+def meets(value: float, op: str, target: float) -> bool:
+    """``value`` reaches ``target`` in the direction ``op`` (``">="`` or ``"<="``)."""
+    return value >= target if op == ">=" else value <= target
+
+
 def targets_met(metrics: dict[str, float]) -> dict[str, bool]:
-    return {
-        k: (metrics[k] >= t if op == ">=" else metrics[k] <= t)
-        for k, (op, t) in TARGETS.items()
-        if k in metrics
-    }
+    return {k: meets(metrics[k], op, t) for k, (op, t) in TARGETS.items() if k in metrics}
 
 
 def run_evaluation(
@@ -211,13 +162,8 @@ def run_evaluation(
     """The test split (or the model's own validation fold of train patients, ``split="validation"``,
     to refresh its validation figures) through the whole quality path; writes report, plots; logs an
     MLflow run."""
-    from data_pipelines.manifest import manifest_hash, read_manifest
-    from training import tracking
-    from training.quality.data import evaluation_set, load_photos
-    from training.quality.plots import defect_confusion_plot, detection_plot, roc_plot
-
     model = QualityModel(model_path)
-    rows = [r for r in read_manifest(manifest) if r.source == "pad_ufes_20"]
+    rows = [r for r in read_manifest(manifest) if r.source == PHOTOS]
     if split == "test":
         rows = [r for r in rows if r.split == "test"]
     elif split == "validation":

@@ -1,5 +1,5 @@
 """Quality-evaluation plots (PNG): ROC curves, which defect the service named first, detection by
-severity. Built on ``training.plots`` (Agg backend, Figure objects, nothing global)."""
+severity. Built on ``training.plotting`` (Agg backend, Figure objects, nothing global)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from training.evaluate import malignancy_auc
-from training.plots import _roc_points, _save
+from training.evaluation.metrics import malignancy_auc
+from training.plotting import roc_points, save_figure
 from training.quality.data import CLEAN
-from training.quality.evaluate import Scored
+from training.quality.scored import Scored
 
 
 def roc_plot(s: Scored, path: Path) -> Path:
@@ -28,7 +28,7 @@ def roc_plot(s: Scored, path: Path) -> Path:
         ("classical checks alone", s.classical, ":"),
     ):
         y, v = bad[both], values[both]
-        fpr, tpr = _roc_points(y, v)
+        fpr, tpr = roc_points(y, v)
         ax1.plot(fpr, tpr, style, label=f"{name}: AUC {malignancy_auc(y, v):.3f}")
     rate = s.retake[clean].mean()
     hit = s.retake[bad].mean()
@@ -38,7 +38,7 @@ def roc_plot(s: Scored, path: Path) -> Path:
         pos = (s.defect == d) & bad
         keep = clean | pos
         if pos.any():
-            fpr, tpr = _roc_points(pos[keep], s.defect_scores[keep, j])
+            fpr, tpr = roc_points(pos[keep], s.defect_scores[keep, j])
             ax2.plot(fpr, tpr, label=f"{d}: {malignancy_auc(pos[keep], s.defect_scores[keep, j]):.3f}")
     ax2.set_title("Each defect's output: that defect (moderate/severe) vs untouched")
     for ax in (ax1, ax2):
@@ -47,7 +47,7 @@ def roc_plot(s: Scored, path: Path) -> Path:
         ax.set_ylabel("True-positive rate")
         ax.legend(fontsize=8, loc="lower right")
         ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def defect_confusion_plot(s: Scored, path: Path) -> Path:
@@ -82,7 +82,7 @@ def defect_confusion_plot(s: Scored, path: Path) -> Path:
     ax.set_xlabel("First defect named to the patient")
     ax.set_ylabel("Defect applied (moderate or severe)")
     ax.set_title("Does the first instruction name the defect that was applied?")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def detection_plot(s: Scored, path: Path) -> Path:
@@ -109,4 +109,4 @@ def detection_plot(s: Scored, path: Path) -> Path:
     ax.set_ylim(0, 1.05)
     ax.legend(fontsize=8)
     ax.set_title("How often the service asks for a retake, by defect and severity")
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -5,42 +5,19 @@ is no worse than the champion's; the decision is logged either way, and the cham
 
 from __future__ import annotations
 
-import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
-import mlflow
-
 from model.contract import ModelContract
-from training import tracking
-from training.promote import BUNDLE_DIR
+from training import promotion, tracking
+from training.promotion import BUNDLE_DIR, PromotionResult
 from training.quality.config import QualityTrainConfig
-from training.quality.evaluate import TARGETS
+from training.quality.evaluate import TARGETS, meets
 from training.quality.model_card import CARD_NAME, write_quality_card
-from training.quality.train import MODEL_FOLDER
 
 EVALUATIONS = "dermatriage-quality-evaluation"
 AUC_TOLERANCE = 0.005
 FIRST_TOLERANCE = 0.01
-
-
-@dataclass(frozen=True)
-class QualityPromotion:
-    name: str
-    candidate: str
-    promoted: bool
-    reasons: tuple[str, ...]
-    bundled_to: Path | None
-
-    def summary(self) -> str:
-        head = f"{self.name} version {self.candidate}: " + (
-            "PROMOTED to champion" if self.promoted else "not promoted"
-        )
-        lines = [head, *(f"  {r}" for r in self.reasons)]
-        if self.bundled_to:
-            lines.append(f"champion bundled into {self.bundled_to}")
-        return "\n".join(lines)
 
 
 def latest_evaluation(model_version: str, split: str = "test"):
@@ -67,7 +44,7 @@ def decide(candidate: dict[str, float], champion: dict[str, float] | None) -> tu
     reasons, ok = [], True
     for key, (op, target) in TARGETS.items():
         value = candidate.get(f"test_{key}", float("nan"))
-        met = value >= target if op == ">=" else value <= target
+        met = meets(value, op, target)
         ok &= met
         reasons.append(f"{key} {value:.3f} {'meets' if met else 'misses'} {op} {target}")
     if champion is not None:
@@ -81,15 +58,8 @@ def decide(candidate: dict[str, float], champion: dict[str, float] | None) -> tu
 
 def promote_quality(
     name: str, version: str | None = None, *, bundle: bool = True, bundle_dir: Path = BUNDLE_DIR
-):
-    tracking.configure("dermatriage-promotions")
-    client = tracking.client()
-    if version is None:
-        versions = client.search_model_versions(f"name='{name}'")
-        if not versions:
-            raise ValueError(f"no versions of {name!r} are registered")
-        version = str(max(int(v.version) for v in versions))
-    candidate = client.get_model_version(name, version)
+) -> PromotionResult:
+    version, candidate = promotion.candidate(name, version)
     evaluation = latest_evaluation(_contract_version(candidate.run_id))
     if evaluation is None:
         raise ValueError(
@@ -103,18 +73,15 @@ def promote_quality(
     promoted, reasons = decide(
         dict(evaluation.data.metrics), dict(champion_eval.data.metrics) if champion_eval else None
     )
-    tracking.configure("dermatriage-promotions")
-    with mlflow.start_run(run_name=f"promote {name} v{version}"):
-        mlflow.log_params(
-            {"model": name, "candidate_version": version, "evaluation_run": evaluation.info.run_id}
-        )
-        mlflow.log_metrics({"promoted": float(promoted)})
-        mlflow.log_text("\n".join(reasons), "decision.md")
-    client.set_model_version_tag(
-        name, version, "promotion", ("promoted: " if promoted else "rejected: ") + "; ".join(reasons)
+    promotion.record(
+        name,
+        version,
+        promoted=promoted,
+        reasons=reasons,
+        params={"evaluation_run": evaluation.info.run_id},
+        text="\n".join(reasons),
+        artifact="decision.md",
     )
-    if promoted:
-        tracking.set_champion(name, version)
     bundled = None
     if bundle and promoted:
         validation = latest_evaluation(_contract_version(candidate.run_id), "validation")
@@ -124,7 +91,7 @@ def promote_quality(
             bundle_dir,
             validation.info.run_id if validation else None,
         )
-    return QualityPromotion(name, version, promoted, tuple(reasons), bundled)
+    return PromotionResult(name, version, promoted, tuple(reasons), bundled)
 
 
 def bundle_quality(
@@ -134,7 +101,6 @@ def bundle_quality(
     (validation: the newest ``--split validation`` evaluation when there is one, else the training run's)."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        folder = tracking.download(run_id, MODEL_FOLDER, work / "model")
         if validation_run_id:
             path = tracking.download(validation_run_id, "quality_evaluation.md", work / "val")
         else:
@@ -142,10 +108,7 @@ def bundle_quality(
         validation = path.read_text()
         config = QualityTrainConfig.load(tracking.download(run_id, "config.yaml", work / "cfg"))
         test = tracking.download(evaluation_run_id, "quality_evaluation.md", work / "test").read_text()
-        bundle_dir.mkdir(parents=True, exist_ok=True)
-        for path in sorted(folder.iterdir()):
-            if path.suffix in (".onnx", ".json"):
-                shutil.copy2(path, bundle_dir / path.name)
+        promotion.copy_model_folder(run_id, work / "model", bundle_dir, suffixes=(".onnx", ".json"))
         contract = ModelContract.load(bundle_dir / "quality.json")
         write_quality_card(
             bundle_dir / CARD_NAME, contract=contract, config=config, validation=validation, test=test

@@ -11,10 +11,7 @@ Test patients are never read here: ``dermatriage evaluate quality`` judges the e
 
 from __future__ import annotations
 
-import json
-import math
 import time
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,30 +19,22 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from data_pipelines.build import build_manifest
-from data_pipelines.manifest import manifest_hash, read_manifest
-from model.model_input import normalize
+from data_pipelines.manifest import read_manifest
+from model.export import ParityError
 from model.quality_model import QualityModel
 from model.quality_network import QualityNet, build_quality_network, export_quality_onnx
 from model.quality_verdict import GATE_CHECKS
-from training import tracking
-from training.evaluate import malignancy_auc as roc_auc
+from model.runtime import OnnxModel
+from training import runs, tracking
+from training.config import PHOTOS
+from training.evaluation.metrics import malignancy_auc as roc_auc
+from training.loop import Best, ScheduledAdamW, end_epoch, epoch_bar, pick_device, seed_everything
 from training.quality.config import QualityTrainConfig
 from training.quality.data import Sample, evaluation_set, load_photos, targets, training_pool
+from training.quality.evaluate import score_samples
 from training.quality.model_card import CARD_NAME, write_quality_card
-from training.train import lr_factor, pick_device, seed_everything
-
-PHOTOS = "pad_ufes_20"
-MODEL_FOLDER = "model"
-
-
-@dataclass(frozen=True)
-class QualityRunResult:
-    run_id: str
-    model_version: str
-    out_dir: Path
-    onnx_path: Path
-    metrics: dict[str, float]
+from training.quality.scored import model_inputs, read_samples
+from training.runs import RunResult
 
 
 def split_photos(cfg: QualityTrainConfig):
@@ -60,7 +49,7 @@ def split_photos(cfg: QualityTrainConfig):
 
 
 def images_tensor(samples: list[Sample], spec) -> torch.Tensor:
-    return torch.from_numpy(np.stack([normalize(s.image, spec) for s in samples]))
+    return torch.from_numpy(model_inputs(samples, spec))
 
 
 @torch.no_grad()
@@ -92,42 +81,29 @@ def head_logits(net: QualityNet, feats: torch.Tensor, batch: int = 128) -> torch
 
 def fit(
     cfg: QualityTrainConfig, net: QualityNet, train_feats, y_train, val_feats, y_val, device, progress: bool
-):
-    backbone, head = net.parameter_groups()
-    optimizer = torch.optim.AdamW(
-        [{"params": backbone, "lr": cfg.backbone_lr}, {"params": head, "lr": cfg.lr}],
-        weight_decay=cfg.weight_decay,
-    )
-    base = [g["lr"] for g in optimizer.param_groups]
+) -> Best:
     generator = torch.Generator().manual_seed(cfg.seed)
     n = len(train_feats)
     steps_per_epoch = max(1, n // cfg.batch_size)
-    total, warmup = cfg.epochs * steps_per_epoch, cfg.warmup_epochs * steps_per_epoch
+    optimizer = ScheduledAdamW(
+        net, cfg, total=cfg.epochs * steps_per_epoch, warmup=cfg.warmup_epochs * steps_per_epoch
+    )
     if cfg.select_on not in ("val_loss", "val_retake_auc"):
         raise ValueError(f"select_on {cfg.select_on!r}: expected val_loss or val_retake_auc")
-    best = {"score": -math.inf, "state": None, "epoch": -1}
-    step = 0
+    best = Best(cfg.select_on)
     for epoch in range(cfg.epochs):
         net.train()
         order = torch.randperm(n, generator=generator)
         losses = []
-        bar = tqdm(
-            range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, disable=not progress
-        )
+        bar = epoch_bar(range(steps_per_epoch), epoch=epoch, epochs=cfg.epochs, progress=progress)
         for b in bar:
             idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            for group, lr in zip(optimizer.param_groups, base, strict=True):
-                group["lr"] = lr * lr_factor(step, total, warmup)
             logits = net.head_from_features(train_feats[idx].float().to(device))
             loss = loss_fn(
                 logits, y_train[0][idx].to(device), y_train[1][idx].to(device), cfg.defect_loss_weight
             )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
+            losses.append(optimizer.step(loss))
             bar.set_postfix(loss=f"{np.mean(losses):.3f}")
-            step += 1
         logits = head_logits(net, val_feats.to(device)).cpu()
         val_loss = float(loss_fn(logits, y_val[0], y_val[1], cfg.defect_loss_weight))
         p = torch.sigmoid(logits[:, 0]).numpy()
@@ -136,16 +112,8 @@ def fit(
             "val_loss": val_loss,
             "val_retake_auc": roc_auc(y_val[0].numpy().astype(int), p),
         }
-        tracking.log_metrics(metrics, step=epoch)
-        if progress:
-            tqdm.write(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-        score = -val_loss if cfg.select_on == "val_loss" else metrics["val_retake_auc"]
-        if score > best["score"]:
-            best = {
-                "score": score,
-                "state": {k: v.detach().clone() for k, v in net.state_dict().items()},
-                "epoch": epoch,
-            }
+        end_epoch(metrics, epoch=epoch, progress=progress)
+        best.update(metrics, net, epoch)
     return best
 
 
@@ -184,19 +152,14 @@ def choose_thresholds(
     return thresholds
 
 
-def train(cfg: QualityTrainConfig, *, progress: bool = True) -> QualityRunResult:
+def train(cfg: QualityTrainConfig, *, progress: bool = True) -> RunResult:
     seed_everything(cfg.seed, cfg.threads)
-    if not cfg.manifest.exists():
-        build_manifest(cfg.data_dir, cfg.manifest, progress=progress)
-    data_hash = manifest_hash(cfg.manifest)
+    data_hash = runs.prepared_manifest(cfg, progress=progress)
     train_rows, val_rows = split_photos(cfg)
     spec = cfg.network.image_input()
     defects = cfg.network.defects
     device = pick_device(cfg.device)
-    tags = tracking.training_tags(task=cfg.name, seed=cfg.seed, manifest_hash=data_hash)
-    with tracking.run(
-        f"dermatriage-{cfg.name}", run_name=f"{cfg.name}-seed{cfg.seed}", config=cfg.to_dict(), tags=tags
-    ) as run_id:
+    with runs.start(cfg, data_hash) as run:
         started = time.perf_counter()
         train_photos = load_photos(train_rows, cfg.data_dir, desc="training photos")
         val_photos = load_photos(val_rows, cfg.data_dir, desc="validation photos")
@@ -223,48 +186,32 @@ def train(cfg: QualityTrainConfig, *, progress: bool = True) -> QualityRunResult
         y_train = tuple(torch.from_numpy(a) for a in targets(pool, defects))
         y_val = tuple(torch.from_numpy(a) for a in targets(val_set, defects))
         best = fit(cfg, net, train_feats, y_train, val_feats, y_val, device, progress)
-        net.load_state_dict(best["state"])
+        net.load_state_dict(best.state)
         net = net.cpu().eval()
 
-        out_dir = cfg.output_dir / run_id
-        model_dir = out_dir / MODEL_FOLDER
-        model_dir.mkdir(parents=True, exist_ok=True)
-        onnx_path = model_dir / f"{cfg.name}.onnx"
-        version = f"{cfg.name}-{run_id[:8]}"
-        provenance = {
-            "run_id": run_id,
-            "git_sha": tags["git_sha"],
-            "manifest_hash": data_hash,
-            "seed": cfg.seed,
-            "best_epoch": best["epoch"],
-            "config": cfg.to_dict(),
-        }
+        onnx_path = run.export_path()
         placeholder = {"retake": 0.5, **{f"defect.{d}": 0.5 for d in defects}}  # replaced below
         contract = export_quality_onnx(
-            net, onnx_path, version=version, thresholds=placeholder, provenance=provenance
+            net,
+            onnx_path,
+            version=run.version,
+            thresholds=placeholder,
+            provenance=run.provenance(best_epoch=best.epoch),
         )
         parity = check_quality_parity(net, onnx_path, images_tensor(val_set[:16], spec))
 
         # operating points from the exported model on validation photos (never test)
-        model = QualityModel(onnx_path)
-        readings = [
-            r
-            for i in range(0, len(val_set), 64)
-            for r in model.read_batch(images_tensor(val_set[i : i + 64], spec).numpy())
-        ]
+        readings = read_samples(val_set, QualityModel(onnx_path))
         p_retake = np.asarray([r.retake for r in readings])
         p_defects = np.asarray([[r.defects[d] for d in defects] for r in readings])
         thresholds = choose_thresholds(val_set, p_retake, p_defects, defects, cfg.target_false_retake)
-        contract = replace(contract, thresholds=thresholds)
-        contract.save(onnx_path.with_suffix(".json"))
-
-        from training.quality.evaluate import score_samples
+        contract = run.save_thresholds(contract, thresholds)
 
         val_report = score_samples(val_set, QualityModel(onnx_path), n_boot=0, seed=cfg.seed)
         metrics = {
             **{f"validation_{k}": v for k, v in val_report.metrics.items()},
             "parity_max_abs_diff": parity,
-            "best_epoch": best["epoch"],
+            "best_epoch": best.epoch,
             "n_train_photos": len(train_photos),
             "n_train_pool": len(pool),
             "n_val_photos": len(val_photos),
@@ -272,30 +219,16 @@ def train(cfg: QualityTrainConfig, *, progress: bool = True) -> QualityRunResult
             **{f"threshold_{k}": v for k, v in thresholds.items()},
         }
         tracking.log_metrics(metrics)
-        cfg.save(out_dir / "config.yaml")
-        tracking.log_artifact(out_dir / "config.yaml")
+        run.log_config()
         validation_md = val_report.to_markdown("Validation fold (train patients)")
-        (out_dir / "validation.md").write_text(validation_md)
-        tracking.log_artifact(out_dir / "validation.md")
-        write_quality_card(model_dir / CARD_NAME, contract=contract, config=cfg, validation=validation_md)
-        for path in sorted(model_dir.iterdir()):
-            tracking.log_artifact(path, MODEL_FOLDER)
-        model_version = tracking.register(
-            run_id,
-            name=cfg.registered_model,
-            artifact_folder=MODEL_FOLDER,
-            tags={"manifest_hash": data_hash, "git_sha": tags["git_sha"]},
-        )
-        summary = {"run_id": run_id, "model_version": model_version, "metrics": metrics}
-        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
-    return QualityRunResult(run_id, model_version, out_dir, onnx_path, metrics)
+        (run.out_dir / "validation.md").write_text(validation_md)
+        tracking.log_artifact(run.out_dir / "validation.md")
+        write_quality_card(run.model_dir / CARD_NAME, contract=contract, config=cfg, validation=validation_md)
+        return run.register(metrics)
 
 
 def check_quality_parity(net: QualityNet, onnx_path: Path, images: torch.Tensor, atol: float = 1e-4) -> float:
     """torch (eval) vs onnxruntime on real validation images; raises beyond ``atol``."""
-    from model.export import ParityError
-    from model.runtime import OnnxModel
-
     with torch.no_grad():
         p = torch.sigmoid(net.eval()(images).float()).numpy()
     out = OnnxModel(onnx_path).run(images.numpy())

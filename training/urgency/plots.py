@@ -1,9 +1,8 @@
-"""Evaluation plots (PNG, 150 dpi): ROC, reliability diagram, confusion matrix, subgroups.
+"""Evaluation plots of the urgency model (PNG, 150 dpi): ROC, reliability diagram, confusion matrix,
+subgroups.
 
-Matplotlib with the Agg backend, set at import of this module. Figures are built with
-:class:`matplotlib.figure.Figure` (not pyplot), so nothing global is kept and the functions are
-safe to call from worker threads. Each function writes ``path`` (parent folders created) and
-returns it as a :class:`~pathlib.Path`.
+Built on :mod:`training.plotting` (Agg backend, Figure objects, nothing global). Each function
+writes ``path`` (parent folders created) and returns it as a :class:`~pathlib.Path`.
 """
 
 from __future__ import annotations
@@ -13,44 +12,22 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from training.evaluate import (  # noqa: E402
-    LOW_N,
-    EvaluationReport,
-    Predictions,
+from training.evaluation.metrics import (
     calibration_table,
     confusion_matrix,
     expected_calibration_error,
     malignancy_auc,
     sensitivity_specificity,
 )
+from training.evaluation.predictions import Predictions
+from training.evaluation.report import EvaluationReport
+from training.evaluation.subgroups import LOW_N
+from training.plotting import roc_points, save_figure
 
-DPI = 150
 _TIER_STYLE = {"urgent": ("tab:red", "o"), "priority": ("tab:orange", "s")}
-
-
-def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, format="png", bbox_inches="tight", metadata={"Software": None})
-    return path
-
-
-def _roc_points(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """ROC curve (FPR, TPR) with one vertex per distinct score (positive iff score >= t)."""
-    order = np.argsort(-s, kind="stable")
-    ys, ss = y[order], s[order]
-    last = np.r_[ss[1:] != ss[:-1], True]  # end of each tie group
-    tp = np.cumsum(ys)[last]
-    fp = np.cumsum(~ys)[last]
-    n_pos, n_neg = max(int(y.sum()), 1), max(int((~y).sum()), 1)
-    return np.r_[0.0, fp / n_neg], np.r_[0.0, tp / n_pos]
 
 
 def roc_curve_plot(preds: Predictions, thresholds: Mapping[str, float], path: str | os.PathLike[str]) -> Path:
@@ -61,7 +38,7 @@ def roc_curve_plot(preds: Predictions, thresholds: Mapping[str, float], path: st
     ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=1, label="chance")
     n_pos, n_neg = int(y.sum()), int((~y).sum())
     if n_pos and n_neg:
-        fpr, tpr = _roc_points(y, s)
+        fpr, tpr = roc_points(y, s)
         ax.plot(fpr, tpr, color="tab:blue", linewidth=2, label=f"model (AUC {malignancy_auc(y, s):.3f})")
     else:
         ax.text(0.5, 0.5, "ROC undefined: one class only", ha="center", va="center", transform=ax.transAxes)
@@ -90,7 +67,7 @@ def roc_curve_plot(preds: Predictions, thresholds: Mapping[str, float], path: st
     )
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def calibration_plot(preds: Predictions, path: str | os.PathLike[str], n_bins: int = 10) -> Path:
@@ -135,7 +112,7 @@ def calibration_plot(preds: Predictions, path: str | os.PathLike[str], n_bins: i
     hist.set_xlabel("Predicted malignancy probability")
     hist.set_ylabel("Photos")
     hist.grid(True, axis="y", alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def confusion_matrix_plot(preds: Predictions, path: str | os.PathLike[str]) -> Path:
@@ -167,7 +144,7 @@ def confusion_matrix_plot(preds: Predictions, path: str | os.PathLike[str]) -> P
     ax.set_title(
         f"Confusion matrix, normalized by true class — {len(preds)} photos\n(malignant classes in bold)"
     )
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def subgroup_plot(report: EvaluationReport, key: str, path: str | os.PathLike[str]) -> Path:
@@ -208,4 +185,4 @@ def subgroup_plot(report: EvaluationReport, key: str, path: str | os.PathLike[st
     )
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)

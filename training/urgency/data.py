@@ -20,9 +20,9 @@ from tqdm import tqdm
 from data_pipelines.manifest import ManifestRow
 from model import features
 from model.contract import ImageInput
-from model.model_input import image_tensor, normalize
 from model.decode import DEFAULT_TARGET_LONG_SIDE, decode_reduced
-from training.config import AugmentConfig
+from model.model_input import image_tensor, normalize
+from training.urgency.config import AugmentConfig
 
 
 @dataclass(frozen=True)

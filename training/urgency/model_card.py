@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from model.contract import ModelContract
-from training.config import TrainConfig
+from training.urgency.config import TrainConfig
 
 LICENSES = {
     "pad_ufes_20": "PAD-UFES-20 smartphone photos, CC BY 4.0 (Pacheco et al., Data in Brief 32, 2020)",

@@ -9,9 +9,6 @@ exported ONNX model through the serving path, after everything else is frozen.
 
 from __future__ import annotations
 
-import json
-import math
-import random
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,16 +16,20 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
-from data_pipelines.build import build_manifest
-from data_pipelines.manifest import ManifestRow, manifest_hash, read_manifest
+from data_pipelines.manifest import ManifestRow, read_manifest
 from model.export import check_parity, export_onnx
 from model.networks import AveragedNet, UrgencyNet, build_network
 from model.runtime import OnnxModel
-from training import tracking
-from training.config import TrainConfig
-from training.data import (
+from training import runs, tracking
+from training.config import PHOTOS
+from training.evaluation.metrics import balanced_accuracy, choose_threshold_for_sensitivity, malignancy_auc
+from training.evaluation.predictions import Predictions
+from training.evaluation.report import EvaluationReport, evaluate
+from training.loop import Best, ScheduledAdamW, end_epoch, epoch_bar, pick_device, seed_everything
+from training.runs import RunResult
+from training.urgency.config import TrainConfig
+from training.urgency.data import (
     Samples,
     TrainSet,
     augmentation,
@@ -37,42 +38,10 @@ from training.data import (
     samples,
     serving_tensors,
 )
-from training.evaluate import (
-    Predictions,
-    balanced_accuracy,
-    choose_threshold_for_sensitivity,
-    evaluate,
-    malignancy_auc,
-)
-from training.model_card import write_model_card
-from training.plots import calibration_plot, confusion_matrix_plot, roc_curve_plot, subgroup_plot
+from training.urgency.model_card import write_model_card
+from training.urgency.plots import calibration_plot, confusion_matrix_plot, roc_curve_plot, subgroup_plot
 
-PHOTOS = "pad_ufes_20"
-MODEL_FOLDER = "model"
 REPORT_FILE = "test_report.json"  # the full test evaluation, for promotion comparisons
-
-
-@dataclass(frozen=True)
-class RunResult:
-    run_id: str
-    model_version: str
-    out_dir: Path
-    onnx_path: Path
-    metrics: dict[str, float]
-
-
-def seed_everything(seed: int, threads: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def split_rows(rows: list[ManifestRow], cfg: TrainConfig) -> tuple[list, list, list]:
@@ -101,13 +70,6 @@ def malignancy_loss(
     log_p = torch.logsumexp(logits[:, mask], dim=1) - log_all
     log_not_p = torch.logsumexp(logits[:, ~mask], dim=1) - log_all
     return -(y_malignant * log_p + (1 - y_malignant) * log_not_p).mean()
-
-
-def lr_factor(step: int, total: int, warmup: int) -> float:
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return 0.5 * (1 + math.cos(math.pi * progress))
 
 
 @torch.no_grad()
@@ -155,18 +117,12 @@ def _val_metrics(probs: np.ndarray, data, malignant_idx: list[int]) -> dict[str,
 
 def fit(
     cfg: TrainConfig, net, train_set: TrainSet, val_images, val_data, device, progress: bool, *, tag: str = ""
-) -> dict:
-    """The training loop; returns the best state dict (by ``cfg.select_on``) and its epoch.
+) -> Best:
+    """The training loop; returns the best checkpoint (by ``cfg.select_on``) and its epoch.
     Per-epoch metrics are logged with ``tag`` before their names (a fold of a cross-validation)."""
     labels = cfg.network.labels
     malignant_idx = [labels.index(m) for m in cfg.network.malignant]
     weights = torch.from_numpy(class_weights(train_set.data.y, len(labels), cfg.class_weighting)).to(device)
-    backbone, head = net.parameter_groups()
-    optimizer = torch.optim.AdamW(
-        [{"params": backbone, "lr": cfg.backbone_lr}, {"params": head, "lr": cfg.lr}],
-        weight_decay=cfg.weight_decay,
-    )
-    base_lrs = [g["lr"] for g in optimizer.param_groups]
     generator = torch.Generator().manual_seed(cfg.seed)
     loader = torch.utils.data.DataLoader(
         train_set,
@@ -176,48 +132,28 @@ def fit(
         num_workers=0,
         drop_last=len(train_set) > cfg.batch_size,
     )
-    total, warmup = cfg.epochs * len(loader), cfg.warmup_epochs * len(loader)
+    optimizer = ScheduledAdamW(
+        net, cfg, total=cfg.epochs * len(loader), warmup=cfg.warmup_epochs * len(loader)
+    )
     mal_idx = torch.tensor(malignant_idx, device=device)
-    higher_is_better = not cfg.select_on.endswith("loss")
-    best = {"score": -math.inf, "state": None, "epoch": -1}
-    step = 0
+    best = Best(cfg.select_on)
     for epoch in range(cfg.epochs):
         net.train()
         losses = []
-        bar = tqdm(
-            loader,
-            desc=f"{tag}epoch {epoch + 1}/{cfg.epochs}",
-            unit="batch",
-            leave=False,
-            disable=not progress,
-        )
+        bar = epoch_bar(loader, epoch=epoch, epochs=cfg.epochs, progress=progress, tag=tag, unit="batch")
         for images, q, y in bar:
-            for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
-                group["lr"] = base * lr_factor(step, total, warmup)
             images, q, y = images.to(device), q.to(device), y.to(device)
             logits = net(images, q)
             loss = F.cross_entropy(logits, y, weight=weights, label_smoothing=cfg.label_smoothing)
             if cfg.malignancy_loss_weight:
                 y_mal = torch.isin(y, mal_idx).float()
                 loss = loss + cfg.malignancy_loss_weight * malignancy_loss(logits, y_mal, mal_idx)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
+            losses.append(optimizer.step(loss))
             bar.set_postfix(loss=f"{np.mean(losses):.3f}")
-            step += 1
         val_probs = torch_probabilities(net, val_images, val_data.questionnaire, device)
         metrics = {"train_loss": float(np.mean(losses)), **_val_metrics(val_probs, val_data, malignant_idx)}
-        tracking.log_metrics({tag + k: v for k, v in metrics.items()}, step=epoch)
-        score = metrics[cfg.select_on] * (1 if higher_is_better else -1)
-        if progress:
-            tqdm.write(f"{tag}epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-        if score > best["score"]:
-            best = {
-                "score": score,
-                "state": {k: v.detach().clone() for k, v in net.state_dict().items()},
-                "epoch": epoch,
-            }
+        end_epoch(metrics, epoch=epoch, progress=progress, tag=tag)
+        best.update(metrics, net, epoch)
     return best
 
 
@@ -247,11 +183,11 @@ def train_member(cfg: TrainConfig, rows: list[ManifestRow], fold: int, *, tag: s
     val_images = serving_tensors(val_data.rows, cfg.data_dir, spec, desc=f"{tag}validation photos")
     net = build_network(cfg.network, seed=cfg.seed + fold).to(device)
     best = fit(cfg, net, train_set, val_images, val_data, device, progress, tag=tag)
-    net.load_state_dict(best["state"])
+    net.load_state_dict(best.state)
     return Member(
         net=net.cpu().eval(),
         fold=fold,
-        best_epoch=best["epoch"],
+        best_epoch=best.epoch,
         val=val_data,
         val_images=val_images,
         n_train=len(train_data.y),
@@ -297,19 +233,14 @@ def validation_predictions(cfg: TrainConfig, members: list[Member], model: OnnxM
 
 def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
     seed_everything(cfg.seed, cfg.threads)
-    if not cfg.manifest.exists():
-        build_manifest(cfg.data_dir, cfg.manifest, progress=progress)
+    data_hash = runs.prepared_manifest(cfg, progress=progress)
     rows = read_manifest(cfg.manifest)
-    data_hash = manifest_hash(cfg.manifest)
     labels, malignant = cfg.network.labels, cfg.network.malignant
     test_data = samples(split_rows(rows, cfg)[2], labels)
     spec = cfg.network.image_input()
     folds = cfg.cv_folds or (cfg.validation_fold,)
 
-    tags = tracking.training_tags(task=cfg.name, seed=cfg.seed, manifest_hash=data_hash)
-    with tracking.run(
-        f"dermatriage-{cfg.name}", run_name=f"{cfg.name}-seed{cfg.seed}", config=cfg.to_dict(), tags=tags
-    ) as run_id:
+    with runs.start(cfg, data_hash) as run:
         started = time.perf_counter()
         members = [
             train_member(cfg, rows, fold, tag=f"fold{fold}_" if len(folds) > 1 else "", progress=progress)
@@ -326,21 +257,9 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
             }
         )
 
-        out_dir = cfg.output_dir / run_id
-        model_dir = out_dir / MODEL_FOLDER
-        model_dir.mkdir(parents=True, exist_ok=True)
-        onnx_path = model_dir / f"{cfg.name}.onnx"
-        version = f"{cfg.name}-{run_id[:8]}"
-        provenance = {
-            "run_id": run_id,
-            "git_sha": tags["git_sha"],
-            "manifest_hash": data_hash,
-            "seed": cfg.seed,
-            "best_epochs": [m.best_epoch for m in members],
-            "folds": list(folds),
-            "config": cfg.to_dict(),
-        }
-        contract = export_onnx(net, cfg.network, onnx_path, version=version, provenance=provenance)
+        onnx_path = run.export_path()
+        provenance = run.provenance(best_epochs=[m.best_epoch for m in members], folds=list(folds))
+        contract = export_onnx(net, cfg.network, onnx_path, version=run.version, provenance=provenance)
         parity = check_parity(net, onnx_path)
         model = OnnxModel(onnx_path, contract)
 
@@ -355,8 +274,7 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
             ),
         }
         thresholds["priority"] = min(thresholds["priority"], thresholds["urgent"])
-        contract = replace(contract, thresholds=thresholds)
-        contract.save(onnx_path.with_suffix(".json"))
+        contract = run.save_thresholds(contract, thresholds)
 
         # the held-out test split, once, through the same path serving uses
         test_images = serving_tensors(test_data.rows, cfg.data_dir, spec, desc="test photos")
@@ -377,32 +295,10 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
             "threshold_priority": thresholds["priority"],
         }
         tracking.log_metrics(metrics)
-
-        plots = out_dir / "plots"
-        plots.mkdir(exist_ok=True)
-        for path in (
-            roc_curve_plot(test_preds, thresholds, plots / "test_roc.png"),
-            calibration_plot(test_preds, plots / "test_calibration.png"),
-            confusion_matrix_plot(test_preds, plots / "test_confusion_matrix.png"),
-            subgroup_plot(report, "fitzpatrick", plots / "test_by_fitzpatrick.png"),
-            subgroup_plot(report, "body_site", plots / "test_by_body_site.png"),
-            roc_curve_plot(val_preds, thresholds, plots / "val_roc.png"),
-        ):
-            tracking.log_artifact(path, "plots")
-        test_preds.to_csv(out_dir / "test_predictions.csv")
-        val_preds.to_csv(out_dir / "val_predictions.csv")
-        for name in ("test_predictions.csv", "val_predictions.csv"):
-            tracking.log_artifact(out_dir / name, "predictions")
-        (out_dir / "evaluation.md").write_text(
-            report.to_markdown("Test split") + "\n\n" + val_report.to_markdown("Validation fold")
-        )
-        (out_dir / REPORT_FILE).write_text(report.to_json())
-        for name in ("evaluation.md", REPORT_FILE):
-            tracking.log_artifact(out_dir / name)
-        cfg.save(out_dir / "config.yaml")
-        tracking.log_artifact(out_dir / "config.yaml")
+        log_evaluation(run.out_dir, thresholds, test_preds, val_preds, report, val_report)
+        run.log_config()
         write_model_card(
-            model_dir / "MODEL_CARD.md",
+            run.model_dir / "MODEL_CARD.md",
             contract=contract,
             config=cfg,
             report=report,
@@ -413,16 +309,36 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
                 "test": len(test_data.y),
             },
         )
-        for path in sorted(model_dir.iterdir()):
-            tracking.log_artifact(path, MODEL_FOLDER)
-        model_version = tracking.register(
-            run_id,
-            name=cfg.registered_model,
-            artifact_folder=MODEL_FOLDER,
-            tags={"manifest_hash": data_hash, "git_sha": tags["git_sha"]},
-        )
-        summary = {"run_id": run_id, "model_version": model_version, "metrics": metrics}
-        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
-    return RunResult(
-        run_id=run_id, model_version=model_version, out_dir=out_dir, onnx_path=onnx_path, metrics=metrics
+        return run.register(metrics)
+
+
+def log_evaluation(
+    out_dir: Path,
+    thresholds: dict[str, float],
+    test_preds: Predictions,
+    val_preds: Predictions,
+    report: EvaluationReport,
+    val_report: EvaluationReport,
+) -> None:
+    """Plots, predictions and reports of the test split and the validation fold, logged to the run."""
+    plots = out_dir / "plots"
+    plots.mkdir(exist_ok=True)
+    for path in (
+        roc_curve_plot(test_preds, thresholds, plots / "test_roc.png"),
+        calibration_plot(test_preds, plots / "test_calibration.png"),
+        confusion_matrix_plot(test_preds, plots / "test_confusion_matrix.png"),
+        subgroup_plot(report, "fitzpatrick", plots / "test_by_fitzpatrick.png"),
+        subgroup_plot(report, "body_site", plots / "test_by_body_site.png"),
+        roc_curve_plot(val_preds, thresholds, plots / "val_roc.png"),
+    ):
+        tracking.log_artifact(path, "plots")
+    test_preds.to_csv(out_dir / "test_predictions.csv")
+    val_preds.to_csv(out_dir / "val_predictions.csv")
+    for name in ("test_predictions.csv", "val_predictions.csv"):
+        tracking.log_artifact(out_dir / name, "predictions")
+    (out_dir / "evaluation.md").write_text(
+        report.to_markdown("Test split") + "\n\n" + val_report.to_markdown("Validation fold")
     )
+    (out_dir / REPORT_FILE).write_text(report.to_json())
+    for name in ("evaluation.md", REPORT_FILE):
+        tracking.log_artifact(out_dir / name)

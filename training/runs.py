@@ -1,0 +1,113 @@
+"""The frame of a training run, the same for both pipelines: the manifest and its hash, one MLflow
+run with the training tags, the run's folder and its exported model, provenance, the thresholds in
+the contract, the resolved config, the registered model version and the summary."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from data_pipelines.build import build_manifest
+from data_pipelines.manifest import manifest_hash
+from model.contract import ModelContract
+from training import tracking
+
+#: the run's artifact folder registered as the model: ONNX, contract, model card
+MODEL_FOLDER = "model"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    model_version: str
+    out_dir: Path
+    onnx_path: Path
+    metrics: dict[str, float]
+
+
+def prepared_manifest(cfg: Any, *, progress: bool) -> str:
+    """Build the manifest when there is none yet; returns its hash (the data of the run)."""
+    if not cfg.manifest.exists():
+        build_manifest(cfg.data_dir, cfg.manifest, progress=progress)
+    return manifest_hash(cfg.manifest)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run in progress: its config, MLflow id, tags and data hash; where it writes."""
+
+    cfg: Any  # a training config (training.config.RunConfig)
+    run_id: str
+    tags: Mapping[str, str]
+    data_hash: str
+
+    @property
+    def out_dir(self) -> Path:
+        return self.cfg.output_dir / self.run_id
+
+    @property
+    def model_dir(self) -> Path:
+        return self.out_dir / MODEL_FOLDER
+
+    @property
+    def onnx_path(self) -> Path:
+        return self.model_dir / f"{self.cfg.name}.onnx"
+
+    @property
+    def version(self) -> str:
+        """The exported model's version, as serving reports it."""
+        return f"{self.cfg.name}-{self.run_id[:8]}"
+
+    def export_path(self) -> Path:
+        """The ONNX file to export to (its folder created)."""
+        self.model_dir.mkdir(parents=True, exist_ok=True)
+        return self.onnx_path
+
+    def provenance(self, **details: Any) -> dict[str, Any]:
+        """What the exported contract records of its run: code, data, seed, ``details``, config."""
+        return {
+            "run_id": self.run_id,
+            "git_sha": self.tags["git_sha"],
+            "manifest_hash": self.data_hash,
+            "seed": self.cfg.seed,
+            **details,
+            "config": self.cfg.to_dict(),
+        }
+
+    def save_thresholds(self, contract: ModelContract, thresholds: dict[str, float]) -> ModelContract:
+        """The contract with the operating thresholds chosen on validation, saved next to the model."""
+        contract = replace(contract, thresholds=thresholds)
+        contract.save(self.onnx_path.with_suffix(".json"))
+        return contract
+
+    def log_config(self) -> None:
+        self.cfg.save(self.out_dir / "config.yaml")
+        tracking.log_artifact(self.out_dir / "config.yaml")
+
+    def register(self, metrics: dict[str, float]) -> RunResult:
+        """Log the model folder, register it as a new version, write the summary."""
+        for path in sorted(self.model_dir.iterdir()):
+            tracking.log_artifact(path, MODEL_FOLDER)
+        model_version = tracking.register(
+            self.run_id,
+            name=self.cfg.registered_model,
+            artifact_folder=MODEL_FOLDER,
+            tags={"manifest_hash": self.data_hash, "git_sha": self.tags["git_sha"]},
+        )
+        summary = {"run_id": self.run_id, "model_version": model_version, "metrics": metrics}
+        (self.out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
+        return RunResult(self.run_id, model_version, self.out_dir, self.onnx_path, metrics)
+
+
+@contextlib.contextmanager
+def start(cfg: Any, data_hash: str) -> Iterator[Run]:
+    """The MLflow run of a training run (experiment ``dermatriage-<name>``, config as parameters)."""
+    tags = tracking.training_tags(task=cfg.name, seed=cfg.seed, manifest_hash=data_hash)
+    with tracking.run(
+        f"dermatriage-{cfg.name}", run_name=f"{cfg.name}-seed{cfg.seed}", config=cfg.to_dict(), tags=tags
+    ) as run_id:
+        yield Run(cfg, run_id, tags, data_hash)
