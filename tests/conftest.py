@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fake_sources import make_fake_data
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from data_pipelines.build import build_manifest
+from data_pipelines.manifest import read_manifest
 from serving.app import create_app
 from serving.db import make_engine, make_session_factory, transaction
 from serving.migrations import upgrade
@@ -152,3 +155,17 @@ def other_org(sessions) -> OrgKeys:
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as test_client:
         yield test_client
+
+
+# --- the data layer: a fake data folder (fake_sources.py) and its built manifest ---
+
+
+@pytest.fixture
+def fake_data(tmp_path: Path) -> Path:
+    return make_fake_data(tmp_path / "data")
+
+
+@pytest.fixture
+def built(fake_data: Path, tmp_path: Path):
+    result = build_manifest(fake_data, tmp_path / "out" / "manifest.csv", k_folds=3, progress=False)
+    return result, read_manifest(result.path)

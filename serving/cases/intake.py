@@ -108,25 +108,20 @@ def _assess(intake: Intake, uploads: Sequence[Upload], questionnaire: Questionna
 
 def _photo_rows(case: Case, assessed: _Assessed, stored: StoredPhotos, *, batch: int) -> list[Photo]:
     rows = []
-    items = zip(assessed.photos, assessed.assessments, stored.keys, strict=True)
-    for position, (p, assessment, (key, thumbnail_key)) in enumerate(items, start=1):
+    items = zip(assessed.photos, assessed.assessments, stored.columns(), strict=True)
+    for position, (photo, assessment, columns) in enumerate(items, start=1):
+        quality = assessment.quality
         rows.append(
             Photo(
+                **columns,
                 case_id=case.id,
                 organization_id=case.organization_id,
                 batch=batch,
                 position=position,
-                sha256=p.sha256,
-                storage_key=key,
-                thumbnail_key=thumbnail_key,
-                media_type=p.media_type,
-                source_format=p.source_format,
-                width=p.width,
-                height=p.height,
-                size_bytes=len(p.content),
-                quality_verdict=assessment.quality.verdict,
-                quality_score=assessment.quality.score,
-                quality=assessment.quality,
+                source_format=photo.source_format,
+                quality=quality,
+                quality_verdict=quality.verdict,
+                quality_score=quality.score,
                 predictions=assessment.predictions,
             )
         )

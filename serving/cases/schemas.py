@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from serving.cases.models import Case, Photo
+from serving.schemas import from_row, image_urls
 
 
 class SubmitterRole(StrEnum):
@@ -105,45 +106,16 @@ class CaseOut(BaseModel):
 
 
 def photo_out(photo: Photo) -> PhotoOut:
-    base = f"/v1/cases/{photo.case_id}/photos/{photo.id}"
-    return PhotoOut(
-        id=photo.id,
-        batch=photo.batch,
-        position=photo.position,
-        created_at=photo.created_at,
-        media_type=photo.media_type,
-        width=photo.width,
-        height=photo.height,
-        size_bytes=photo.size_bytes,
-        sha256=photo.sha256,
-        image_url=f"{base}/image",
-        thumbnail_url=f"{base}/thumbnail",
-    )
+    return from_row(PhotoOut, photo, **image_urls(f"/v1/cases/{photo.case_id}/photos/{photo.id}"))
 
 
 def case_out(case: Case) -> CaseOut:
-    triage = TriageOut(
-        tier=case.tier,
-        urgency_score=case.urgency_score,
-        retake_required=case.retake_required,
-        reasons=case.reasons,
-        patient_advice=case.patient_advice,
-        review_due_at=case.review_due_at,
-        triaged_at=case.triaged_at,
-        model_versions=case.model_versions,
-        photos=[
-            PhotoQualityOut(id=p.id, quality=QualityOut.model_validate(p.quality.to_json()))
-            for p in case.photos
-        ],
-    )
-    return CaseOut(
-        id=case.id,
-        status=case.status,
-        created_at=case.created_at,
-        updated_at=case.updated_at,
-        jurisdiction=case.jurisdiction,
-        questionnaire=case.questionnaire,
-        submitted_by=case.submitted_by,
+    qualities = [
+        PhotoQualityOut(id=p.id, quality=QualityOut.model_validate(p.quality.to_json())) for p in case.photos
+    ]
+    return from_row(
+        CaseOut,
+        case,
         photos=[photo_out(p) for p in case.photos],
-        triage=triage,
+        triage=from_row(TriageOut, case, photos=qualities),
     )

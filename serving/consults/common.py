@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,8 @@ from serving.cases.visibility import load_case
 from serving.events.outbox import emit
 from serving.orgs.service import Role
 from serving.queue.service import require_lease
+
+R = TypeVar("R")
 
 
 def acting_on(
@@ -60,6 +62,21 @@ def audit(
         resource_id=resource_id,
         detail=detail,
     )
+
+
+def add_to_case(session: Session, row_type: type[R], case: Case, **values: Any) -> R:
+    """A new row of ``row_type`` about ``case`` (its organization and case filled in), flushed so that
+    its id is known."""
+    row = row_type(organization_id=case.organization_id, case_id=case.id, **values)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def authored(client: Client, now: datetime, *, by: str = "created_by") -> dict[str, Any]:
+    """When and by whom (the user and the key) a row was written: ``created_at``, ``<by>_user_id``,
+    ``<by>_key_id``."""
+    return {"created_at": now, f"{by}_user_id": client.user_id, f"{by}_key_id": client.key_id}
 
 
 def record_action(

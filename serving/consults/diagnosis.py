@@ -13,7 +13,7 @@ from serving.auth import Client
 from serving.cases.models import Case
 from serving.cases.status import CaseStatus
 from serving.consults import diagnoses
-from serving.consults.common import acting_on, move, record_action
+from serving.consults.common import acting_on, add_to_case, authored, move, record_action
 from serving.consults.models import Diagnosis
 from serving.consults.schemas import DiagnosisIn
 from serving.errors import DomainError
@@ -47,21 +47,15 @@ def diagnose(session: Session, *, client: Client, case_id: str, data: DiagnosisI
         action="be diagnosed",
     )
     entry = catalogue_entry(data.code)
-    diagnosis = Diagnosis(
-        organization_id=case.organization_id,
-        case_id=case.id,
+    diagnosis = add_to_case(
+        session,
+        Diagnosis,
+        case,
         icd10_code=entry.code,
         icd10_title=entry.title,
-        certainty=data.certainty,
-        free_text=data.free_text,
-        assessment=data.assessment,
-        patient_plan=data.patient_plan,
-        created_at=now,
-        created_by_user_id=client.user_id,
-        created_by_key_id=client.key_id,
+        **data.model_dump(exclude={"code"}),
+        **authored(client, now),
     )
-    session.add(diagnosis)
-    session.flush()
     move(session, case, S.diagnosed, client=client, reason=f"diagnosis {entry.code} ({data.certainty})")
     record_action(
         session,

@@ -13,7 +13,7 @@ from serving.cases.models import Case, Photo
 from serving.cases.states import can_move
 from serving.cases.status import CaseStatus
 from serving.consults import follow_ups
-from serving.consults.common import acting_on, move, record_action, sender_of
+from serving.consults.common import acting_on, add_to_case, authored, move, record_action, sender_of
 from serving.consults.models import Disposition, Message
 from serving.consults.schemas import CloseIn, ReferralIn, RetakeRequestIn
 from serving.errors import DomainError
@@ -47,20 +47,17 @@ def request_retake(session: Session, *, client: Client, case_id: str, data: Reta
                 fix="Name photos from the case's 'photos' list, or leave 'photo_ids' out.",
                 field="photo_ids",
             )
-    message = Message(
-        organization_id=case.organization_id,
-        case_id=case.id,
+    message = add_to_case(
+        session,
+        Message,
+        case,
         sender=sender_of(client),
         kind="retake_request",
         body=data.instructions,
         detail={"reasons": list(data.reasons), "photo_ids": photo_ids},
-        created_at=now,
-        sender_user_id=client.user_id,
-        sender_key_id=client.key_id,
         attachments=[],
+        **authored(client, now, by="sender"),
     )
-    session.add(message)
-    session.flush()
     move(session, case, S.awaiting_patient, client=client, reason="retake requested by the dermatologist")
     record_action(
         session,
@@ -89,18 +86,7 @@ def _can_reach(target: CaseStatus) -> tuple[CaseStatus, ...]:
 def _disposition(
     session: Session, *, client: Client, case: Case, kind: str, now: datetime, **fields
 ) -> Disposition:
-    row = Disposition(
-        organization_id=case.organization_id,
-        case_id=case.id,
-        kind=kind,
-        created_at=now,
-        created_by_user_id=client.user_id,
-        created_by_key_id=client.key_id,
-        **fields,
-    )
-    session.add(row)
-    session.flush()
-    return row
+    return add_to_case(session, Disposition, case, kind=kind, **fields, **authored(client, now))
 
 
 def refer(session: Session, *, client: Client, case_id: str, data: ReferralIn, now: datetime):

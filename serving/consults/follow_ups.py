@@ -14,7 +14,7 @@ from serving.auth import Client
 from serving.cases.models import Case
 from serving.cases.status import CaseStatus
 from serving.cases.visibility import visible_cases
-from serving.consults.common import acting_on, audit, move, record_action
+from serving.consults.common import acting_on, add_to_case, audit, move, record_action
 from serving.consults.models import FollowUp
 from serving.consults.schemas import FollowUpIn
 from serving.errors import DomainError
@@ -49,17 +49,15 @@ def schedule(session: Session, *, client: Client, case_id: str, data: FollowUpIn
             field="due_at",
         )
     cancel_open(session, case=case)  # a new follow-up replaces one that was never answered
-    follow_up = FollowUp(
-        organization_id=case.organization_id,
-        case_id=case.id,
-        due_at=data.due_at,
-        instructions=data.instructions,
+    follow_up = add_to_case(
+        session,
+        FollowUp,
+        case,
+        **data.model_dump(),
         status=SCHEDULED,
         created_at=now,
         created_by_user_id=client.user_id,
     )
-    session.add(follow_up)
-    session.flush()
     move(session, case, S.follow_up_scheduled, client=client, reason="follow-up scheduled")
     record_action(
         session,

@@ -24,7 +24,7 @@ from serving.cases.models import Case
 from serving.cases.states import IllegalMove, require_status
 from serving.cases.status import CaseStatus
 from serving.cases.visibility import load_case
-from serving.consults.common import audit, move, record_action, sender_of
+from serving.consults.common import add_to_case, audit, authored, move, record_action, sender_of
 from serving.consults.models import Message, MessageAttachment
 from serving.consults.schemas import AttachmentIn, MessageIn, message_out
 from serving.db import transaction
@@ -101,34 +101,18 @@ def _insert(
     session: Session, *, client: Client, case: Case, data: MessageIn, stored: StoredPhotos, now: datetime
 ) -> Message:
     kind = "question" if data.question else "message"
-    message = Message(
-        organization_id=case.organization_id,
-        case_id=case.id,
+    message = add_to_case(
+        session,
+        Message,
+        case,
         sender=sender_of(client),
         kind=kind,
         body=data.body,
-        created_at=now,
-        sender_user_id=client.user_id,
-        sender_key_id=client.key_id,
+        **authored(client, now, by="sender"),
     )
-    session.add(message)
-    session.flush()
-    for position, (photo, (key, thumbnail_key)) in enumerate(zip(stored.photos, stored.keys, strict=True), 1):
-        session.add(
-            MessageAttachment(
-                message_id=message.id,
-                organization_id=case.organization_id,
-                position=position,
-                storage_key=key,
-                thumbnail_key=thumbnail_key,
-                media_type=photo.media_type,
-                sha256=photo.sha256,
-                width=photo.width,
-                height=photo.height,
-                size_bytes=len(photo.content),
-                created_at=now,
-            )
-        )
+    for position, columns in enumerate(stored.columns(), 1):
+        owner = {"message_id": message.id, "organization_id": case.organization_id}
+        session.add(MessageAttachment(**columns, **owner, position=position, created_at=now))
     session.flush()
     session.refresh(message, ["attachments"])
     return message

@@ -13,7 +13,7 @@ from serving.cases.models import Case
 from serving.cases.status import CaseStatus
 from serving.consults import diagnosis as diagnosis_service
 from serving.consults import formulary
-from serving.consults.common import acting_on, record_action
+from serving.consults.common import acting_on, add_to_case, authored, record_action
 from serving.consults.models import Prescription
 from serving.consults.schemas import PrescriptionIn
 from serving.errors import DomainError
@@ -94,25 +94,19 @@ def prescribe(session: Session, *, client: Client, case_id: str, data: Prescript
             field="status",
         )
     medication, product, strength = formulary_product(data.rxcui, data.form, data.strength)
-    prescription = Prescription(
-        organization_id=case.organization_id,
-        case_id=case.id,
+    prescription = add_to_case(
+        session,
+        Prescription,
+        case,
         diagnosis_id=current.id,
-        rxcui=medication.rxcui,
         medication=medication.name,
+        quantity_unit=product.unit,
+        **data.model_dump(exclude={"rxcui", "form", "strength"}),
+        rxcui=medication.rxcui,
         form=product.form,
         strength=strength,
-        directions=data.directions,
-        quantity=data.quantity,
-        quantity_unit=product.unit,
-        refills=data.refills,
-        pharmacy_note=data.pharmacy_note,
-        created_at=now,
-        prescribed_by_user_id=client.user_id,
-        prescribed_by_key_id=client.key_id,
+        **authored(client, now, by="prescribed_by"),
     )
-    session.add(prescription)
-    session.flush()
     record_action(
         session,
         client=client,

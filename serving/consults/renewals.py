@@ -18,7 +18,7 @@ from model.triage.tiers import Tier
 from serving.auth import Client
 from serving.cases.models import Case
 from serving.cases.visibility import visible_cases
-from serving.consults.common import audit
+from serving.consults.common import add_to_case, audit, authored
 from serving.consults.models import Prescription, RenewalRequest
 from serving.consults.prescriptions import prescription_event
 from serving.consults.schemas import RenewalDecisionIn, RenewalRequestIn
@@ -28,6 +28,20 @@ from serving.events.outbox import emit
 from serving.orgs.service import sla_policy
 
 PENDING, APPROVED, DECLINED = "pending", "approved", "declined"
+#: what an approved renewal writes as the original prescription had it (unless the decision changes
+#: ``quantity`` or ``refills``)
+RENEWED_AS_BEFORE = (
+    "diagnosis_id",
+    "rxcui",
+    "medication",
+    "form",
+    "strength",
+    "directions",
+    "quantity",
+    "quantity_unit",
+    "refills",
+    "pharmacy_note",
+)
 #: the review-time tier a renewal is due in
 RENEWAL_TIER = Tier.ROUTINE
 
@@ -196,26 +210,16 @@ def decide(session: Session, *, client: Client, request_id: str, data: RenewalDe
     original = session.get(Prescription, request.prescription_id)
     renewed = None
     if data.decision == "approve":
-        renewed = Prescription(
-            organization_id=original.organization_id,
-            case_id=original.case_id,
-            diagnosis_id=original.diagnosis_id,
-            rxcui=original.rxcui,
-            medication=original.medication,
-            form=original.form,
-            strength=original.strength,
-            directions=original.directions,
-            quantity=data.quantity if data.quantity is not None else original.quantity,
-            quantity_unit=original.quantity_unit,
-            refills=data.refills if data.refills is not None else original.refills,
-            pharmacy_note=original.pharmacy_note,
+        kept = {column: getattr(original, column) for column in RENEWED_AS_BEFORE}
+        changes = data.model_dump(include={"quantity", "refills"}, exclude_none=True)
+        renewed = add_to_case(
+            session,
+            Prescription,
+            case,
+            **{**kept, **changes},
             renews_id=original.id,
-            created_at=now,
-            prescribed_by_user_id=client.user_id,
-            prescribed_by_key_id=client.key_id,
+            **authored(client, now, by="prescribed_by"),
         )
-        session.add(renewed)
-        session.flush()
     request.status = APPROVED if renewed is not None else DECLINED
     request.decided_at = now
     request.decided_by_user_id = client.user_id

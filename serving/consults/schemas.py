@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from serving.consults.diagnoses import DiagnosisCode
 from serving.consults.formulary import Medication
 from serving.consults.models import Diagnosis, Disposition, FollowUp, Message, Prescription, RenewalRequest
+from serving.schemas import from_row, image_urls
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -263,71 +264,35 @@ class DispositionActed(Acted):
 
 
 def diagnosis_code_out(d: DiagnosisCode) -> DiagnosisCodeOut:
-    return DiagnosisCodeOut(code=d.code, title=d.title, group=d.group, synonyms=list(d.synonyms))
+    return from_row(DiagnosisCodeOut, d, synonyms=list(d.synonyms))
 
 
 def medication_out(m: Medication) -> MedicationOut:
-    return MedicationOut(
-        rxcui=m.rxcui,
-        name=m.name,
-        route=m.route,
-        drug_class=m.drug_class,
-        products=[ProductOut(form=p.form, strengths=list(p.strengths), unit=p.unit) for p in m.products],
-    )
+    products = [from_row(ProductOut, p, strengths=list(p.strengths)) for p in m.products]
+    return from_row(MedicationOut, m, products=products)
 
 
 def diagnosis_out(d: Diagnosis) -> DiagnosisOut:
-    return DiagnosisOut(
-        id=d.id,
-        case_id=d.case_id,
-        code=d.icd10_code,
-        title=d.icd10_title,
-        certainty=d.certainty,
-        free_text=d.free_text,
-        assessment=d.assessment,
-        patient_plan=d.patient_plan,
-        created_at=d.created_at,
-        created_by_user_id=d.created_by_user_id,
-    )
+    return from_row(DiagnosisOut, d, code=d.icd10_code, title=d.icd10_title)
 
 
 def prescription_out(p: Prescription) -> PrescriptionOut:
-    return PrescriptionOut.model_validate(p, from_attributes=True)
+    return from_row(PrescriptionOut, p)
 
 
 def renewal_out(r: RenewalRequest) -> RenewalRequestOut:
-    return RenewalRequestOut.model_validate(r, from_attributes=True)
+    return from_row(RenewalRequestOut, r)
 
 
 def follow_up_out(f: FollowUp) -> FollowUpOut:
-    return FollowUpOut.model_validate(f, from_attributes=True)
+    return from_row(FollowUpOut, f)
 
 
 def disposition_out(d: Disposition) -> DispositionOut:
-    return DispositionOut.model_validate(d, from_attributes=True)
+    return from_row(DispositionOut, d)
 
 
 def message_out(m: Message) -> MessageOut:
     base = f"/v1/cases/{m.case_id}/messages/{m.id}/attachments"
-    return MessageOut(
-        id=m.id,
-        case_id=m.case_id,
-        sender=m.sender,
-        kind=m.kind,
-        body=m.body,
-        detail=m.detail,
-        created_at=m.created_at,
-        attachments=[
-            AttachmentOut(
-                id=a.id,
-                media_type=a.media_type,
-                width=a.width,
-                height=a.height,
-                size_bytes=a.size_bytes,
-                sha256=a.sha256,
-                image_url=f"{base}/{a.id}/image",
-                thumbnail_url=f"{base}/{a.id}/thumbnail",
-            )
-            for a in m.attachments
-        ],
-    )
+    attachments = [from_row(AttachmentOut, a, **image_urls(f"{base}/{a.id}")) for a in m.attachments]
+    return from_row(MessageOut, m, attachments=attachments)

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from serving.events.models import OutboxEvent
+from serving.schemas import from_row
 
 
 class DeliveryOut(BaseModel):
@@ -53,20 +54,5 @@ class WebhookOut(BaseModel):
 
 
 def event_out(event: OutboxEvent) -> EventOut:
-    return EventOut(
-        id=event.id,
-        type=event.event_type,
-        sequence=event.sequence,
-        created_at=event.created_at,
-        case_id=event.case_id,
-        data=event.payload,
-        delivery=DeliveryOut(
-            state=event.delivery_state,
-            attempts=event.attempts,
-            last_attempt_at=event.last_attempt_at,
-            next_attempt_at=event.next_attempt_at,
-            delivered_at=event.delivered_at,
-            last_status_code=event.last_status_code,
-            last_error=event.last_error,
-        ),
-    )
+    delivery = from_row(DeliveryOut, event, state=event.delivery_state)
+    return from_row(EventOut, event, type=event.event_type, data=event.payload, delivery=delivery)

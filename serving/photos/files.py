@@ -26,6 +26,22 @@ class StoredPhotos:
     keys: list[tuple[str, str]]  # (image key, thumbnail key) per photo, in order
     created: list[str]  # the keys this request created (removed again if its transaction fails)
 
+    def columns(self) -> list[dict[str, object]]:
+        """Per photo, in order, the columns every row that names a stored image has: its keys and
+        what the file is."""
+        return [
+            {
+                "storage_key": key,
+                "thumbnail_key": thumbnail_key,
+                "media_type": photo.media_type,
+                "sha256": photo.sha256,
+                "width": photo.width,
+                "height": photo.height,
+                "size_bytes": len(photo.content),
+            }
+            for photo, (key, thumbnail_key) in zip(self.photos, self.keys, strict=True)
+        ]
+
 
 def _objects(photo: IngestedPhoto) -> tuple[tuple[bytes, str, str], tuple[bytes, str, str]]:
     return (
