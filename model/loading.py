@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TypeVar
 
 from model.quality_model import QualityModel
 from model.urgency_model import UrgencyModel
 
 log = logging.getLogger("dermatriage")
+M = TypeVar("M", UrgencyModel, QualityModel)
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 BUNDLED = ARTIFACTS / "urgency.onnx"
 
@@ -48,21 +50,21 @@ def _from_registry(uri: str, cache_dir: Path) -> Path:
     return found[0]
 
 
-def load_urgency_model(spec: str, *, cache_dir: Path, threads: int) -> UrgencyModel | None:
-    path = resolve_model_path(spec, cache_dir=cache_dir)
+def _load(kind: type[M], spec: str, *, bundled: str, cache_dir: Path, threads: int, without: str) -> M | None:
+    path = resolve_model_path(spec, cache_dir=cache_dir, bundled=bundled)
     if path is None:
-        log.warning("no urgency model loaded (%s): triage uses the red-flag rules only", spec)
+        log.warning("no %s model loaded (%s): %s", bundled, spec, without)
         return None
-    model = UrgencyModel(path, threads=threads)
-    log.info("urgency model %s loaded from %s", model.version, path)
+    model = kind(path, threads=threads)
+    log.info("%s model %s loaded from %s", bundled, model.version, path)
     return model
+
+
+def load_urgency_model(spec: str, *, cache_dir: Path, threads: int) -> UrgencyModel | None:
+    without = "triage uses the red-flag rules only"
+    return _load(UrgencyModel, spec, bundled="urgency", cache_dir=cache_dir, threads=threads, without=without)
 
 
 def load_quality_model(spec: str, *, cache_dir: Path, threads: int) -> QualityModel | None:
-    path = resolve_model_path(spec, cache_dir=cache_dir, bundled="quality")
-    if path is None:
-        log.warning("no quality model loaded (%s): photos are judged by the classical checks alone", spec)
-        return None
-    model = QualityModel(path, threads=threads)
-    log.info("quality model %s loaded from %s", model.version, path)
-    return model
+    without = "photos are judged by the classical checks alone"
+    return _load(QualityModel, spec, bundled="quality", cache_dir=cache_dir, threads=threads, without=without)

@@ -76,6 +76,13 @@ def record(
     )
 
 
+def record_case(
+    session: Session, actor: Actor, action: str, case_id: str, detail: dict[str, Any] | None = None
+) -> None:
+    """An audit row about a case (the commonest kind)."""
+    record(session, actor=actor, action=action, resource_type="case", resource_id=case_id, detail=detail)
+
+
 def record_refused_lookup(
     sessions: sessionmaker[Session], *, actor: Actor, action: str, resource_type: str, resource_id: str
 ) -> None:

@@ -103,6 +103,10 @@ def authenticate(request: Request) -> Client:
 
 CurrentClient = Annotated[Client, Depends(authenticate)]
 
+#: who reviews cases, and every role
+REVIEWERS = (Role.dermatologist, Role.admin)
+EVERYONE = (Role.intake, Role.dermatologist, Role.admin)
+
 
 def require(client: Client, *roles: Role) -> None:
     if client.role not in roles:

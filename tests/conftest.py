@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from fake_sources import make_fake_data
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
@@ -23,6 +24,7 @@ from sqlalchemy.engine import make_url
 from data_pipelines.build import build_manifest
 from data_pipelines.manifest import read_manifest
 from serving.app import create_app
+from serving.cli import main
 from serving.db import make_engine, make_session_factory, transaction
 from serving.migrations import upgrade
 from serving.orgs.models import Organization
@@ -82,17 +84,35 @@ def database_url(request) -> str:
     return request.getfixturevalue(f"{request.param}_url")
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+def service_settings(database_url: str, photo_dir: Path, **overrides) -> Settings:
+    """The service's settings in a test: the database given, migrated already, rules only and the
+    classical checks (tests of a learned model load their own), no background delivery (tests deliver
+    with deliver_due(); the background task has its own test)."""
+    defaults = {"urgency_model": "none", "quality_model": "none", "deliver_events": False}
     return Settings(
         environment="test",
         database_url=database_url,
-        photo_dir=tmp_path / "photos",
+        photo_dir=photo_dir,
         migrate_on_start=False,
-        urgency_model="none",  # rules only; tests of the learned model load their own
-        quality_model="none",  # the classical checks only; tests of the learned model load their own
-        deliver_events=False,  # tests deliver with deliver_due(); the background task has its own test
+        **{**defaults, **overrides},
     )
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return service_settings(database_url, tmp_path / "photos")
+
+
+def cli_runner(env: dict[str, str]):
+    """``run(*args)``: the ``dermatriage`` command line with ``env``, which must succeed."""
+    runner = CliRunner()
+
+    def run(*args: str):
+        result = runner.invoke(main, list(args), env=env, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result
+
+    return run
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from model.quality_checks import report
 from model.quality_checks.colour import colour_cast_score, skin_fraction, skin_score
 from model.quality_checks.exposure import glare_fraction, glare_score, overexposure_score, underexposure_score
 from model.quality_checks.framing import find_lesion, framing_scores
@@ -16,28 +17,18 @@ from model.quality_checks.imaging import (
     normalise_brightness,
     resize_long_side,
 )
-from model.quality_checks.report import (
-    IMPORTANCE,
-    INSTRUCTION_CENTRE,
-    INSTRUCTION_MOVE_CLOSER,
-    INSTRUCTIONS,
-    THRESHOLDS,
-    CheckResult,
-    QualityReport,
-    Verdict,
-)
 from model.quality_checks.sharpness import directional_sharpness, focus_score, motion_score, resolution_score
 
 
-def _result(name: str, score: float, instruction: str | None = None) -> CheckResult:
+def _result(name: str, score: float, instruction: str | None = None) -> report.CheckResult:
     score = round(clip01(score), 3)
-    threshold = THRESHOLDS[name]
+    threshold = report.THRESHOLDS[name]
     passed = score >= threshold
-    text = None if passed else (instruction or INSTRUCTIONS[name])
-    return CheckResult(name=name, score=score, passed=passed, threshold=threshold, instruction=text)
+    text = None if passed else (instruction or report.INSTRUCTIONS[name])
+    return report.CheckResult(name=name, score=score, passed=passed, threshold=threshold, instruction=text)
 
 
-def _overall(checks: dict[str, CheckResult]) -> float:
+def _overall(checks: dict[str, report.CheckResult]) -> float:
     worst = 1.0
     for c in checks.values():
         t = c.threshold
@@ -48,7 +39,7 @@ def _overall(checks: dict[str, CheckResult]) -> float:
     return round(worst, 3)
 
 
-def assess_quality(rgb: np.ndarray, *, original_size: tuple[int, int]) -> QualityReport:
+def assess_quality(rgb: np.ndarray, *, original_size: tuple[int, int]) -> report.QualityReport:
     """rgb: HxWx3 uint8 RGB, already EXIF-oriented, reduced so its long side is <= ~1024 px
     (may be smaller, e.g. 512x512). original_size: (width, height) of the full-size photo."""
     if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
@@ -65,7 +56,7 @@ def assess_quality(rgb: np.ndarray, *, original_size: tuple[int, int]) -> Qualit
     sharpest, blurriest = directional_sharpness(gray)
     lesion = find_lesion(colours)
     size, position = framing_scores(lesion)
-    framing_text = INSTRUCTION_MOVE_CLOSER if size <= position else INSTRUCTION_CENTRE
+    framing_text = report.INSTRUCTION_MOVE_CLOSER if size <= position else report.INSTRUCTION_CENTRE
 
     results = [
         _result("resolution", resolution_score(original_size)),
@@ -80,9 +71,11 @@ def assess_quality(rgb: np.ndarray, *, original_size: tuple[int, int]) -> Qualit
     ]
     checks = {r.name: r for r in results}
     instructions: list[str] = []
-    for name in IMPORTANCE:
+    for name in report.IMPORTANCE:
         text = checks[name].instruction
         if text is not None and text not in instructions:
             instructions.append(text)
-    verdict = Verdict.accept if all(r.passed for r in results) else Verdict.retake
-    return QualityReport(verdict=verdict, score=_overall(checks), checks=checks, instructions=instructions)
+    verdict = report.Verdict.accept if all(r.passed for r in results) else report.Verdict.retake
+    return report.QualityReport(
+        verdict=verdict, score=_overall(checks), checks=checks, instructions=instructions
+    )

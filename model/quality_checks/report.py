@@ -7,18 +7,6 @@ from enum import StrEnum
 
 CHECKS_VERSION = "quality-checks-2"
 
-CHECK_NAMES: tuple[str, ...] = (
-    "resolution",
-    "focus_blur",
-    "motion_blur",
-    "underexposure",
-    "overexposure",
-    "glare",
-    "colour_cast",
-    "skin_present",
-    "lesion_framing",
-)
-
 #: Most important first: the order of ``QualityReport.instructions``.
 IMPORTANCE: tuple[str, ...] = (
     "skin_present",
@@ -43,6 +31,9 @@ THRESHOLDS: dict[str, float] = {
     "skin_present": 0.5,
     "lesion_framing": 0.4,
 }
+
+#: every check, in the order a report lists them
+CHECK_NAMES: tuple[str, ...] = tuple(THRESHOLDS)
 
 INSTRUCTIONS: dict[str, str] = {
     "resolution": (

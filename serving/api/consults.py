@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 
 from serving.api.consult_common import audited_lookups, case_ref, sessions
 from serving.audit import record
-from serving.auth import Client, CurrentClient, require
+from serving.auth import EVERYONE, REVIEWERS, Client, CurrentClient, require
 from serving.cases.visibility import load_case
 from serving.consults import (
     diagnoses,
@@ -22,11 +22,8 @@ from serving.consults import (
     schemas,
 )
 from serving.db import transaction, utcnow
-from serving.orgs.service import Role
 
 router = APIRouter(prefix="/v1", tags=["consults"])
-REVIEWERS = (Role.dermatologist, Role.admin)
-EVERYONE = (Role.intake, Role.dermatologist, Role.admin)
 
 
 # -- catalogues -------------------------------------------------------------------------------

@@ -7,15 +7,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from serving.api.consult_common import audited_lookups, case_ref, sessions
-from serving.auth import Client, CurrentClient, require
+from serving.auth import EVERYONE, Client, CurrentClient, require
 from serving.consults import messages
 from serving.consults.schemas import MessageActed, MessageIn, MessageOut, message_out
 from serving.db import transaction, utcnow
-from serving.orgs.service import Role
 
 router = APIRouter(prefix="/v1", tags=["consults"])
-REVIEWERS = (Role.dermatologist, Role.admin)
-EVERYONE = (Role.intake, Role.dermatologist, Role.admin)
 
 
 # -- messages ---------------------------------------------------------------------------------

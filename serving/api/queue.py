@@ -10,37 +10,26 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from serving.auth import CurrentClient, require
+from serving.auth import REVIEWERS, CurrentClient, require
 from serving.cases.schemas import case_out
 from serving.consults.renewals import pending_for as pending_renewals
 from serving.consults.schemas import RenewalRequestOut, renewal_out
 from serving.db import transaction, utcnow
 from serving.orgs.service import Role
-from serving.queue import service
+from serving.queue import schemas, service
 from serving.queue.metrics import SlaOut, sla_report
-from serving.queue.schemas import (
-    AssignIn,
-    ClaimIn,
-    ClaimOut,
-    LeaseOut,
-    QueueItemOut,
-    ReleaseIn,
-    lease_out,
-    queue_item,
-)
 
 router = APIRouter(prefix="/v1", tags=["queue"])
-REVIEWERS = (Role.dermatologist, Role.admin)
 
 
 class QueuePageOut(BaseModel):
     as_of: datetime
-    items: list[QueueItemOut] = Field(description="Queued cases, most pressing first.")
+    items: list[schemas.QueueItemOut] = Field(description="Queued cases, most pressing first.")
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last.")
-    emergency: list[QueueItemOut] = Field(
+    emergency: list[schemas.QueueItemOut] = Field(
         description="EMERGENCY cases, for immediate action (not in the asynchronous queue); first page only."
     )
-    in_review: list[QueueItemOut] = Field(
+    in_review: list[schemas.QueueItemOut] = Field(
         description="Cases being reviewed now and who holds them; first page only."
     )
     renewals: list[RenewalRequestOut] = Field(
@@ -72,58 +61,66 @@ def get_queue(
         now = page.as_of
         return QueuePageOut(
             as_of=now,
-            items=[queue_item(c, now) for c in page.items],
+            items=[schemas.queue_item(c, now) for c in page.items],
             next_cursor=page.next_cursor,
-            emergency=[queue_item(c, now) for c in page.emergency],
-            in_review=[queue_item(c, now) for c in page.in_review],
+            emergency=[schemas.queue_item(c, now) for c in page.emergency],
+            in_review=[schemas.queue_item(c, now) for c in page.in_review],
             renewals=[renewal_out(r) for r in renewals],
         )
 
 
 @router.post(
     "/queue/claim",
-    response_model=ClaimOut,
+    response_model=schemas.ClaimOut,
     responses={204: {"description": "Nothing left to claim."}},
     summary="Take the top case of the queue (or a named one) into review, under a lease",
 )
-def claim(request: Request, client: CurrentClient, body: ClaimIn | None = None):
+def claim(request: Request, client: CurrentClient, body: schemas.ClaimIn | None = None):
     require(client, Role.dermatologist)
     case_id = body.case_id if body else None
     with transaction(request.app.state.sessions) as session:
         case = service.claim_next(session, client=client, lease=_lease(request), case_id=case_id)
         if case is None:
             return Response(status_code=204)
-        return ClaimOut(case=case_out(case), lease=lease_out(case, utcnow()))
+        return schemas.ClaimOut(case=case_out(case), lease=schemas.lease_out(case, utcnow()))
 
 
-@router.post("/cases/{case_id}/lease", response_model=LeaseOut, summary="Renew the lease on a case you hold")
-def renew(case_id: str, request: Request, client: CurrentClient) -> LeaseOut:
+@router.post(
+    "/cases/{case_id}/lease", response_model=schemas.LeaseOut, summary="Renew the lease on a case you hold"
+)
+def renew(case_id: str, request: Request, client: CurrentClient) -> schemas.LeaseOut:
     require(client, *REVIEWERS)
     with transaction(request.app.state.sessions) as session:
         case = service.renew_lease(session, client=client, case_id=case_id, lease=_lease(request))
-        return lease_out(case, utcnow())
+        return schemas.lease_out(case, utcnow())
 
 
 @router.post(
-    "/cases/{case_id}/release", response_model=LeaseOut, summary="Put a case in review back in the queue"
+    "/cases/{case_id}/release",
+    response_model=schemas.LeaseOut,
+    summary="Put a case in review back in the queue",
 )
-def release(case_id: str, request: Request, client: CurrentClient, body: ReleaseIn | None = None) -> LeaseOut:
+def release(
+    case_id: str, request: Request, client: CurrentClient, body: schemas.ReleaseIn | None = None
+) -> schemas.LeaseOut:
     require(client, *REVIEWERS)
     with transaction(request.app.state.sessions) as session:
         case = service.release(session, client=client, case_id=case_id, reason=body.reason if body else "")
-        return lease_out(case, utcnow())
+        return schemas.lease_out(case, utcnow())
 
 
 @router.post(
-    "/cases/{case_id}/assign", response_model=LeaseOut, summary="Admin: hand a case to a dermatologist"
+    "/cases/{case_id}/assign",
+    response_model=schemas.LeaseOut,
+    summary="Admin: hand a case to a dermatologist",
 )
-def assign(case_id: str, body: AssignIn, request: Request, client: CurrentClient) -> LeaseOut:
+def assign(case_id: str, body: schemas.AssignIn, request: Request, client: CurrentClient) -> schemas.LeaseOut:
     require(client, Role.admin)
     with transaction(request.app.state.sessions) as session:
         case = service.assign(
             session, client=client, case_id=case_id, user_id=body.user_id, lease=_lease(request)
         )
-        return lease_out(case, utcnow())
+        return schemas.lease_out(case, utcnow())
 
 
 @router.get(

@@ -9,24 +9,14 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
 from serving.api.consult_common import audited_lookups, case_ref, sessions
-from serving.auth import CurrentClient, require
+from serving.auth import REVIEWERS, CurrentClient, require
 from serving.cases.models import Case
-from serving.consults import renewals
-from serving.consults.schemas import (
-    RenewalActed,
-    RenewalDecisionIn,
-    RenewalRequestIn,
-    RenewalRequestOut,
-    prescription_out,
-    renewal_out,
-)
+from serving.consults import renewals, schemas
 from serving.db import transaction, utcnow
 from serving.errors import DomainError
 from serving.orgs.service import Role
 
 router = APIRouter(prefix="/v1", tags=["consults"])
-REVIEWERS = (Role.dermatologist, Role.admin)
-EVERYONE = (Role.intake, Role.dermatologist, Role.admin)
 
 
 # -- renewals ---------------------------------------------------------------------------------
@@ -49,13 +39,15 @@ def _idempotency_key(value: str | None) -> str | None:
 @router.post(
     "/prescriptions/{prescription_id}/renewal-requests",
     status_code=201,
-    response_model=RenewalRequestOut,
-    responses={200: {"model": RenewalRequestOut, "description": "A retry with the same Idempotency-Key."}},
+    response_model=schemas.RenewalRequestOut,
+    responses={
+        200: {"model": schemas.RenewalRequestOut, "description": "A retry with the same Idempotency-Key."}
+    },
     summary="Ask for a renewal (intake)",
 )
 def post_renewal_request(
     prescription_id: str,
-    data: RenewalRequestIn,
+    data: schemas.RenewalRequestIn,
     request: Request,
     client: CurrentClient,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
@@ -83,28 +75,28 @@ def post_renewal_request(
             if key is None:
                 raise
             row, created = attempt()  # a concurrent retry won the key: replay it
-    return JSONResponse(renewal_out(row).model_dump(mode="json"), status_code=201 if created else 200)
+    return JSONResponse(schemas.renewal_out(row).model_dump(mode="json"), status_code=201 if created else 200)
 
 
-@router.get("/renewal-requests", response_model=list[RenewalRequestOut], summary="Pending renewals")
+@router.get("/renewal-requests", response_model=list[schemas.RenewalRequestOut], summary="Pending renewals")
 def get_renewal_requests(
     request: Request, client: CurrentClient, limit: Annotated[int, Query(ge=1, le=500)] = 100
-) -> list[RenewalRequestOut]:
+) -> list[schemas.RenewalRequestOut]:
     """Pending renewal requests by due time; a dermatologist sees those of patients in their licensed
     jurisdictions."""
     require(client, *REVIEWERS)
     with transaction(sessions(request)) as session:
-        return [renewal_out(r) for r in renewals.pending_for(session, client=client, limit=limit)]
+        return [schemas.renewal_out(r) for r in renewals.pending_for(session, client=client, limit=limit)]
 
 
 @router.post(
     "/renewal-requests/{request_id}/decision",
-    response_model=RenewalActed,
+    response_model=schemas.RenewalActed,
     summary="Approve or decline a renewal",
 )
 def post_renewal_decision(
-    request_id: str, data: RenewalDecisionIn, request: Request, client: CurrentClient
-) -> RenewalActed:
+    request_id: str, data: schemas.RenewalDecisionIn, request: Request, client: CurrentClient
+) -> schemas.RenewalActed:
     """By a dermatologist licensed in the patient's jurisdiction. Approving writes a new prescription
     that renews the original."""
     require(client, Role.dermatologist)
@@ -114,8 +106,8 @@ def post_renewal_decision(
     ):
         row, renewed = renewals.decide(session, client=client, request_id=request_id, data=data, now=utcnow())
         case = session.get(Case, row.case_id)
-    return RenewalActed(
+    return schemas.RenewalActed(
         case=case_ref(case),
-        renewal_request=renewal_out(row),
-        prescription=prescription_out(renewed) if renewed is not None else None,
+        renewal_request=schemas.renewal_out(row),
+        prescription=schemas.prescription_out(renewed) if renewed is not None else None,
     )

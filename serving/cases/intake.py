@@ -20,7 +20,7 @@ from model.intake import IngestedPhoto, PhotoRejected, ingest_photo
 from model.questionnaire import Questionnaire
 from model.triage.decision import TriageDecision
 from model.triage.engine import PhotoAssessment
-from serving.audit import record
+from serving.audit import record, record_case
 from serving.auth import Client
 from serving.cases.events import emit_after_triage
 from serving.cases.models import Case, IdempotencyRecord, Photo
@@ -200,13 +200,12 @@ def create_case(
             session.flush()
             rows = _photo_rows(case, assessed, stored, batch=1)
             session.add_all(rows)
-            record(
+            record_case(
                 session,
-                actor=client.actor,
-                action="case.create",
-                resource_type="case",
-                resource_id=case.id,
-                detail={"photos": len(rows), "tier": case.tier.value, "status": case.status.value},
+                client.actor,
+                "case.create",
+                case.id,
+                {"photos": len(rows), "tier": case.tier.value, "status": case.status.value},
             )
             emit_after_triage(session, case, previous_status=None, new_photos=rows)
     except IntegrityError:
@@ -238,13 +237,7 @@ def _replay(intake: Intake, *, client: Client, key: str, fp: str) -> Case | None
             )
             raise IdempotencyConflict(key)
         case = load_case(session, client=client, case_id=rec.case_id)
-        record(
-            session,
-            actor=client.actor,
-            action="case.create.replay",
-            resource_type="case",
-            resource_id=case.id,
-        )
+        record_case(session, client.actor, "case.create.replay", case.id)
         return case
 
 
@@ -275,13 +268,12 @@ def add_photos(intake: Intake, *, client: Client, case_id: str, uploads: Sequenc
                 intake.on_follow_up_photos(session, case=case, batch=batch, now=now)
             _apply_triage(case, decision, org=client.organization, versions=intake.engine.model_versions)
             case.updated_at = now
-            record(
+            record_case(
                 session,
-                actor=client.actor,
-                action="case.photos.add",
-                resource_type="case",
-                resource_id=case.id,
-                detail={
+                client.actor,
+                "case.photos.add",
+                case.id,
+                {
                     "batch": batch,
                     "photos": len(rows),
                     "tier": case.tier.value,

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from model.triage.decision import TriageDecision
 from model.triage.tiers import Tier
-from serving.audit import Actor, record
+from serving.audit import Actor, record_case
 from serving.cases.leases import LEASED_STATUSES, end_lease
 from serving.cases.models import Case
 from serving.cases.status import CaseStatus
@@ -135,11 +135,10 @@ def transition(session: Session, case: Case, target: CaseStatus, *, actor: Actor
         case.first_reviewed_at = now  # the review SLA is met if this is <= review_due_at
     if target is S.queued:
         case.last_queued_at = now
-    record(
+    record_case(
         session,
-        actor=actor,
-        action="case.transition",
-        resource_type="case",
-        resource_id=case.id,
-        detail={"from": current.value, "to": target.value, "reason": reason},
+        actor,
+        "case.transition",
+        case.id,
+        {"from": current.value, "to": target.value, "reason": reason},
     )

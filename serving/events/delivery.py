@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists, select
@@ -72,12 +72,18 @@ class Claimed:
     sequence: int
     event_id: str
     event_type: str
-    case_id: str | None
     attempt: int
     token: str
     url: str
     secret: str
     body: bytes
+
+    @classmethod
+    def of(cls, event: OutboxEvent, *, url: str, secret: str) -> Claimed:
+        """The event as its worker claimed it (``claim_token`` and ``attempts`` set)."""
+        identity = {"sequence": event.sequence, "event_id": event.id, "event_type": event.event_type}
+        claim = {"attempt": event.attempts, "token": event.claim_token}
+        return cls(**identity, **claim, url=url, secret=secret, body=event_body(event))
 
 
 @dataclass(frozen=True)
@@ -136,19 +142,7 @@ def claim_due(session: Session, *, now: datetime, policy: RetryPolicy) -> list[C
         event.attempts += 1
         event.last_attempt_at = now
         event.next_attempt_at = now + timedelta(seconds=policy.lease_s)
-        claimed.append(
-            Claimed(
-                sequence=event.sequence,
-                event_id=event.id,
-                event_type=event.event_type,
-                case_id=event.case_id,
-                attempt=event.attempts,
-                token=event.claim_token,
-                url=url,
-                secret=secret,
-                body=event_body(event),
-            )
-        )
+        claimed.append(Claimed.of(event, url=url, secret=secret))
     return claimed
 
 
@@ -205,16 +199,7 @@ def record_outcome(
 ) -> bool:
     """Write the attempt and the event's new state. False if the claim was lost meanwhile (its
     lease lapsed and another worker took the event): then only the attempt is written."""
-    session.add(
-        DeliveryAttempt(
-            event_sequence=claimed.sequence,
-            attempt=claimed.attempt,
-            started_at=outcome.started_at,
-            duration_ms=outcome.duration_ms,
-            status_code=outcome.status_code,
-            error=outcome.error,
-        )
-    )
+    session.add(DeliveryAttempt(event_sequence=claimed.sequence, attempt=claimed.attempt, **asdict(outcome)))
     event = session.scalar(
         select(OutboxEvent)
         .where(OutboxEvent.sequence == claimed.sequence, OutboxEvent.claim_token == claimed.token)

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from serving.audit import Actor, record
+from serving.audit import Actor, record_case
 from serving.cases.leases import LEASED_STATUSES, end_lease
 from serving.cases.models import Case
 from serving.cases.states import transition
@@ -57,13 +57,12 @@ def sweep_expired_leases(
         holder, expired_at = case.assigned_to, case.lease_expires_at
         system = _system(case, actor)
         transition(session, case, S.queued, actor=system, reason="lease expired")
-        record(
+        record_case(
             session,
-            actor=system,
-            action="case.lease.expire",
-            resource_type="case",
-            resource_id=case.id,
-            detail={"held_by": holder, "expired_at": expired_at.isoformat() if expired_at else None},
+            system,
+            "case.lease.expire",
+            case.id,
+            {"held_by": holder, "expired_at": expired_at.isoformat() if expired_at else None},
         )
         returned.append(case.id)
     return returned
@@ -82,12 +81,5 @@ def return_cases_held_by(session: Session, *, user_id: str, actor: Actor, reason
             transition(session, case, S.queued, actor=actor, reason=reason)
         else:
             end_lease(case)
-        record(
-            session,
-            actor=actor,
-            action="case.lease.end",
-            resource_type="case",
-            resource_id=case.id,
-            detail={"held_by": user_id, "reason": reason},
-        )
+        record_case(session, actor, "case.lease.end", case.id, {"held_by": user_id, "reason": reason})
     return [c.id for c in cases]

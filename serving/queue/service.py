@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from serving.audit import record
+from serving.audit import record, record_case
 from serving.auth import Client
 from serving.cases.leases import LEASED_STATUSES, held_by, lease_active, start_lease
 from serving.cases.models import Case
@@ -206,13 +206,12 @@ def claim_next(
     waited = (now - (case.last_queued_at or case.queued_at or case.created_at)).total_seconds()
     transition(session, case, S.in_review, actor=client.actor, reason="claimed")
     start_lease(case, user_id=client.user_id, now=now, duration=lease)
-    record(
+    record_case(
         session,
-        actor=client.actor,
-        action="case.claim",
-        resource_type="case",
-        resource_id=case.id,
-        detail={
+        client.actor,
+        "case.claim",
+        case.id,
+        {
             "user_id": client.user_id,
             "lease_expires_at": case.lease_expires_at.isoformat(),
             "tier": case.tier.value,
@@ -240,13 +239,12 @@ def renew_lease(
     if case.status not in LEASED_STATUSES or not (holder_ok or admin_ok):
         raise LeaseRequired(case, user_id=client.user_id, now=now)
     case.lease_expires_at = now + lease
-    record(
+    record_case(
         session,
-        actor=client.actor,
-        action="case.lease.renew",
-        resource_type="case",
-        resource_id=case.id,
-        detail={"held_by": case.assigned_to, "lease_expires_at": case.lease_expires_at.isoformat()},
+        client.actor,
+        "case.lease.renew",
+        case.id,
+        {"held_by": case.assigned_to, "lease_expires_at": case.lease_expires_at.isoformat()},
     )
     return case
 
@@ -264,14 +262,7 @@ def release(
     if client.role is not Role.admin and (client.user_id is None or holder != client.user_id):
         raise LeaseRequired(case, user_id=client.user_id, now=now)
     transition(session, case, S.queued, actor=client.actor, reason=reason or "released")
-    record(
-        session,
-        actor=client.actor,
-        action="case.release",
-        resource_type="case",
-        resource_id=case.id,
-        detail={"held_by": holder, "reason": reason},
-    )
+    record_case(session, client.actor, "case.release", case.id, {"held_by": holder, "reason": reason})
     return case
 
 
@@ -307,13 +298,12 @@ def assign(
     elif case.status is not S.in_review:
         raise IllegalMove(case.status, S.in_review)
     start_lease(case, user_id=target.id, now=now, duration=lease)
-    record(
+    record_case(
         session,
-        actor=client.actor,
-        action="case.assign",
-        resource_type="case",
-        resource_id=case.id,
-        detail={
+        client.actor,
+        "case.assign",
+        case.id,
+        {
             "user_id": target.id,
             "from": previous,
             "lease_expires_at": case.lease_expires_at.isoformat(),

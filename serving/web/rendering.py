@@ -86,14 +86,7 @@ def percent(share: float | None) -> str:
 
 
 TEMPLATES.env.filters.update(
-    duration=duration,
-    clock=clock,
-    iso=iso,
-    when=when,
-    day=day,
-    tier_class=tier_class,
-    humanize=humanize,
-    percent=percent,
+    {f.__name__: f for f in (duration, clock, iso, when, day, tier_class, humanize, percent)}
 )
 TEMPLATES.env.globals.update(countdown_text=countdown_text)
 

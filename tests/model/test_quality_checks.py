@@ -8,18 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from model.quality_checks import (
-    CHECK_NAMES,
-    CHECKS_VERSION,
-    IMPORTANCE,
-    INSTRUCTION_CENTRE,
-    INSTRUCTION_MOVE_CLOSER,
-    INSTRUCTIONS,
-    THRESHOLDS,
-    CheckResult,
-    QualityReport,
-    assess_quality,
-)
+from model.quality_checks import assess_quality
+from model.quality_checks import report as checks
 
 PHONE = (4032, 3024)  # original size of a 12 MP phone photo
 LIGHT_SKIN = (205, 160, 135)
@@ -110,15 +100,15 @@ def clean() -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def clean_report(clean) -> QualityReport:
+def clean_report(clean) -> checks.QualityReport:
     return assess_quality(clean, original_size=PHONE)
 
 
-def assert_fails_with(report: QualityReport, check: str, instruction: str | None = None) -> None:
+def assert_fails_with(report: checks.QualityReport, check: str, instruction: str | None = None) -> None:
     result = report.checks[check]
     assert not result.passed, (check, result, report)
     assert report.verdict == "retake"
-    text = instruction or INSTRUCTIONS[check]
+    text = instruction or checks.INSTRUCTIONS[check]
     assert result.instruction == text
     assert text in report.instructions
 
@@ -135,13 +125,13 @@ def test_clean_photo_is_accepted(clean_report):
 
 
 def test_report_shape(clean_report):
-    assert isinstance(CHECKS_VERSION, str) and CHECKS_VERSION
-    assert list(clean_report.checks) == list(CHECK_NAMES)
-    assert set(IMPORTANCE) == set(CHECK_NAMES)
+    assert isinstance(checks.CHECKS_VERSION, str) and checks.CHECKS_VERSION
+    assert list(clean_report.checks) == list(checks.CHECK_NAMES)
+    assert set(checks.IMPORTANCE) == set(checks.CHECK_NAMES)
     for name, result in clean_report.checks.items():
-        assert isinstance(result, CheckResult)
+        assert isinstance(result, checks.CheckResult)
         assert result.name == name
-        assert result.threshold == THRESHOLDS[name]
+        assert result.threshold == checks.THRESHOLDS[name]
         assert 0.0 <= result.score <= 1.0
         assert result.score == round(result.score, 3)
         assert result.passed == (result.score >= result.threshold)
@@ -163,7 +153,7 @@ def test_scores_do_not_depend_much_on_input_size():
     square = cv2.resize(big[:, 126:882], (512, 512), interpolation=cv2.INTER_AREA)
     reports = [assess_quality(im, original_size=PHONE) for im in (big, small, square)]
     assert [r.verdict for r in reports] == ["accept"] * 3
-    for name in CHECK_NAMES:
+    for name in checks.CHECK_NAMES:
         scores = [r.checks[name].score for r in reports[:2]]
         assert max(scores) - min(scores) <= 0.15, (name, scores)
 
@@ -182,7 +172,7 @@ def test_rejects_bad_input():
 def test_defocus_blur_fails_focus(clean):
     report = assess_quality(cv2.GaussianBlur(clean, (0, 0), 8), original_size=PHONE)
     assert_fails_with(report, "focus_blur")
-    assert report.instructions[0] == INSTRUCTIONS["focus_blur"]
+    assert report.instructions[0] == checks.INSTRUCTIONS["focus_blur"]
 
 
 def test_motion_blur_fails_motion(clean):
@@ -193,7 +183,7 @@ def test_motion_blur_fails_motion(clean):
 def test_dark_photo_fails_underexposure(clean):
     report = assess_quality((clean * 0.22).astype(np.uint8), original_size=PHONE)
     assert_fails_with(report, "underexposure")
-    assert report.instructions[0] == INSTRUCTIONS["underexposure"]
+    assert report.instructions[0] == checks.INSTRUCTIONS["underexposure"]
 
 
 def test_bright_photo_fails_overexposure(clean):
@@ -204,7 +194,7 @@ def test_bright_photo_fails_overexposure(clean):
 def test_glare_spots_fail_glare(clean):
     report = assess_quality(add_glare(clean), original_size=PHONE)
     assert_fails_with(report, "glare")
-    assert report.instructions[0] == INSTRUCTIONS["glare"]
+    assert report.instructions[0] == checks.INSTRUCTIONS["glare"]
 
 
 @pytest.mark.parametrize("gains", [(0.6, 0.9, 1.8), (0.65, 1.35, 0.65)], ids=["blue", "green"])
@@ -228,18 +218,18 @@ def test_normal_photo_sizes_pass_resolution(clean, size):
 
 def test_tiny_lesion_fails_framing_move_closer():
     report = assess_quality(skin_photo(axes=(0.035, 0.03)), original_size=PHONE)
-    assert_fails_with(report, "lesion_framing", INSTRUCTION_MOVE_CLOSER)
+    assert_fails_with(report, "lesion_framing", checks.INSTRUCTION_MOVE_CLOSER)
 
 
 def test_lesion_cut_by_frame_fails_framing_centre():
     report = assess_quality(skin_photo(centre=(0.97, 0.5), axes=(0.15, 0.15)), original_size=PHONE)
-    assert_fails_with(report, "lesion_framing", INSTRUCTION_CENTRE)
+    assert_fails_with(report, "lesion_framing", checks.INSTRUCTION_CENTRE)
 
 
 def test_no_skin_fails_skin_present():
     report = assess_quality(non_skin_scene(), original_size=PHONE)
     assert_fails_with(report, "skin_present")
-    assert report.instructions[0] == INSTRUCTIONS["skin_present"]
+    assert report.instructions[0] == checks.INSTRUCTIONS["skin_present"]
 
 
 def test_grey_frame_fails_skin_present():
@@ -275,7 +265,7 @@ def test_instructions_follow_importance_without_duplicates(clean):
     bad = (cv2.GaussianBlur(clean, (0, 0), 8) * 0.22).astype(np.uint8)
     bad = cv2.resize(bad, (200, 150), interpolation=cv2.INTER_AREA)
     report = assess_quality(bad, original_size=(200, 150))
-    failed = [n for n in IMPORTANCE if not report.checks[n].passed]
+    failed = [n for n in checks.IMPORTANCE if not report.checks[n].passed]
     assert len(failed) >= 3
     expected: list[str] = []
     for name in failed:
@@ -283,7 +273,7 @@ def test_instructions_follow_importance_without_duplicates(clean):
             expected.append(report.checks[name].instruction)
     assert report.instructions == expected
     assert len(set(report.instructions)) == len(report.instructions)
-    assert report.instructions[-1] == INSTRUCTIONS["resolution"]
+    assert report.instructions[-1] == checks.INSTRUCTIONS["resolution"]
 
 
 def test_overall_score_is_below_half_exactly_when_retake(clean, clean_report):

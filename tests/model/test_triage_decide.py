@@ -7,22 +7,16 @@ import math
 import pytest
 
 from model.questionnaire import Questionnaire
-from model.triage import (
-    EMERGENCY_ADVICE,
-    URGENT_ADVICE,
-    ModelUrgency,
-    Tier,
-    assess_urgency,
-    decide,
-    tier_for_score,
-)
-from model.triage.decision import RETAKE_REASON
-from model.triage.urgency import NO_RED_FLAGS_REASON
+from model.triage.decision import RETAKE_REASON, ModelUrgency, decide
+from model.triage.red_flags import EMERGENCY_ADVICE, URGENT_ADVICE
+from model.triage.tiers import Tier
+from model.triage.urgency import NO_RED_FLAGS_REASON, assess_urgency, tier_for_score
 
 E, U, P, R = Tier.EMERGENCY, Tier.URGENT, Tier.PRIORITY, Tier.ROUTINE
 
 
 def q(**answers: object) -> Questionnaire:
+    """A questionnaire answered as given (everything else unanswered)."""
     return Questionnaire(jurisdiction="US", **answers)
 
 

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 from click.testing import CliRunner
-from conftest import make_org
+from conftest import cli_runner, make_org
 from factories import dark_jpeg, good_jpeg
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -225,12 +225,7 @@ def test_webhook_settings_through_the_api(client, sessions, org):
 def test_webhook_and_worker_commands(tmp_path):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     env = {"DATABASE_URL": url}
-    runner = CliRunner()
-
-    def run(*args):
-        result = runner.invoke(main, list(args), env=env, catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        return result
+    run = cli_runner(env)
 
     run("orgs", "create", "--slug", "north-clinic")
     receiver = WebhookReceiver().start()
@@ -256,7 +251,9 @@ def test_webhook_and_worker_commands(tmp_path):
         engine.dispose()
     finally:
         receiver.stop()
-    bad = runner.invoke(main, ["orgs", "webhook", "--org", "north-clinic", "--url", "not a url"], env=env)
+    bad = CliRunner().invoke(
+        main, ["orgs", "webhook", "--org", "north-clinic", "--url", "not a url"], env=env
+    )
     assert bad.exit_code != 0 and "http" in bad.output
 
 

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 from click.testing import CliRunner
+from conftest import cli_runner
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -78,12 +79,7 @@ def test_me_users_and_deactivation_through_the_api(client, org):
 def test_cli_creates_a_dermatologist_whose_key_works(tmp_path):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     env = {"DATABASE_URL": url, "DERMATRIAGE_PHOTO_DIR": str(tmp_path / "photos")}
-    runner = CliRunner()
-
-    def run(*args):
-        result = runner.invoke(main, list(args), env=env, catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        return result
+    run = cli_runner(env)
 
     run("orgs", "create", "--slug", "sunrise-derm")
     made = run(
@@ -94,7 +90,7 @@ def test_cli_creates_a_dermatologist_whose_key_works(tmp_path):
     assert key.startswith("dtk_") and "\n" not in key
     listing = run("users", "list", "--org", "sunrise-derm").stdout
     assert "Dr. Ada" in listing and "US-CA US-NY" in listing and key not in listing
-    refused = runner.invoke(
+    refused = CliRunner().invoke(
         main, ["users", "create", "--org", "sunrise-derm", "--name", "X", "--role", "dermatologist"], env=env
     )
     assert refused.exit_code != 0 and "jurisdiction" in refused.output

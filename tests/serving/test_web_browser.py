@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-from conftest import make_org
+from conftest import make_org, service_settings
 from consults_support import QUESTIONNAIRE
 from factories import blurred_jpeg, good_jpeg
 from queue_cases import case_row, insert_cases
@@ -30,7 +30,6 @@ from serving.app import create_app
 from serving.audit import AuditEvent
 from serving.cases.models import Case
 from serving.db import make_engine, make_session_factory, transaction, utcnow
-from serving.settings import Settings
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "screenshots"
 LAPTOP = {"width": 1366, "height": 900}
@@ -71,15 +70,7 @@ def browser():
 @pytest.fixture
 def live(sqlite_url, tmp_path):
     """A live server on SQLite with an organization, a dermatologist with a password, and cases."""
-    settings = Settings(
-        environment="test",
-        database_url=sqlite_url,
-        photo_dir=tmp_path / "photos",
-        migrate_on_start=False,
-        urgency_model="none",
-        quality_model="none",
-        deliver_events=False,
-    )
+    settings = service_settings(sqlite_url, tmp_path / "photos")
     engine = make_engine(sqlite_url)
     sessions = make_session_factory(engine)
     org = make_org(sessions)

@@ -129,19 +129,13 @@ def test_model_maps_probability_to_tier_and_score_consistently():
 
 
 def test_served_model_in_the_intake_api(first_run, tmp_path, sessions, database_url):
-    from conftest import make_org
+    from conftest import make_org, service_settings
     from fastapi.testclient import TestClient
 
     from serving.app import create_app
-    from serving.settings import Settings
 
-    settings = Settings(
-        database_url=database_url,
-        photo_dir=tmp_path / "photos",
-        migrate_on_start=False,
-        urgency_model=str(first_run.onnx_path),
-        quality_model="none",  # this test is about the urgency model; the photo is synthetic
-    )
+    # this test is about the urgency model (the photo is synthetic: the classical checks judge it)
+    settings = service_settings(database_url, tmp_path / "photos", urgency_model=str(first_run.onnx_path))
     org = make_org(sessions)
     with TestClient(create_app(settings)) as client:
         r = client.post(

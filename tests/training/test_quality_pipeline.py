@@ -148,22 +148,14 @@ def _with_retake_threshold(run, folder, threshold: float):
 
 @pytest.mark.parametrize("threshold, status", [(0.0, "awaiting_retake"), (1.0 + 1e-9, "queued")])
 def test_intake_uses_the_configured_quality_model(run, tmp_path, sqlite_url, threshold, status):
-    from conftest import make_org
+    from conftest import make_org, service_settings
     from fastapi.testclient import TestClient
 
     from serving.app import create_app
     from serving.db import make_engine, make_session_factory
-    from serving.settings import Settings
 
     onnx = _with_retake_threshold(run, tmp_path / "model", threshold)
-    settings = Settings(
-        environment="test",
-        database_url=sqlite_url,
-        photo_dir=tmp_path / "photos",
-        migrate_on_start=False,
-        urgency_model="none",
-        quality_model=str(onnx),
-    )
+    settings = service_settings(sqlite_url, tmp_path / "photos", quality_model=str(onnx))
     org = make_org(make_session_factory(make_engine(sqlite_url)))
     with TestClient(create_app(settings)) as client:
         response = client.post(
