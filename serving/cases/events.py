@@ -53,28 +53,15 @@ def emit_after_triage(
     waiting for a usable photo or every photo just sent is unusable, with their instructions.
     """
     session.flush()  # the photos' ids
-    events = []
+    due: list[tuple[str, dict]] = []
     if case.status is CaseStatus.emergency and previous_status is not CaseStatus.emergency:
-        events.append(
-            emit(
-                session,
-                organization_id=case.organization_id,
-                event_type=CASE_EMERGENCY,
-                case_id=case.id,
-                payload=emergency_payload(case),
-            )
-        )
+        due.append((CASE_EMERGENCY, emergency_payload(case)))
     unusable = bool(new_photos) and not any(p.quality.usable for p in new_photos)
     if case.status is CaseStatus.awaiting_retake or unusable:
         # also when a case waiting for follow-up or asked-for photos gets only unusable ones: the
         # patient must hear at once that they need to take them again
-        events.append(
-            emit(
-                session,
-                organization_id=case.organization_id,
-                event_type=CASE_RETAKE_REQUIRED,
-                case_id=case.id,
-                payload=retake_payload(case, new_photos),
-            )
-        )
-    return events
+        due.append((CASE_RETAKE_REQUIRED, retake_payload(case, new_photos)))
+    return [
+        emit(session, organization_id=case.organization_id, event_type=kind, case_id=case.id, payload=payload)
+        for kind, payload in due
+    ]

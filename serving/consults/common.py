@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from serving.audit import record
@@ -71,6 +72,11 @@ def add_to_case(session: Session, row_type: type[R], case: Case, **values: Any) 
     session.add(row)
     session.flush()
     return row
+
+
+def rows_of(session: Session, row_type: type[R], case: Case, *order: Any) -> list[R]:
+    """The rows of ``row_type`` about ``case`` in ``order`` (oldest first)."""
+    return list(session.scalars(select(row_type).where(row_type.case_id == case.id).order_by(*order)))
 
 
 def authored(client: Client, now: datetime, *, by: str = "created_by") -> dict[str, Any]:

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from serving.auth import Client
 from serving.cases.models import Case
 from serving.cases.status import CaseStatus
 from serving.consults import diagnoses
-from serving.consults.common import acting_on, add_to_case, authored, move, record_action
+from serving.consults.common import acting_on, add_to_case, authored, move, record_action, rows_of
 from serving.consults.models import Diagnosis
 from serving.consults.schemas import DiagnosisIn
 from serving.errors import DomainError
@@ -78,11 +77,7 @@ def diagnose(session: Session, *, client: Client, case_id: str, data: DiagnosisI
 
 
 def history(session: Session, *, case: Case) -> list[Diagnosis]:
-    return list(
-        session.scalars(
-            select(Diagnosis).where(Diagnosis.case_id == case.id).order_by(Diagnosis.created_at, Diagnosis.id)
-        )
-    )
+    return rows_of(session, Diagnosis, case, Diagnosis.created_at, Diagnosis.id)
 
 
 def latest(session: Session, *, case: Case) -> Diagnosis | None:

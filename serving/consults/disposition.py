@@ -13,7 +13,7 @@ from serving.cases.models import Case, Photo
 from serving.cases.states import can_move
 from serving.cases.status import CaseStatus
 from serving.consults import follow_ups
-from serving.consults.common import acting_on, add_to_case, authored, move, record_action, sender_of
+from serving.consults.common import acting_on, add_to_case, authored, move, record_action, rows_of, sender_of
 from serving.consults.models import Disposition, Message
 from serving.consults.schemas import CloseIn, ReferralIn, RetakeRequestIn
 from serving.errors import DomainError
@@ -152,10 +152,4 @@ def close(session: Session, *, client: Client, case_id: str, data: CloseIn, now:
 
 
 def of_case(session: Session, *, case: Case) -> list[Disposition]:
-    return list(
-        session.scalars(
-            select(Disposition)
-            .where(Disposition.case_id == case.id)
-            .order_by(Disposition.created_at, Disposition.id)
-        )
-    )
+    return rows_of(session, Disposition, case, Disposition.created_at, Disposition.id)

@@ -14,7 +14,7 @@ from serving.auth import Client
 from serving.cases.models import Case
 from serving.cases.status import CaseStatus
 from serving.cases.visibility import visible_cases
-from serving.consults.common import acting_on, add_to_case, audit, move, record_action
+from serving.consults.common import acting_on, add_to_case, audit, move, record_action, rows_of
 from serving.consults.models import FollowUp
 from serving.consults.schemas import FollowUpIn
 from serving.errors import DomainError
@@ -102,11 +102,7 @@ def cancel_open(session: Session, *, case: Case) -> None:
 
 
 def of_case(session: Session, *, case: Case) -> list[FollowUp]:
-    return list(
-        session.scalars(
-            select(FollowUp).where(FollowUp.case_id == case.id).order_by(FollowUp.created_at, FollowUp.id)
-        )
-    )
+    return rows_of(session, FollowUp, case, FollowUp.created_at, FollowUp.id)
 
 
 def overdue(session: Session, *, client: Client, now: datetime, limit: int = 200) -> list[FollowUp]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from serving.auth import Client
@@ -13,7 +12,7 @@ from serving.cases.models import Case
 from serving.cases.status import CaseStatus
 from serving.consults import diagnosis as diagnosis_service
 from serving.consults import formulary
-from serving.consults.common import acting_on, add_to_case, authored, record_action
+from serving.consults.common import acting_on, add_to_case, authored, record_action, rows_of
 from serving.consults.models import Prescription
 from serving.consults.schemas import PrescriptionIn
 from serving.errors import DomainError
@@ -119,10 +118,4 @@ def prescribe(session: Session, *, client: Client, case_id: str, data: Prescript
 
 
 def of_case(session: Session, *, case: Case) -> list[Prescription]:
-    return list(
-        session.scalars(
-            select(Prescription)
-            .where(Prescription.case_id == case.id)
-            .order_by(Prescription.created_at, Prescription.id)
-        )
-    )
+    return rows_of(session, Prescription, case, Prescription.created_at, Prescription.id)

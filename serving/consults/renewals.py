@@ -18,7 +18,7 @@ from model.triage.tiers import Tier
 from serving.auth import Client
 from serving.cases.models import Case
 from serving.cases.visibility import visible_cases
-from serving.consults.common import add_to_case, audit, authored
+from serving.consults.common import add_to_case, audit, authored, rows_of
 from serving.consults.models import Prescription, RenewalRequest
 from serving.consults.prescriptions import prescription_event
 from serving.consults.schemas import RenewalDecisionIn, RenewalRequestIn
@@ -250,13 +250,7 @@ def decide(session: Session, *, client: Client, request_id: str, data: RenewalDe
 
 
 def of_case(session: Session, *, case: Case) -> list[RenewalRequest]:
-    return list(
-        session.scalars(
-            select(RenewalRequest)
-            .where(RenewalRequest.case_id == case.id)
-            .order_by(RenewalRequest.requested_at, RenewalRequest.id)
-        )
-    )
+    return rows_of(session, RenewalRequest, case, RenewalRequest.requested_at, RenewalRequest.id)
 
 
 def pending_for(session: Session, *, client: Client, limit: int = 100) -> list[RenewalRequest]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -116,6 +117,27 @@ def require_lease(session: Session, *, case: Case, client: Client, now: datetime
         raise LeaseRequired(case, user_id=client.user_id, now=now)
 
 
+def record_queue_read(
+    session: Session,
+    client: Client,
+    items: list[Case],
+    emergency: list[Case],
+    in_review: list[Case],
+    **page: Any,
+) -> None:
+    """The audit row of a look at the queue: every case listed, and which page (``page``)."""
+    listed = {"cases": items, "emergency": emergency, "in_review": in_review}
+    detail = {name: [c.id for c in cases] for name, cases in listed.items()}
+    record(
+        session,
+        actor=client.actor,
+        action="queue.read",
+        resource_type="queue",
+        resource_id=None,
+        detail=detail | page,
+    )
+
+
 def side_lists(session: Session, client: Client) -> tuple[list[Case], list[Case]]:
     """The emergency cases and the cases in review the caller may see, in queue order."""
     emergency, in_review = (
@@ -154,19 +176,7 @@ def list_queue(
     in_review: list[Case] = []
     if not cursor:
         emergency, in_review = side_lists(session, client)
-    record(
-        session,
-        actor=client.actor,
-        action="queue.read",
-        resource_type="queue",
-        resource_id=None,
-        detail={
-            "cases": [c.id for c in items],
-            "emergency": [c.id for c in emergency],
-            "in_review": [c.id for c in in_review],
-            "page": "next" if cursor else "first",
-        },
-    )
+    record_queue_read(session, client, items, emergency, in_review, page="next" if cursor else "first")
     next_cursor = encode_cursor(items[-1]) if more and items else None
     return QueuePage(
         as_of=now, items=items, next_cursor=next_cursor, emergency=emergency, in_review=in_review

@@ -25,7 +25,7 @@ from serving.people.models import User
 from serving.queue.expiry import sweep_expired_leases
 from serving.queue.order import QUEUE_ORDER
 from serving.queue.schemas import QueueItemOut, queue_item
-from serving.queue.service import SIDE_LIST_LIMIT, list_queue, side_lists
+from serving.queue.service import SIDE_LIST_LIMIT, list_queue, record_queue_read, side_lists
 
 PAGE_SIZE = 25
 TIERS = tuple(t for t in Tier.by_severity() if t is not Tier.EMERGENCY)
@@ -72,20 +72,7 @@ def _tier_page(session: Session, client: Client, *, tier: Tier, page: int, now: 
     )
     side = side_lists(session, client) if page == 0 else ([], [])
     items = rows[:PAGE_SIZE]
-    record(
-        session,
-        actor=client.actor,
-        action="queue.read",
-        resource_type="queue",
-        resource_id=None,
-        detail={
-            "cases": [c.id for c in items],
-            "emergency": [c.id for c in side[0]],
-            "in_review": [c.id for c in side[1]],
-            "tier": tier.value,
-            "page": page,
-        },
-    )
+    record_queue_read(session, client, items, side[0], side[1], tier=tier.value, page=page)
     return items, side[0], side[1], len(rows) > PAGE_SIZE
 
 

@@ -7,25 +7,14 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
+from serving.migrations.schema import TS, create_indexes, fk, id_column
+
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
-
-TS = sa.DateTime(timezone=True)
-
-
-def _id() -> sa.Column:
-    return sa.Column("id", sa.String(36), primary_key=True)
 
 
 def _org_fk(table: str) -> sa.Column:
-    return sa.Column(
-        "organization_id",
-        sa.String(36),
-        sa.ForeignKey("organizations.id", name=f"fk_{table}_organization_id_organizations"),
-        nullable=False,
-    )
+    return fk(table, "organization_id", "organizations")
 
 
 # The audit log is append-only: the database itself refuses UPDATE and DELETE.
@@ -49,7 +38,7 @@ _SQLITE_AUDIT_GUARD = [
 def upgrade() -> None:
     op.create_table(
         "organizations",
-        _id(),
+        id_column(),
         sa.Column("slug", sa.String(64), nullable=False),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("sla_hours", sa.JSON(), nullable=True),
@@ -58,7 +47,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "api_keys",
-        _id(),
+        id_column(),
         _org_fk("api_keys"),
         sa.Column("role", sa.String(32), nullable=False),
         sa.Column("label", sa.String(200), nullable=False),
@@ -72,7 +61,7 @@ def upgrade() -> None:
 
     op.create_table(
         "cases",
-        _id(),
+        id_column(),
         _org_fk("cases"),
         sa.Column("status", sa.String(32), nullable=False),
         sa.Column("jurisdiction", sa.String(16), nullable=False),
@@ -98,27 +87,15 @@ def upgrade() -> None:
         sa.Column("key", sa.String(255), nullable=False),
         sa.Column("operation", sa.String(64), nullable=False),
         sa.Column("fingerprint", sa.String(64), nullable=False),
-        sa.Column(
-            "case_id",
-            sa.String(36),
-            sa.ForeignKey(
-                "cases.id", name="fk_idempotency_keys_case_id_cases", deferrable=True, initially="DEFERRED"
-            ),
-            nullable=False,
-        ),
+        fk("idempotency_keys", "case_id", "cases", deferrable=True, initially="DEFERRED"),
         sa.Column("created_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("organization_id", "key", name="pk_idempotency_keys"),
     )
 
     op.create_table(
         "photos",
-        _id(),
-        sa.Column(
-            "case_id",
-            sa.String(36),
-            sa.ForeignKey("cases.id", name="fk_photos_case_id_cases"),
-            nullable=False,
-        ),
+        id_column(),
+        fk("photos", "case_id", "cases"),
         _org_fk("photos"),
         sa.Column("batch", sa.Integer(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
@@ -135,8 +112,7 @@ def upgrade() -> None:
         sa.Column("quality_score", sa.Float(), nullable=False),
         sa.Column("quality", sa.JSON(), nullable=False),
     )
-    for column in ("case_id", "organization_id", "sha256", "storage_key", "thumbnail_key"):
-        op.create_index(f"ix_photos_{column}", "photos", [column])
+    create_indexes("photos", "case_id", "organization_id", "sha256", "storage_key", "thumbnail_key")
 
     op.create_table(
         "audit_events",
@@ -153,8 +129,7 @@ def upgrade() -> None:
         sa.Column("request_id", sa.String(64), nullable=True),
         sa.Column("detail", sa.JSON(), nullable=True),
     )
-    for column in ("at", "organization_id", "resource_id"):
-        op.create_index(f"ix_audit_events_{column}", "audit_events", [column])
+    create_indexes("audit_events", "at", "organization_id", "resource_id")
     if op.get_context().dialect.name == "postgresql":
         op.execute(_PG_AUDIT_GUARD)
     else:

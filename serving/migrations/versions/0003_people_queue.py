@@ -7,24 +7,17 @@ Revises: 0002
 import sqlalchemy as sa
 from alembic import op
 
+from serving.migrations.schema import TS, fk, id_column
+
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
-
-TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
     op.create_table(
         "users",
-        sa.Column("id", sa.String(36), primary_key=True),
-        sa.Column(
-            "organization_id",
-            sa.String(36),
-            sa.ForeignKey("organizations.id", name="fk_users_organization_id_organizations"),
-            nullable=False,
-        ),
+        id_column(),
+        fk("users", "organization_id", "organizations"),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("role", sa.String(32), nullable=False),
         sa.Column("jurisdictions", sa.JSON(), nullable=False),

@@ -7,12 +7,11 @@ Revises: 0002
 import sqlalchemy as sa
 from alembic import op
 
+from serving.migrations.schema import TS, fk
+
 revision = "0004"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
-TS = sa.DateTime(timezone=True)
 SEQUENCE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
@@ -25,12 +24,7 @@ def upgrade() -> None:
         "outbox_events",
         sa.Column("sequence", SEQUENCE, primary_key=True, autoincrement=True),
         sa.Column("id", sa.String(36), nullable=False),
-        sa.Column(
-            "organization_id",
-            sa.String(36),
-            sa.ForeignKey("organizations.id", name="fk_outbox_events_organization_id_organizations"),
-            nullable=False,
-        ),
+        fk("outbox_events", "organization_id", "organizations"),
         sa.Column("event_type", sa.String(64), nullable=False),
         sa.Column("case_id", sa.String(36), nullable=True),
         sa.Column("payload", sa.JSON(), nullable=False),

@@ -8,41 +8,21 @@ Revises: 0003, 0004
 import sqlalchemy as sa
 from alembic import op
 
+from serving.migrations.schema import TS, create_indexes, fk, id_column
+
 revision = "0005"
 down_revision = ("0003", "0004")
-branch_labels = None
-depends_on = None
-
-TS = sa.DateTime(timezone=True)
-
-
-def _id() -> sa.Column:
-    return sa.Column("id", sa.String(36), primary_key=True)
-
-
-def _fk(table: str, column: str, target: str, *, nullable: bool = False) -> sa.Column:
-    return sa.Column(
-        column,
-        sa.String(36),
-        sa.ForeignKey(f"{target}.id", name=f"fk_{table}_{column}_{target}"),
-        nullable=nullable,
-    )
 
 
 def _owned(table: str) -> list[sa.Column]:
     """organization_id and case_id, both indexed."""
-    return [_fk(table, "organization_id", "organizations"), _fk(table, "case_id", "cases")]
-
-
-def _index(table: str, *columns: str) -> None:
-    for column in columns:
-        op.create_index(f"ix_{table}_{column}", table, [column])
+    return [fk(table, "organization_id", "organizations"), fk(table, "case_id", "cases")]
 
 
 def upgrade() -> None:
     op.create_table(
         "diagnoses",
-        _id(),
+        id_column(),
         *_owned("diagnoses"),
         sa.Column("icd10_code", sa.String(16), nullable=False),
         sa.Column("icd10_title", sa.String(200), nullable=False),
@@ -51,16 +31,16 @@ def upgrade() -> None:
         sa.Column("assessment", sa.Text(), nullable=False),
         sa.Column("patient_plan", sa.Text(), nullable=False),
         sa.Column("created_at", TS, nullable=False),
-        _fk("diagnoses", "created_by_user_id", "users", nullable=True),
+        fk("diagnoses", "created_by_user_id", "users", nullable=True),
         sa.Column("created_by_key_id", sa.String(36), nullable=True),
     )
-    _index("diagnoses", "organization_id", "case_id")
+    create_indexes("diagnoses", "organization_id", "case_id")
 
     op.create_table(
         "prescriptions",
-        _id(),
+        id_column(),
         *_owned("prescriptions"),
-        _fk("prescriptions", "diagnosis_id", "diagnoses"),
+        fk("prescriptions", "diagnosis_id", "diagnoses"),
         sa.Column("rxcui", sa.String(16), nullable=False),
         sa.Column("medication", sa.String(200), nullable=False),
         sa.Column("strength", sa.String(64), nullable=False),
@@ -70,19 +50,19 @@ def upgrade() -> None:
         sa.Column("quantity_unit", sa.String(32), nullable=False),
         sa.Column("refills", sa.Integer(), nullable=False),
         sa.Column("pharmacy_note", sa.Text(), nullable=True),
-        _fk("prescriptions", "renews_id", "prescriptions", nullable=True),
+        fk("prescriptions", "renews_id", "prescriptions", nullable=True),
         sa.Column("created_at", TS, nullable=False),
-        _fk("prescriptions", "prescribed_by_user_id", "users", nullable=True),
+        fk("prescriptions", "prescribed_by_user_id", "users", nullable=True),
         sa.Column("prescribed_by_key_id", sa.String(36), nullable=True),
     )
-    _index("prescriptions", "organization_id", "case_id", "renews_id")
+    create_indexes("prescriptions", "organization_id", "case_id", "renews_id")
 
     op.create_table(
         "renewal_requests",
-        _id(),
-        _fk("renewal_requests", "organization_id", "organizations"),
-        _fk("renewal_requests", "case_id", "cases"),
-        _fk("renewal_requests", "prescription_id", "prescriptions"),
+        id_column(),
+        fk("renewal_requests", "organization_id", "organizations"),
+        fk("renewal_requests", "case_id", "cases"),
+        fk("renewal_requests", "prescription_id", "prescriptions"),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("patient_note", sa.Text(), nullable=True),
         sa.Column("requested_at", TS, nullable=False),
@@ -90,51 +70,51 @@ def upgrade() -> None:
         sa.Column("idempotency_key", sa.String(255), nullable=True),
         sa.Column("fingerprint", sa.String(64), nullable=True),
         sa.Column("decided_at", TS, nullable=True),
-        _fk("renewal_requests", "decided_by_user_id", "users", nullable=True),
+        fk("renewal_requests", "decided_by_user_id", "users", nullable=True),
         sa.Column("decision_reason", sa.Text(), nullable=True),
-        _fk("renewal_requests", "new_prescription_id", "prescriptions", nullable=True),
+        fk("renewal_requests", "new_prescription_id", "prescriptions", nullable=True),
         sa.UniqueConstraint("organization_id", "idempotency_key", name="uq_renewal_requests_org_key"),
     )
-    _index("renewal_requests", "case_id", "prescription_id")
+    create_indexes("renewal_requests", "case_id", "prescription_id")
     op.create_index(
         "ix_renewal_requests_org_status_due", "renewal_requests", ["organization_id", "status", "due_at"]
     )
 
     op.create_table(
         "follow_ups",
-        _id(),
+        id_column(),
         *_owned("follow_ups"),
         sa.Column("due_at", TS, nullable=False),
         sa.Column("instructions", sa.Text(), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("created_at", TS, nullable=False),
-        _fk("follow_ups", "created_by_user_id", "users", nullable=True),
+        fk("follow_ups", "created_by_user_id", "users", nullable=True),
         sa.Column("received_at", TS, nullable=True),
         sa.Column("received_batch", sa.Integer(), nullable=True),
         sa.Column("due_notified_at", TS, nullable=True),
     )
-    _index("follow_ups", "organization_id", "case_id")
+    create_indexes("follow_ups", "organization_id", "case_id")
     op.create_index("ix_follow_ups_status_due", "follow_ups", ["status", "due_at"])
 
     op.create_table(
         "messages",
-        _id(),
+        id_column(),
         *_owned("messages"),
         sa.Column("sender", sa.String(16), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("detail", sa.JSON(), nullable=True),
         sa.Column("created_at", TS, nullable=False),
-        _fk("messages", "sender_user_id", "users", nullable=True),
+        fk("messages", "sender_user_id", "users", nullable=True),
         sa.Column("sender_key_id", sa.String(36), nullable=True),
     )
-    _index("messages", "organization_id", "case_id")
+    create_indexes("messages", "organization_id", "case_id")
 
     op.create_table(
         "message_attachments",
-        _id(),
-        _fk("message_attachments", "message_id", "messages"),
-        _fk("message_attachments", "organization_id", "organizations"),
+        id_column(),
+        fk("message_attachments", "message_id", "messages"),
+        fk("message_attachments", "organization_id", "organizations"),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("storage_key", sa.String(200), nullable=False),
         sa.Column("thumbnail_key", sa.String(200), nullable=False),
@@ -145,11 +125,11 @@ def upgrade() -> None:
         sa.Column("size_bytes", sa.Integer(), nullable=False),
         sa.Column("created_at", TS, nullable=False),
     )
-    _index("message_attachments", "message_id", "organization_id", "storage_key", "thumbnail_key")
+    create_indexes("message_attachments", "message_id", "organization_id", "storage_key", "thumbnail_key")
 
     op.create_table(
         "dispositions",
-        _id(),
+        id_column(),
         *_owned("dispositions"),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
@@ -157,10 +137,10 @@ def upgrade() -> None:
         sa.Column("specialty", sa.String(100), nullable=True),
         sa.Column("instructions", sa.Text(), nullable=True),
         sa.Column("created_at", TS, nullable=False),
-        _fk("dispositions", "created_by_user_id", "users", nullable=True),
+        fk("dispositions", "created_by_user_id", "users", nullable=True),
         sa.Column("created_by_key_id", sa.String(36), nullable=True),
     )
-    _index("dispositions", "organization_id", "case_id")
+    create_indexes("dispositions", "organization_id", "case_id")
 
 
 def downgrade() -> None:

@@ -8,25 +8,17 @@ Revises: 0005
 import sqlalchemy as sa
 from alembic import op
 
+from serving.migrations.schema import TS, fk, id_column
+
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
-
-TS = sa.DateTime(timezone=True)
-
-
-def _fk(table: str, column: str, target: str, **kwargs) -> sa.Column:
-    return sa.Column(
-        column, sa.String(36), sa.ForeignKey(f"{target}.id", name=f"fk_{table}_{column}_{target}"), **kwargs
-    )
 
 
 def upgrade() -> None:
     op.create_table(
         "user_credentials",
-        _fk("user_credentials", "user_id", "users", primary_key=True),
-        _fk("user_credentials", "organization_id", "organizations", nullable=False),
+        fk("user_credentials", "user_id", "users", primary_key=True),
+        fk("user_credentials", "organization_id", "organizations"),
         sa.Column("login", sa.String(100), nullable=False),
         sa.Column("password_hash", sa.String(255), nullable=False),
         sa.Column("password_set_at", TS, nullable=False),
@@ -36,11 +28,11 @@ def upgrade() -> None:
 
     op.create_table(
         "web_sessions",
-        sa.Column("id", sa.String(36), primary_key=True),
+        id_column(),
         sa.Column("token_hash", sa.String(64), nullable=False),
         sa.Column("csrf_token", sa.String(64), nullable=False),
-        _fk("web_sessions", "user_id", "users", nullable=False),
-        _fk("web_sessions", "organization_id", "organizations", nullable=False),
+        fk("web_sessions", "user_id", "users"),
+        fk("web_sessions", "organization_id", "organizations"),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("last_seen_at", TS, nullable=False),
         sa.Column("expires_at", TS, nullable=False),
