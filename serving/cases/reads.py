@@ -45,24 +45,13 @@ def _audited(
     find: Callable[[Session], T | None],
 ) -> T:
     """Look something up and audit the attempt; a miss is audited (committed) before it is raised."""
+    entry = {"actor": client.actor, "action": action, "resource_type": missing.resource_type}
     with transaction(sessions) as session:
         found = find(session)
         if found is not None:
-            record(
-                session,
-                actor=client.actor,
-                action=action,
-                resource_type=missing.resource_type,
-                resource_id=found.id,
-            )
+            record(session, **entry, resource_id=found.id)
     if found is None:
-        record_refused_lookup(
-            sessions,
-            actor=client.actor,
-            action=action,
-            resource_type=missing.resource_type,
-            resource_id=missing.ident,
-        )
+        record_refused_lookup(sessions, **entry, resource_id=missing.ident)
         raise missing
     return found
 

@@ -25,10 +25,10 @@ R = TypeVar("R")
 
 def acting_on(
     session: Session,
-    *,
     client: Client,
     case_id: str,
     now: datetime,
+    *,
     allowed: Iterable[CaseStatus],
     action: str,
 ) -> Case:
@@ -46,23 +46,9 @@ def move(session: Session, case: Case, target: CaseStatus, *, client: Client, re
     transition(session, case, target, actor=client.actor, reason=reason)
 
 
-def audit(
-    session: Session,
-    *,
-    client: Client,
-    action: str,
-    resource_type: str,
-    resource_id: str | None,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    record(
-        session,
-        actor=client.actor,
-        action=action,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        detail=detail,
-    )
+def audit(session: Session, *, client: Client, **entry: Any) -> None:
+    """An audit row of the caller's (``entry``: action, resource_type, resource_id, detail)."""
+    record(session, actor=client.actor, **entry)
 
 
 def add_to_case(session: Session, row_type: type[R], case: Case, **values: Any) -> R:

@@ -37,14 +37,7 @@ def catalogue_entry(code: str) -> diagnoses.DiagnosisCode:
 
 def diagnose(session: Session, *, client: Client, case_id: str, data: DiagnosisIn, now: datetime):
     """Record a diagnosis; a case in review becomes ``diagnosed``. Returns (case, diagnosis)."""
-    case = acting_on(
-        session,
-        client=client,
-        case_id=case_id,
-        now=now,
-        allowed=(S.in_review, S.diagnosed),
-        action="be diagnosed",
-    )
+    case = acting_on(session, client, case_id, now, allowed=(S.in_review, S.diagnosed), action="be diagnosed")
     entry = catalogue_entry(data.code)
     diagnosis = add_to_case(
         session,

@@ -25,14 +25,7 @@ S = CaseStatus
 def request_retake(session: Session, *, client: Client, case_id: str, data: RetakeRequestIn, now: datetime):
     """Ask the patient for new photos: the case waits in ``awaiting_patient`` until they arrive (through
     POST /v1/cases/{id}/photos) and then returns to the queue. Returns (case, message)."""
-    case = acting_on(
-        session,
-        client=client,
-        case_id=case_id,
-        now=now,
-        allowed=(S.in_review,),
-        action="get a retake request",
-    )
+    case = acting_on(session, client, case_id, now, allowed=(S.in_review,), action="get a retake request")
     photo_ids = list(dict.fromkeys(data.photo_ids))
     if photo_ids:
         known = set(
@@ -92,12 +85,7 @@ def _disposition(
 def refer(session: Session, *, client: Client, case_id: str, data: ReferralIn, now: datetime):
     """The patient is to be seen in person. Returns (case, disposition)."""
     case = acting_on(
-        session,
-        client=client,
-        case_id=case_id,
-        now=now,
-        allowed=_can_reach(S.referred_in_person),
-        action="be referred",
+        session, client, case_id, now, allowed=_can_reach(S.referred_in_person), action="be referred"
     )
     row = _disposition(
         session,
@@ -134,9 +122,7 @@ def refer(session: Session, *, client: Client, case_id: str, data: ReferralIn, n
 
 def close(session: Session, *, client: Client, case_id: str, data: CloseIn, now: datetime):
     """Close the case for good. Returns (case, disposition)."""
-    case = acting_on(
-        session, client=client, case_id=case_id, now=now, allowed=_can_reach(S.closed), action="be closed"
-    )
+    case = acting_on(session, client, case_id, now, allowed=_can_reach(S.closed), action="be closed")
     row = _disposition(session, client=client, case=case, kind="closure", now=now, reason=data.reason)
     follow_ups.cancel_open(session, case=case)
     move(session, case, S.closed, client=client, reason="closed")

@@ -29,9 +29,7 @@ MAX_AHEAD = timedelta(days=730)
 
 def schedule(session: Session, *, client: Client, case_id: str, data: FollowUpIn, now: datetime):
     """A diagnosed case waits for follow-up photos by ``due_at``. Returns (case, follow-up)."""
-    case = acting_on(
-        session, client=client, case_id=case_id, now=now, allowed=(S.diagnosed,), action="get a follow-up"
-    )
+    case = acting_on(session, client, case_id, now, allowed=(S.diagnosed,), action="get a follow-up")
     if data.due_at <= now:
         raise DomainError(
             422,

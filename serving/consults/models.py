@@ -21,14 +21,19 @@ def _org_fk() -> Mapped[str]:
     return mapped_column(ForeignKey("organizations.id"), index=True)
 
 
-class Diagnosis(Base):
-    """One coded diagnosis of a case. A later one (confirmed or revised at follow-up) is a new row."""
-
-    __tablename__ = "diagnoses"
+class _OfCase:
+    """A row about one case of one organization (both indexed)."""
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     organization_id: Mapped[str] = _org_fk()
     case_id: Mapped[str] = _case_fk()
+
+
+class Diagnosis(_OfCase, Base):
+    """One coded diagnosis of a case. A later one (confirmed or revised at follow-up) is a new row."""
+
+    __tablename__ = "diagnoses"
+
     icd10_code: Mapped[str] = mapped_column(String(16))
     icd10_title: Mapped[str] = mapped_column(String(200))
     #: "provisional" | "confirmed" | "revised"
@@ -41,12 +46,9 @@ class Diagnosis(Base):
     created_by_key_id: Mapped[str | None] = mapped_column(String(36), default=None)
 
 
-class Prescription(Base):
+class Prescription(_OfCase, Base):
     __tablename__ = "prescriptions"
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    organization_id: Mapped[str] = _org_fk()
-    case_id: Mapped[str] = _case_fk()
     #: the case's diagnosis the medication was prescribed for (the latest one when it was written)
     diagnosis_id: Mapped[str] = mapped_column(ForeignKey("diagnoses.id"))
     rxcui: Mapped[str] = mapped_column(String(16))
@@ -92,13 +94,10 @@ class RenewalRequest(Base):
     new_prescription_id: Mapped[str | None] = mapped_column(ForeignKey("prescriptions.id"), default=None)
 
 
-class FollowUp(Base):
+class FollowUp(_OfCase, Base):
     __tablename__ = "follow_ups"
     __table_args__ = (Index("ix_follow_ups_status_due", "status", "due_at"),)
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    organization_id: Mapped[str] = _org_fk()
-    case_id: Mapped[str] = _case_fk()
     due_at: Mapped[datetime] = mapped_column(UtcDateTime)
     instructions: Mapped[str] = mapped_column(Text)
     #: "scheduled" | "received" (photos came) | "cancelled" (case referred or closed first)
@@ -112,14 +111,11 @@ class FollowUp(Base):
     due_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
 
 
-class Message(Base):
+class Message(_OfCase, Base):
     """One entry of the thread between dermatologist and patient (the patient writes through intake)."""
 
     __tablename__ = "messages"
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    organization_id: Mapped[str] = _org_fk()
-    case_id: Mapped[str] = _case_fk()
     #: "dermatologist" | "patient" | "admin"
     sender: Mapped[str] = mapped_column(String(16))
     #: "message" | "question" | "retake_request"
@@ -155,14 +151,11 @@ class MessageAttachment(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
-class Disposition(Base):
+class Disposition(_OfCase, Base):
     """How a case left the online consult: referred to be seen in person, or closed."""
 
     __tablename__ = "dispositions"
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    organization_id: Mapped[str] = _org_fk()
-    case_id: Mapped[str] = _case_fk()
     #: "referral" | "closure"
     kind: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text)

@@ -76,12 +76,7 @@ def prescribe(session: Session, *, client: Client, case_id: str, data: Prescript
     """Write a prescription on a diagnosed case (or one back in review that was diagnosed before).
     Returns (case, prescription)."""
     case = acting_on(
-        session,
-        client=client,
-        case_id=case_id,
-        now=now,
-        allowed=(S.in_review, S.diagnosed),
-        action="get a prescription",
+        session, client, case_id, now, allowed=(S.in_review, S.diagnosed), action="get a prescription"
     )
     current = diagnosis_service.latest(session, case=case)
     if current is None:

@@ -46,6 +46,19 @@ RENEWED_AS_BEFORE = (
 RENEWAL_TIER = Tier.ROUTINE
 
 
+def _audit(
+    session: Session, client: Client, action: str, request_id: str | None, detail: dict | None = None
+) -> None:
+    audit(
+        session,
+        client=client,
+        action=action,
+        resource_type="renewal_request",
+        resource_id=request_id,
+        detail=detail,
+    )
+
+
 def _prescription(session: Session, *, client: Client, prescription_id: str) -> Prescription:
     found = session.scalar(
         select(Prescription).where(
@@ -106,13 +119,7 @@ def request_renewal(
             data=data,
         )
         if earlier is not None:
-            audit(
-                session,
-                client=client,
-                action="consult.renewal.request.replay",
-                resource_type="renewal_request",
-                resource_id=earlier.id,
-            )
+            _audit(session, client, "consult.renewal.request.replay", earlier.id)
             return earlier, False
     prescription = _prescription(session, client=client, prescription_id=prescription_id)
     session.scalar(select(Case.id).where(Case.id == prescription.case_id).with_for_update())  # one at a time
@@ -142,13 +149,12 @@ def request_renewal(
     )
     session.add(request)
     session.flush()
-    audit(
+    _audit(
         session,
-        client=client,
-        action="consult.renewal.request",
-        resource_type="renewal_request",
-        resource_id=request.id,
-        detail={"prescription_id": prescription.id, "case_id": prescription.case_id},
+        client,
+        "consult.renewal.request",
+        request.id,
+        {"prescription_id": prescription.id, "case_id": prescription.case_id},
     )
     return request, True
 
@@ -225,13 +231,12 @@ def decide(session: Session, *, client: Client, request_id: str, data: RenewalDe
     request.decided_by_user_id = client.user_id
     request.decision_reason = data.reason
     request.new_prescription_id = renewed.id if renewed is not None else None
-    audit(
+    _audit(
         session,
-        client=client,
-        action="consult.renewal.decide",
-        resource_type="renewal_request",
-        resource_id=request.id,
-        detail={"decision": request.status, "new_prescription_id": request.new_prescription_id},
+        client,
+        "consult.renewal.decide",
+        request.id,
+        {"decision": request.status, "new_prescription_id": request.new_prescription_id},
     )
     emit(
         session,
@@ -263,12 +268,5 @@ def pending_for(session: Session, *, client: Client, limit: int = 100) -> list[R
         .limit(limit)
     )
     found = list(session.scalars(query))
-    audit(
-        session,
-        client=client,
-        action="consult.renewals.read",
-        resource_type="renewal_request",
-        resource_id=None,
-        detail={"renewal_requests": [r.id for r in found]},
-    )
+    _audit(session, client, "consult.renewals.read", None, {"renewal_requests": [r.id for r in found]})
     return found
