@@ -6,11 +6,15 @@ serving install's ``dermatriage`` still starts without them."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
+
+#: each training pipeline's config class (in its ``config`` module)
+CONFIG_CLASS = {"training.urgency": "TrainConfig", "training.quality": "QualityTrainConfig"}
 
 
 def _need_training_extra(exc: ImportError) -> click.ClickException:
@@ -35,18 +39,27 @@ def _config_and_overrides(default: str) -> Callable[[Callable[..., Any]], Callab
     return decorate
 
 
+def _lazy(spec: str) -> Any:
+    """``"package.module:name"`` -> that object, imported only now (torch and mlflow load only when a
+    command that needs them runs)."""
+    module, _, name = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ImportError as exc:
+        raise _need_training_extra(exc) from exc
+
+
 def _train(
-    pipeline: Callable[[], tuple[Any, Callable[[Any], Any]]],
+    pipeline: str,
     config_path: Path,
     overrides: tuple[str, ...],
     figures: Callable[[dict[str, float]], list[str]],
 ) -> Any:
     """Load the config, train, echo the run and its ``figures(metrics)``; returns the run's result.
-    ``pipeline`` imports the pipeline's (config class, train function)."""
-    try:
-        config_class, run_training = pipeline()
-    except ImportError as exc:
-        raise _need_training_extra(exc) from exc
+    ``pipeline``: the package whose ``config`` module names its config class and whose ``train``
+    module has ``train(config)``."""
+    config_class = _lazy(f"{pipeline}.config:{CONFIG_CLASS[pipeline]}")
+    run_training = _lazy(f"{pipeline}.train:train")
     cfg = config_class.load(config_path, overrides)
     result = run_training(cfg)
     click.echo(f"run {result.run_id}, registered as {cfg.registered_model} version {result.model_version}")
@@ -103,13 +116,6 @@ def train() -> None:
 def train_urgency(config_path: Path, overrides: tuple[str, ...]) -> None:
     """Train the urgency model. OVERRIDES are key=value pairs, e.g. epochs=5 network.fusion=metablock."""
 
-    def pipeline() -> tuple[Any, Callable[[Any], Any]]:
-        # lazy, for start-up cost: torch and mlflow load only when this command runs
-        from training.urgency.config import TrainConfig
-        from training.urgency.train import train as run_training
-
-        return TrainConfig, run_training
-
     def figures(m: dict[str, float]) -> list[str]:
         keys = (
             "test_malignancy_auc",
@@ -124,7 +130,7 @@ def train_urgency(config_path: Path, overrides: tuple[str, ...]) -> None:
             if key in m
         ]
 
-    _train(pipeline, config_path, overrides, figures)
+    _train("training.urgency", config_path, overrides, figures)
 
 
 @train.command("quality")
@@ -132,20 +138,13 @@ def train_urgency(config_path: Path, overrides: tuple[str, ...]) -> None:
 def train_quality(config_path: Path, overrides: tuple[str, ...]) -> None:
     """Train the image-quality model on degraded photos of train patients. OVERRIDES: key=value."""
 
-    def pipeline() -> tuple[Any, Callable[[Any], Any]]:
-        # lazy, for start-up cost: torch and mlflow load only when this command runs
-        from training.quality.config import QualityTrainConfig
-        from training.quality.train import train as run_training
-
-        return QualityTrainConfig, run_training
-
     def figures(m: dict[str, float]) -> list[str]:
         return [
             f"  validation_{key:24s} {m.get('validation_' + key, float('nan')):.3f}"
             for key in ("retake_auc", "false_retake", "first_instruction")
         ]
 
-    result = _train(pipeline, config_path, overrides, figures)
+    result = _train("training.quality", config_path, overrides, figures)
     click.echo(f"next: dermatriage evaluate quality --model {result.onnx_path}")
 
 
