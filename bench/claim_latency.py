@@ -40,7 +40,7 @@ from serving.migrations import upgrade  # noqa: E402
 from serving.orgs.service import Role, create_org  # noqa: E402
 from serving.people.service import create_user  # noqa: E402
 from serving.queue import service  # noqa: E402
-from serving.queue.service import QUEUE_ORDER  # noqa: E402
+from serving.queue.order import QUEUE_ORDER  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 LICENCES = ("US-CA", "US-NY", "US-TX")
