@@ -24,6 +24,7 @@ from serving.cases.visibility import load_case
 from serving.consults import diagnosis, disposition, follow_ups, messages, prescriptions, renewals
 from serving.orgs.service import Role
 from serving.people.models import User
+from serving.schemas import image_urls
 
 S = CaseStatus
 QUESTIONNAIRE_LABELS = {
@@ -140,8 +141,7 @@ def photo_view(photo: Photo) -> PhotoView:
         score=photo.quality_score,
         defects=quality.named_defects,
         instructions=list(quality.instructions),
-        image_url=f"{base}/image",
-        thumbnail_url=f"{base}/thumbnail",
+        **image_urls(base),
     )
 
 
