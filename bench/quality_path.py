@@ -35,9 +35,10 @@ from model.quality_checks import assess_quality
 SIZE = (4032, 3024)
 
 
-def phone_like_jpeg(data_dir: Path, seed: int = 0) -> bytes:
+def phone_like_jpeg(data_dir: Path, seed: int = 0, source: Path | None = None) -> bytes:
+    """``source`` (default: the middle PAD-UFES-20 photo), cropped square, upscaled to 12 MP."""
     rng = np.random.default_rng(seed)
-    photos = sorted((data_dir / "pad_ufes_20" / "images").glob("*.jpg"))
+    photos = [source] if source else sorted((data_dir / "pad_ufes_20" / "images").glob("*.jpg"))
     if photos:
         base = np.asarray(Image.open(photos[len(photos) // 2]).convert("RGB"))
         w, h = SIZE

@@ -42,6 +42,19 @@ class QuestionnaireInput:
     name: str = "questionnaire"
     encoding: str = features.ENCODING_VERSION
     features: tuple[str, ...] = features.FEATURE_NAMES
+    #: the questions the model was trained to read; any other answer is encoded as unanswered
+    #: (empty: every question)
+    reads: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How the network's logits become calibrated probabilities, inside the exported graph:
+    ``logits / temperature``, plus ``malignant_shift`` on each malignant class. Fitted on
+    out-of-fold predictions of train patients."""
+
+    temperature: float = 1.0
+    malignant_shift: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -58,6 +71,7 @@ class ModelContract:
     outputs: dict[str, Output]  # role -> output, e.g. {"diagnosis": ..., "malignancy": ...}
     questionnaire: QuestionnaireInput | None = None
     thresholds: dict[str, float] = field(default_factory=dict)
+    calibration: Calibration | None = None
     onnx_sha256: str = ""
     provenance: dict[str, Any] = field(default_factory=dict)  # run id, git sha, manifest hash, metrics
     schema: int = CONTRACT_SCHEMA
@@ -88,8 +102,11 @@ class ModelContract:
             },
             questionnaire=None
             if q is None
-            else QuestionnaireInput(**{**q, "features": tuple(q["features"])}),
+            else QuestionnaireInput(
+                **{**q, "features": tuple(q["features"]), "reads": tuple(q.get("reads", ()))}
+            ),
             thresholds={k: float(v) for k, v in data.get("thresholds", {}).items()},
+            calibration=Calibration(**data["calibration"]) if data.get("calibration") else None,
             onnx_sha256=data.get("onnx_sha256", ""),
             provenance=data.get("provenance", {}),
         )

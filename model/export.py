@@ -23,7 +23,7 @@ import onnx
 import torch
 
 from model import features
-from model.contract import ModelContract, Output, QuestionnaireInput, sha256_file
+from model.contract import Calibration, ModelContract, Output, QuestionnaireInput, sha256_file
 from model.networks import ExportWrapper, NetworkConfig, UrgencyNet
 from model.questionnaire import BOOLEAN_FIELDS, BodySite, Sex
 from model.runtime import OnnxModel
@@ -100,8 +100,11 @@ def export_onnx(
     name: str = "urgency",
     thresholds: dict[str, float] | None = None,
     provenance: dict[str, Any] | None = None,
+    calibration: Calibration | None = None,
+    reads: tuple[str, ...] = (),
 ) -> ModelContract:
     """Write ``out_path`` (.onnx) and its contract (same stem, .json); returns the contract.
+    ``calibration`` goes into the graph (and the contract); ``reads``: the questions the model reads.
 
     ``net`` is not modified (it is copied into eval mode). ``cfg.to_dict()`` is recorded in the
     contract's provenance under ``"network"`` unless the caller's provenance already has that key."""
@@ -116,7 +119,7 @@ def export_onnx(
         raise ValueError(f"{out_path}: expected a .onnx path")
     out_path.parent.mkdir(parents=True, exist_ok=True)
 
-    wrapper = ExportWrapper(net)
+    wrapper = ExportWrapper(net, calibration)
     size = cfg.image_size
     args: tuple[torch.Tensor, ...] = (torch.zeros(2, 3, size, size),)
     input_names = [IMAGE_INPUT]
@@ -133,12 +136,15 @@ def export_onnx(
         name=name,
         version=version,
         image=cfg.image_input(),
-        questionnaire=QuestionnaireInput(name=QUESTIONNAIRE_INPUT) if cfg.uses_questionnaire else None,
+        questionnaire=QuestionnaireInput(name=QUESTIONNAIRE_INPUT, reads=tuple(reads))
+        if cfg.uses_questionnaire
+        else None,
         outputs={
             "diagnosis": Output(DIAGNOSIS_OUTPUT, tuple(cfg.labels)),
             "malignancy": Output(MALIGNANCY_OUTPUT),
         },
         thresholds=dict(thresholds or {}),
+        calibration=calibration,
         provenance=provenance,
     )
     contract = replace(contract, onnx_sha256=sha256_file(out_path))  # of what is on disk
@@ -189,13 +195,13 @@ def check_parity(
     file) on seeded inputs; raises ``ParityError`` beyond ``atol`` (max abs diff of probabilities)."""
     cfg = net.cfg
     images, q = parity_inputs(cfg, n=n, seed=seed)
-    wrapper = ExportWrapper(net)
+    model = OnnxModel(Path(onnx_path))
+    wrapper = ExportWrapper(net, model.contract.calibration)
     with torch.no_grad():
         args = (torch.from_numpy(images),)
         if cfg.uses_questionnaire:
             args += (torch.from_numpy(q),)
         t_diag, t_mal = (t.numpy() for t in wrapper(*args))
-    model = OnnxModel(Path(onnx_path))
     out = model.run(images, q if model.contract.questionnaire is not None else None)
     o_diag, o_mal = out["diagnosis"], out["malignancy"]
     if o_diag.shape != t_diag.shape or o_mal.shape != t_mal.shape:

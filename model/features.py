@@ -8,7 +8,7 @@ contract stores both, and serving refuses a model whose layout differs from this
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -40,11 +40,13 @@ def _scaled(value: float | None, fn) -> tuple[float, float]:
     return (0.0, 1.0) if value is None else (float(fn(value)), 0.0)
 
 
-def encode(answers: Questionnaire | Mapping[str, Any]) -> np.ndarray:
+def encode(answers: Questionnaire | Mapping[str, Any], *, reads: Collection[str] = ()) -> np.ndarray:
     """One questionnaire -> float32 vector of length ``N_FEATURES``.
 
-    Accepts a ``Questionnaire`` or a mapping of its fields (jurisdiction not needed)."""
-    get = answers.get if isinstance(answers, Mapping) else lambda k: getattr(answers, k, None)
+    Accepts a ``Questionnaire`` or a mapping of its fields (jurisdiction not needed). ``reads``: the
+    questions a model was trained on; any other answer is encoded as unanswered (empty: all)."""
+    raw = answers.get if isinstance(answers, Mapping) else lambda k: getattr(answers, k, None)
+    get = (lambda k: raw(k) if k in reads else None) if reads else raw
     values: list[float] = []
     values += _scaled(get("age"), lambda a: a / 100.0)
     sex = get("sex")
@@ -64,5 +66,7 @@ def encode(answers: Questionnaire | Mapping[str, Any]) -> np.ndarray:
     return vector
 
 
-def encode_many(rows: list[Questionnaire | Mapping[str, Any]]) -> np.ndarray:
-    return np.stack([encode(r) for r in rows]) if rows else np.zeros((0, N_FEATURES), np.float32)
+def encode_many(rows: list[Questionnaire | Mapping[str, Any]], *, reads: Collection[str] = ()) -> np.ndarray:
+    if not rows:
+        return np.zeros((0, N_FEATURES), np.float32)
+    return np.stack([encode(r, reads=reads) for r in rows])

@@ -40,7 +40,7 @@ def _from_registry(uri: str, cache_dir: Path) -> Path:
     try:
         import mlflow  # only when a registry model is configured: the serving install does not need it
     except ImportError as exc:
-        raise ModelUnavailable(f"{uri} needs mlflow installed (pip install 'dermatriage[training]')") from exc
+        raise ModelUnavailable(f"{uri} needs mlflow installed (pip install mlflow; no torch needed)") from exc
     dest = cache_dir / uri.removeprefix("models:/").replace("/", "_").replace("@", "_")
     dest.mkdir(parents=True, exist_ok=True)
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dest)))

@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from model import features
-from model.contract import ImageInput
+from model.contract import Calibration, ImageInput
 
 FUSIONS = ("concat", "metablock", "image", "questionnaire")
 IMAGENET_BACKBONES = ("tf_efficientnet_lite0", "efficientnet_lite0")
@@ -55,6 +55,10 @@ class NetworkConfig:
     malignant: tuple[str, ...] = ("BCC", "MEL", "SCC")
     image_size: int = 224
     drop_path_rate: float = 0.1
+    #: the backbone's blocks from this one on are trained; the stem and the blocks before it keep
+    #: their ImageNet weights (0: the whole backbone trains). A frozen trunk's outputs can be computed
+    #: once per augmented photo and reused every epoch (``UrgencyNet.trunk`` / ``top``).
+    train_from_block: int = 0
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
@@ -70,6 +74,8 @@ class NetworkConfig:
             raise ValueError("image_size >= 32, n_features >= 1 and q_hidden >= 1 required")
         if not 0.0 <= self.dropout < 1.0 or not 0.0 <= self.drop_path_rate < 1.0:
             raise ValueError("dropout and drop_path_rate must be in [0, 1)")
+        if self.train_from_block < 0:
+            raise ValueError("train_from_block must be >= 0")
 
     @property
     def uses_image(self) -> bool:
@@ -138,6 +144,11 @@ class UrgencyNet(nn.Module):
                 cfg.backbone, pretrained=False, num_classes=0, drop_path_rate=cfg.drop_path_rate
             )
             n_image = int(self.backbone.num_features)
+            if cfg.train_from_block > len(self.backbone.blocks):
+                raise ValueError(
+                    f"train_from_block {cfg.train_from_block}: {cfg.backbone} has "
+                    f"{len(self.backbone.blocks)} blocks"
+                )
         self.q_mlp: nn.Module | None = None
         self.metablock: MetaBlock | None = None
         if cfg.fusion == "concat":
@@ -153,11 +164,47 @@ class UrgencyNet(nn.Module):
             n_head = cfg.q_hidden
         self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(n_head, n_labels))
 
+    def _trunk_modules(self) -> list[nn.Module]:
+        b = self.backbone
+        return [b.conv_stem, b.bn1, *b.blocks[: self.cfg.train_from_block]]
+
+    def freeze_trunk(self) -> None:
+        """The stem and the blocks before ``train_from_block`` keep their weights and BatchNorm
+        statistics (eval mode, no gradients)."""
+        for module in self._trunk_modules():
+            module.eval()
+            for p in module.parameters():
+                p.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> UrgencyNet:
+        super().train(mode)
+        if self.backbone is not None and self.cfg.train_from_block:
+            for module in self._trunk_modules():
+                module.eval()
+        return self
+
     def parameter_groups(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
-        """(pretrained backbone parameters, the rest) — trained with different learning rates."""
+        """(trainable pretrained backbone parameters, the rest) — trained with different learning rates."""
         backbone = list(self.backbone.parameters()) if self.backbone is not None else []
         ids = {id(p) for p in backbone}
-        return backbone, [p for p in self.parameters() if id(p) not in ids]
+        rest = [p for p in self.parameters() if id(p) not in ids]
+        return [p for p in backbone if p.requires_grad], rest
+
+    def trunk(self, image: torch.Tensor) -> torch.Tensor:
+        """The feature map before block ``train_from_block`` (the frozen part when there is one)."""
+        x = image
+        for module in self._trunk_modules():
+            x = module(x)
+        return x
+
+    def top(self, fmap: torch.Tensor, questionnaire: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits from the trunk's feature map (and the questionnaire)."""
+        b = self.backbone
+        x = fmap
+        for block in b.blocks[self.cfg.train_from_block :]:
+            x = block(x)
+        v = b.forward_head(b.bn2(b.conv_head(x)))  # (N, C) pooled (num_classes=0)
+        return self._fuse(v, questionnaire)
 
     def forward(self, image: torch.Tensor | None, questionnaire: torch.Tensor | None = None) -> torch.Tensor:
         cfg = self.cfg
@@ -167,7 +214,10 @@ class UrgencyNet(nn.Module):
             return self.head(self.q_mlp(questionnaire))
         if image is None:
             raise ValueError(f"fusion {cfg.fusion!r} needs the image")
-        v = self.backbone(image)  # (N, C) pooled (num_classes=0)
+        return self.top(self.trunk(image), questionnaire)
+
+    def _fuse(self, v: torch.Tensor, questionnaire: torch.Tensor | None) -> torch.Tensor:
+        cfg = self.cfg
         if cfg.fusion == "concat":
             v = torch.cat([v, self.q_mlp(questionnaire)], dim=1)
         elif cfg.fusion == "metablock":
@@ -229,40 +279,21 @@ def build_network(cfg: NetworkConfig, *, seed: int | None = None) -> UrgencyNet:
     return net
 
 
-class AveragedNet(nn.Module):
-    """Several ``UrgencyNet`` members of one config (a cross-validation ensemble), each optionally read
-    with flip test-time augmentation; returns the log of the averaged class probabilities, so that
-    ``softmax(forward(...))`` is that average and the net stands in for an ``UrgencyNet`` anywhere."""
-
-    def __init__(self, members: list[UrgencyNet], *, flips: bool = False):
-        super().__init__()
-        if not members or any(m.cfg != members[0].cfg for m in members):
-            raise ValueError("members must share one NetworkConfig")
-        self.cfg = members[0].cfg
-        self.members = nn.ModuleList(members)
-        self.flips = flips
-
-    def forward(self, image: torch.Tensor | None, questionnaire: torch.Tensor | None = None) -> torch.Tensor:
-        views = [image]
-        if self.flips and image is not None:
-            views += [torch.flip(image, dims=dims) for dims in ([3], [2], [2, 3])]
-        probs = [torch.softmax(m(v, questionnaire).float(), dim=1) for m in self.members for v in views]
-        return torch.log(torch.stack(probs).mean(dim=0).clamp_min(1e-12))
-
-
 class ExportWrapper(nn.Module):
     """An ``UrgencyNet`` (copied, always in eval mode) -> (diagnosis probabilities (N, L) float32
-    softmax, malignancy probability (N,) = the sum of the malignant classes' probabilities).
+    softmax of the calibrated logits, malignancy probability (N,) = the sum of the malignant classes'
+    probabilities).
 
     ``forward(image, questionnaire)``; for fusion "image" just ``forward(image)``."""
 
-    def __init__(self, net: UrgencyNet | AveragedNet):
+    def __init__(self, net: UrgencyNet, calibration: Calibration | None = None):
         super().__init__()
         self.cfg = net.cfg
         self.net = copy.deepcopy(net).float().cpu().eval()
         mask = torch.zeros(len(self.cfg.labels), dtype=torch.float32)
         mask[list(self.cfg.malignant_indices)] = 1.0
         self.register_buffer("malignant_mask", mask, persistent=False)
+        self.calibration = calibration or Calibration()
 
     def train(self, mode: bool = True) -> ExportWrapper:  # noqa: ARG002 - always eval
         return super().train(False)
@@ -270,5 +301,7 @@ class ExportWrapper(nn.Module):
     def forward(
         self, image: torch.Tensor, questionnaire: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        probs = torch.softmax(self.net(image, questionnaire).float(), dim=1)
+        logits = self.net(image, questionnaire).float() / self.calibration.temperature
+        logits = logits + self.calibration.malignant_shift * self.malignant_mask
+        probs = torch.softmax(logits, dim=1)
         return probs, (probs * self.malignant_mask).sum(dim=1)

@@ -33,7 +33,7 @@ class UrgencyModel:
 
     def predict_photo(self, rgb: np.ndarray, questionnaire: Questionnaire) -> dict[str, Any]:
         image = image_tensor(rgb, self.model.contract.image)[None]
-        q = features.encode(questionnaire)[None]
+        q = features.encode(questionnaire, reads=self.model.contract.questionnaire.reads)[None]
         out = self.model.run(image, q)
         return {
             "model": self.version,

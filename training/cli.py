@@ -241,25 +241,28 @@ def evaluate_quality(
     show_default=True,
     help="Copy the champion into model/artifacts/ for serving.",
 )
-def promote(name: str, version: str | None, bundle: bool) -> None:
-    """Make a candidate the champion if it is no worse on the test split; logs the comparison.
+@click.argument("overrides", nargs=-1)
+def promote(name: str, version: str | None, bundle: bool, overrides: tuple[str, ...]) -> None:
+    """Make a candidate the champion if it is at least as safe as the champion; logs the decision.
 
-    Urgency models compare test AUC and sensitivity with the champion's. Quality models
-    (--name dermatriage-quality) need a test evaluation ('dermatriage evaluate quality') meeting the
-    targets and no worse than the champion's."""
+    Urgency models: both are read through the serving path on the test photos (as recorded, with every
+    question answered, photo only); refused if sensitivity at URGENT drops on any view, complete-view
+    specificity drops, or a Fitzpatrick group with >= 10 malignant photos loses > 0.05 sensitivity.
+    OVERRIDES (key=value) change the candidate's logged config, e.g. data_dir=/data on this machine.
+    Quality models (--name dermatriage-quality) need a test evaluation ('dermatriage evaluate quality')
+    meeting the targets and no worse than the champion's."""
     try:  # lazy, for start-up cost: mlflow loads only when this command runs
         from training.quality.promote import promote_quality
         from training.urgency.promote import promote as run_promotion
     except ImportError as exc:
         raise _need_training_extra(exc) from exc
-    if "quality" in name:  # the quality model is judged by its test evaluation's targets
-        try:
+    try:
+        if "quality" in name:  # the quality model is judged by its test evaluation's targets
             result = promote_quality(name, version, bundle=bundle)
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from exc
-        click.echo(result.summary())
-        return
-    result = run_promotion(name, version, bundle=bundle)
+        else:
+            result = run_promotion(name, version, bundle=bundle, overrides=overrides)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(result.summary())
 
 

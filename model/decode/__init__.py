@@ -12,8 +12,9 @@ Entry points
 ``decode_reduced(data, target_long_side=DEFAULT_TARGET_LONG_SIDE, max_pixels=50_000_000)``
     A small RGB array for the quality checks and the models. For JPEG it uses DCT-domain scaling
     (Pillow's ``draft``: libjpeg decodes at 1/2, 1/4 or 1/8 size, choosing the largest reduction
-    that keeps the long side >= ``target_long_side``), then an area resize down to the target;
-    other formats are decoded in full and area-resized. Never upscales.
+    that keeps the long side >= ``target_long_side``), then a resize down to the target (area
+    averaging from twice the size or more, bilinear below that); other formats are decoded in full
+    and resized the same way. Never upscales.
 ``decode_full(data, max_pixels=...)``
     The full-size, oriented RGB ``PIL.Image`` (for the storage sanitizer), with at most an RGB
     ICC profile left in ``image.info``.

@@ -138,7 +138,10 @@ def _orient_array(a: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
-def _area_resize(a: np.ndarray, target_long_side: int) -> np.ndarray:
+def _downscale(a: np.ndarray, target_long_side: int) -> np.ndarray:
+    """Shrink to ``target_long_side``: area averaging from twice the size or more; below that (what
+    is left after a JPEG's DCT scaling, e.g. 1008 -> 768 px) bilinear, whose 2x2 support still covers
+    every source pixel, at a tenth of the cost of OpenCV's area resize at a fractional ratio."""
     h, w = a.shape[:2]
     long_side = max(h, w)
     if long_side <= target_long_side:
@@ -148,7 +151,7 @@ def _area_resize(a: np.ndarray, target_long_side: int) -> np.ndarray:
         size = (target_long_side, max(1, round(h * scale)))
     else:
         size = (max(1, round(w * scale)), target_long_side)
-    return cv2.resize(a, size, interpolation=cv2.INTER_AREA)
+    return cv2.resize(a, size, interpolation=cv2.INTER_AREA if scale <= 0.5 else cv2.INTER_LINEAR)
 
 
 def _as_rgb_array(im: Image.Image) -> np.ndarray:
@@ -160,7 +163,7 @@ def _as_rgb_array(im: Image.Image) -> np.ndarray:
 
 def finish_reduced(full_rgb: Image.Image, src: PhotoSource, target_long_side: int) -> DecodedPhoto:
     """A :class:`DecodedPhoto` from an unoriented RGB image (full-size or draft-reduced)."""
-    a = _area_resize(_as_rgb_array(full_rgb), target_long_side)
+    a = _downscale(_as_rgb_array(full_rgb), target_long_side)
     if src.apply_orientation:
         a = _orient_array(a, src.orientation)
     a = np.ascontiguousarray(a)
@@ -184,7 +187,7 @@ def jpeg_draft_scale(long_side: int, target_long_side: int) -> int:
 
 
 def reduce_photo(src: PhotoSource, *, target_long_side: int = DEFAULT_TARGET_LONG_SIDE) -> DecodedPhoto:
-    """Decode ``src`` small: JPEG with DCT-domain scaling, other formats in full; then area-resize."""
+    """Decode ``src`` small: JPEG with DCT-domain scaling, other formats in full; then downscale (``_downscale``)."""
     if target_long_side < 1:
         raise ValueError("target_long_side must be >= 1")
     if src.format != "jpeg":

@@ -4,12 +4,17 @@ Photos: the pure OpenCV quality checks combined with the learned quality model w
 (``model.quality_verdict.combine``; the checks alone otherwise); for each usable photo, the learned
 urgency model's probabilities when a model is loaded. Case: the red-flag rules, raised (never lowered) by the
 model's reading of the most suspicious usable photo.
+
+The urgency model reads a photo while its quality is being judged (ONNX Runtime and OpenCV release
+the GIL, so the two run on two cores); the reading of a photo judged unusable is dropped, as if it
+had never been made. A patient waits for the slower of the two, not for their sum.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +31,9 @@ from model.triage.urgency import assess_urgency
 from model.urgency_model import UrgencyModel
 
 log = logging.getLogger("dermatriage")
+
+#: reads photos with the urgency model alongside the quality judgement (shared by every request)
+_READER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="urgency-read")
 
 
 @dataclass(frozen=True)
@@ -47,11 +55,16 @@ class TriageEngine:
         return PhotoQuality.judged(a.report, a.verdict, a.reading)
 
     def assess_photo(self, photo: IngestedPhoto, questionnaire: Questionnaire) -> PhotoAssessment:
+        reading = None
+        if self.urgency_model is not None:
+            reading = _READER.submit(self.urgency_model.predict_photo, photo.analysis.rgb, questionnaire)
         quality = self.judge_quality(photo.analysis.rgb, original_size=(photo.width, photo.height))
-        predictions = None
-        if self.urgency_model is not None and quality.usable:
-            predictions = self.urgency_model.predict_photo(photo.analysis.rgb, questionnaire)
-        return PhotoAssessment(quality=quality, predictions=predictions)
+        if reading is None:
+            return PhotoAssessment(quality=quality, predictions=None)
+        if not quality.usable:
+            reading.cancel()  # an unusable photo is never read (a reading under way is dropped)
+            return PhotoAssessment(quality=quality, predictions=None)
+        return PhotoAssessment(quality=quality, predictions=reading.result())
 
     def decide(self, questionnaire: Questionnaire, photos: Sequence[PhotoAssessment]) -> TriageDecision:
         model = None

@@ -15,11 +15,11 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException
 
 from model.questionnaire import Questionnaire
-from serving.auth import CurrentClient, require
+from serving.auth import REVIEWERS, CurrentClient, require
 from serving.cases.intake import Upload, create_case
 from serving.cases.intake import add_photos as add_photos_to_case
 from serving.cases.reads import Intake, read_case, read_photo
-from serving.cases.schemas import CaseOut, SubmittedBy, case_out
+from serving.cases.schemas import CaseOut, ReviewerCaseOut, SubmittedBy, case_out
 from serving.errors import DomainError, validation_error
 from serving.orgs.service import Role
 
@@ -203,9 +203,17 @@ async def submit_case(
     )
 
 
-@router.get("/cases/{case_id}", response_model=CaseOut, summary="A case, its photos, triage and status")
+@router.get(
+    "/cases/{case_id}",
+    response_model=ReviewerCaseOut | CaseOut,
+    summary="A case, its photos, triage and status",
+    description="Dermatologist and admin keys also get the urgency model's reading of each photo "
+    "(`triage.photos[].urgency_model`: calibrated malignancy and class probabilities); an intake key "
+    "never does.",
+)
 def get_case(case_id: str, client: CurrentClient, intake: IntakeDep) -> CaseOut:
-    return case_out(read_case(intake, client=client, case_id=case_id))
+    case = read_case(intake, client=client, case_id=case_id)
+    return case_out(case, reviewer=client.role in REVIEWERS)
 
 
 @router.post(

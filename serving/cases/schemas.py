@@ -67,6 +67,21 @@ class PhotoQualityOut(BaseModel):
     quality: QualityOut
 
 
+class UrgencyModelOut(BaseModel):
+    """The urgency model's reading of a photo, for dermatologists and admins only (a patient is never
+    shown a probability): the calibrated probability that the lesion is malignant (BCC, MEL or SCC)
+    and the probability of each diagnosis class."""
+
+    version: str
+    malignancy: float = Field(ge=0, le=1)
+    diagnosis: dict[str, float]
+
+
+class ReviewedPhotoOut(PhotoQualityOut):
+    #: None when the model did not read the photo (a retake was asked, or no model was loaded)
+    urgency_model: UrgencyModelOut | None
+
+
 class TriageOut(BaseModel):
     tier: str
     urgency_score: float
@@ -77,6 +92,10 @@ class TriageOut(BaseModel):
     triaged_at: datetime
     model_versions: dict[str, str]
     photos: list[PhotoQualityOut]
+
+
+class ReviewerTriageOut(TriageOut):
+    photos: list[ReviewedPhotoOut]
 
 
 class PhotoOut(BaseModel):
@@ -105,17 +124,39 @@ class CaseOut(BaseModel):
     triage: TriageOut
 
 
+class ReviewerCaseOut(CaseOut):
+    """A case as a dermatologist or an admin reads it: the model's reading of each photo as well."""
+
+    triage: ReviewerTriageOut
+
+
 def photo_out(photo: Photo) -> PhotoOut:
     return from_row(PhotoOut, photo, **image_urls(f"/v1/cases/{photo.case_id}/photos/{photo.id}"))
 
 
-def case_out(case: Case) -> CaseOut:
-    qualities = [
-        PhotoQualityOut(id=p.id, quality=QualityOut.model_validate(p.quality.to_json())) for p in case.photos
-    ]
-    return from_row(
-        CaseOut,
-        case,
-        photos=[photo_out(p) for p in case.photos],
-        triage=from_row(TriageOut, case, photos=qualities),
-    )
+def urgency_reading(photo: Photo) -> UrgencyModelOut | None:
+    """The urgency model's reading stored with the photo at triage, if it read it."""
+    p = photo.predictions
+    if not p or "malignancy" not in p:
+        return None
+    return UrgencyModelOut(version=p["model"], malignancy=p["malignancy"], diagnosis=p["diagnosis"])
+
+
+def case_out(case: Case, *, reviewer: bool = False) -> CaseOut:
+    """The case as the API returns it; ``reviewer`` (dermatologists and admins): with the urgency
+    model's reading of every photo."""
+
+    def quality(p: Photo) -> QualityOut:
+        return QualityOut.model_validate(p.quality.to_json())
+
+    photos = [photo_out(p) for p in case.photos]
+    if reviewer:
+        readings = [
+            ReviewedPhotoOut(id=p.id, quality=quality(p), urgency_model=urgency_reading(p))
+            for p in case.photos
+        ]
+        return from_row(
+            ReviewerCaseOut, case, photos=photos, triage=from_row(ReviewerTriageOut, case, photos=readings)
+        )
+    qualities = [PhotoQualityOut(id=p.id, quality=quality(p)) for p in case.photos]
+    return from_row(CaseOut, case, photos=photos, triage=from_row(TriageOut, case, photos=qualities))

@@ -19,6 +19,7 @@ from serving.audit import record
 from serving.auth import Client
 from serving.cases.leases import LEASED_STATUSES, held_by, lease_active
 from serving.cases.models import Case, Photo
+from serving.cases.schemas import urgency_reading
 from serving.cases.status import CaseStatus
 from serving.cases.visibility import load_case
 from serving.consults import diagnosis, disposition, follow_ups, messages, prescriptions, renewals
@@ -67,6 +68,29 @@ class PhotoView:
     instructions: list[str]
     image_url: str
     thumbnail_url: str
+    #: the urgency model's reading, for the dermatologist (None when it did not read the photo)
+    reading: str | None = None
+
+
+#: the urgency model's classes, as a dermatologist reads them
+CLASS_NAMES = {
+    "ACK": "actinic keratosis",
+    "BCC": "basal cell carcinoma",
+    "MEL": "melanoma",
+    "NEV": "nevus",
+    "SCC": "squamous cell carcinoma",
+    "SEK": "seborrheic keratosis",
+}
+
+
+def model_reading(photo: Photo) -> str | None:
+    """'Model: 34% malignant; basal cell carcinoma 30%, nevus 25%, ...' (the three likeliest)."""
+    reading = urgency_reading(photo)
+    if reading is None:
+        return None
+    likeliest = sorted(reading.diagnosis.items(), key=lambda item: -item[1])[:3]
+    classes = ", ".join(f"{CLASS_NAMES.get(label, label)} {p:.0%}" for label, p in likeliest)
+    return f"Model: {reading.malignancy:.0%} malignant; {classes}"
 
 
 @dataclass(frozen=True)
@@ -142,6 +166,7 @@ def photo_view(photo: Photo) -> PhotoView:
         defects=quality.named_defects,
         instructions=list(quality.instructions),
         **image_urls(base),
+        reading=model_reading(photo),
     )
 
 

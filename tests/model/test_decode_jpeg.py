@@ -30,7 +30,7 @@ def test_decode_reduced_uses_jpeg_draft_scaling(big_jpeg: bytes, monkeypatch: py
     d = decode_reduced(big_jpeg)
     assert d.rgb.shape == (576, 768, 3) and (d.width, d.height) == (4032, 3024)
     assert d.source_format == "jpeg" and d.orientation == 1
-    # 1/8 would give 504 < 768, so libjpeg decodes at 1/4 (1008x756) and we area-resize
+    # 1/8 would give 504 < 768, so libjpeg decodes at 1/4 (1008x756) and we downscale
     assert calls == [("RGB", (1008, 756), (1008, 756))]
 
     calls.clear()

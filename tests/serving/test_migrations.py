@@ -1,6 +1,7 @@
-"""The migrations make exactly the committed schema (every table, column, constraint, index and trigger) (``schema.sqlite.txt`` beside this file), so a change
-to a released migration, or to a helper it uses, cannot slip through. When you add a migration on
-purpose, regenerate the file with ``.venv/bin/python tests/serving/test_migrations.py``."""
+"""The migrations make exactly the committed schema (every table, column, constraint, index and
+trigger; ``schema.sqlite.txt`` beside this file), so a change to a released migration, or to a
+helper it uses, cannot slip through. When you add a migration on purpose, regenerate the file with
+``.venv/bin/python tests/serving/test_migrations.py``."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ def schema_of(database: Path) -> str:
     engine = create_engine(url)
     with engine.connect() as conn:
         rows = conn.execute(
-            text("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name")
+            text(
+                "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name"
+            )
         ).all()
     engine.dispose()
     return "".join(f"-- {kind} {name}\n{_normalized(sql)}\n\n" for kind, name, sql in rows if sql)

@@ -301,3 +301,29 @@ def test_an_admin_sets_a_password_on_the_users_page(client, org, sessions):
             .limit(1)
         )
         assert event.actor_role == "admin" and event.detail["login"] == "d.default"
+
+
+def test_the_case_page_shows_the_urgency_models_reading_of_each_photo(client, org, sessions):
+    case_id = submit(client, org, photos=[("a.jpg", good_jpeg()), ("b.jpg", good_jpeg(seed=1))])["id"]
+    reading = {
+        "model": "urgency-test",
+        "malignancy": 0.34,
+        "diagnosis": {"ACK": 0.05, "BCC": 0.3, "MEL": 0.02, "NEV": 0.25, "SCC": 0.02, "SEK": 0.36},
+    }
+    with transaction(sessions) as session:
+        first, second = sorted(session.get(Case, case_id).photos, key=lambda p: p.position)
+        first.predictions = reading  # what the model stored at triage; the second photo was not read
+    _signed_in(client, org, sessions)
+    page = client.get(f"/cases/{case_id}").text
+    expected = "Model: 34% malignant; seborrheic keratosis 36%, basal cell carcinoma 30%, nevus 25%"
+    assert page.count(expected) == 3  # the stage caption, the thumbnail's caption and the line under it
+    api = client.get(f"/v1/cases/{case_id}", headers=org.headers("dermatologist")).json()
+    readings = {p["id"]: p["urgency_model"] for p in api["triage"]["photos"]}
+    assert readings[first.id] == {
+        "version": "urgency-test",
+        "malignancy": 0.34,
+        "diagnosis": reading["diagnosis"],
+    }
+    assert readings[second.id] is None
+    intake = client.get(f"/v1/cases/{case_id}", headers=org.headers()).json()
+    assert all("urgency_model" not in p for p in intake["triage"]["photos"])

@@ -49,13 +49,7 @@ def make_dataset(root: Path, *, per_class: int = 6) -> Path:
                     diagnosis=label,
                     malignant=is_malignant(label),
                     biopsied=True,
-                    questionnaire={
-                        "age": 30 + 8 * c,
-                        "bleeding": label in ("BCC", "SCC"),
-                        "grew": c % 2 == 0,
-                        "fitzpatrick": 1 + n % 3,
-                        "body_site": ("face", "back", "arm")[n % 3],
-                    },
+                    questionnaire=_answers(label, c, n),
                     split="test" if test else "train",
                     fold=-1 if test else i % 2,
                     width=160,
@@ -63,6 +57,29 @@ def make_dataset(root: Path, *, per_class: int = 6) -> Path:
                 )
             )
     return write_manifest(rows, root / "manifest.csv")
+
+
+def _answers(label: str, c: int, n: int) -> dict:
+    """Every question PAD-UFES-20 asks; like its first collection phase, some benign photos leave
+    sex, Fitzpatrick type, size and skin-cancer history blank."""
+    answers = {
+        "age": 30 + 8 * c,
+        "sex": ("female", "male")[n % 2],
+        "body_site": ("face", "back", "arm")[n % 3],
+        "fitzpatrick": 1 + n % 3,
+        "size_mm": float(4 + 2 * c),
+        "skin_cancer_history": n % 4 == 0,
+        "itch": n % 3 == 0,
+        "pain": False,
+        "bleeding": label in ("BCC", "SCC"),
+        "grew": c % 2 == 0,
+        "changed": n % 5 == 0,
+        "elevated": label in ("BCC", "SCC", "SEK"),
+    }
+    if not is_malignant(label) and n % 2 == 0:
+        for question in ("sex", "fitzpatrick", "size_mm", "skin_cancer_history"):
+            del answers[question]
+    return answers
 
 
 def tiny_run_settings(root: Path) -> dict:
@@ -83,9 +100,16 @@ def tiny_config(root: Path, **overrides) -> TrainConfig:
         seed=0,
         validation_fold=0,
         network=NetworkConfig(
-            backbone="test_efficientnet", pretrained=False, image_size=64, q_hidden=16, drop_path_rate=0.0
+            backbone="test_efficientnet",
+            pretrained=False,
+            image_size=64,
+            q_hidden=16,
+            drop_path_rate=0.0,
+            train_from_block=2,
         ),
         augment=AugmentConfig(scale_min=0.7, rotate_deg=0, blur_probability=0.0),
+        views_per_photo=2,
+        complete_draws=2,
         n_bootstrap=50,
         registered_model="tiny-urgency",
         **tiny_run_settings(root),

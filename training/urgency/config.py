@@ -20,40 +20,50 @@ class AugmentConfig:
     brightness_contrast: float = 0.15
     hue_saturation: int = 8
     blur_probability: float = 0.1
+    jpeg_probability: float = 0.3  # re-compressed as a phone or an app may do
+    jpeg_quality_min: int = 60
 
 
 @dataclass(frozen=True)
 class TrainConfig(RunConfig):
-    tuple_fields = ("sources", "cv_folds")
+    tuple_fields = ("sources", "cv_folds", "external_sources")
 
     name: str = "urgency"
     seed: int = 0
     data_dir: Path = field(default_factory=default_data_dir)
     manifest: Path = REPO_ROOT / "var" / "data" / "manifest.csv"
-    #: manifest sources trained on; validation and test always use the smartphone photos only
+    #: manifest sources trained on (a lesion-masked photo whose full photo is a training photo is left
+    #: out); out-of-fold predictions and the test always use the smartphone photos only
     sources: tuple[str, ...] = ("pad_ufes_20",)
-    validation_fold: int = 0
-    #: cross-validation: one member per listed fold (each validated on its fold), served as their average;
-    #: empty = one network, validated on ``validation_fold``
+    #: one member per listed fold, fitted without it: its predictions on that fold are out-of-fold
+    #: (calibration and thresholds are chosen on them); empty = ``validation_fold`` alone
     cv_folds: tuple[int, ...] = ()
-    #: read every photo also flipped (horizontal, vertical, both) and average, inside the exported model
-    tta_flips: bool = False
+    validation_fold: int = 0
+    #: evaluated as out-of-domain images (never trained on), e.g. HAM10000 (non-commercial)
+    external_sources: tuple[str, ...] = ()
     network: NetworkConfig = field(default_factory=NetworkConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-    epochs: int = 30
+    #: augmented copies of every training photo put through the frozen trunk once
+    views_per_photo: int = 4
+    #: a training photo's answers: each question blanked with this probability, or all of them
+    blank_question: float = 0.15
+    blank_all: float = 0.2
+    #: the complete view of the test photos: this many seeded draws of the blank answers
+    complete_draws: int = 3
+    #: judge the tier under harmless changes (JPEG re-saves, a rotation, brightness)
+    harmless_changes: bool = True
+    epochs: int = 5
     batch_size: int = 32
     lr: float = 1e-3  # head and questionnaire branch
-    backbone_lr: float = 3e-4
+    backbone_lr: float = 3e-4  # the trained blocks of the backbone
     weight_decay: float = 1e-4
     warmup_epochs: int = 1
     label_smoothing: float = 0.05
     class_weighting: str = "inverse_sqrt"  # "inverse", "inverse_sqrt" or "none"
     malignancy_loss_weight: float = 0.5  # extra BCE on the summed malignant probability
-    target_sensitivity: float = 0.95  # for the URGENT threshold, on validation data
-    priority_sensitivity: float = 0.99  # for the PRIORITY threshold, on validation data
-    select_on: str = "val_malignancy_auc"  # checkpoint selection metric (validation fold)
+    target_sensitivity: float = 0.95  # for the URGENT threshold, on out-of-fold predictions
+    priority_sensitivity: float = 0.99  # for the PRIORITY threshold, on out-of-fold predictions
     threads: int = 2
-    device: str = "auto"  # "auto", "cpu" or "cuda"
     limit: int | None = None  # at most this many rows per split (tests and smoke runs)
     n_bootstrap: int = 2000
     registered_model: str = "dermatriage-urgency"

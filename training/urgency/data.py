@@ -1,47 +1,25 @@
-"""Training data: manifest rows -> cached photos -> augmented tensors.
+"""Training data: manifest rows -> cached photos -> augmented copies; evaluation tensors.
 
 Evaluation images go through exactly the serving path (``decode_reduced`` of the file's bytes,
 then ``image_tensor``), so the probabilities tracked for a run are the ones serving computes.
 Training images are decoded once, cached in memory at a little above the network's input size,
-and augmented with albumentations from a seeded generator (same seed -> same batches).
+and augmented with albumentations from a seeded generator (same seed -> same copies).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import albumentations as A
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from data_pipelines.manifest import ManifestRow
-from model import features
 from model.contract import ImageInput
 from model.decode import DEFAULT_TARGET_LONG_SIDE, decode_reduced
-from model.model_input import image_tensor, normalize
+from model.model_input import image_tensor
 from training.urgency.config import AugmentConfig
-
-
-@dataclass(frozen=True)
-class Samples:
-    rows: tuple[ManifestRow, ...]
-    questionnaire: np.ndarray  # N x F float32
-    y: np.ndarray  # N int64, index into labels
-    y_malignant: np.ndarray  # N float32
-
-
-def samples(rows: Sequence[ManifestRow], labels: Sequence[str]) -> Samples:
-    index = {label: i for i, label in enumerate(labels)}
-    rows = tuple(r for r in rows if r.diagnosis in index)
-    return Samples(
-        rows=rows,
-        questionnaire=features.encode_many([r.questionnaire for r in rows]),
-        y=np.asarray([index[r.diagnosis] for r in rows], np.int64),
-        y_malignant=np.asarray([r.malignant for r in rows], np.float32),
-    )
 
 
 def _read(data_dir: Path, row: ManifestRow) -> bytes:
@@ -82,25 +60,9 @@ def augmentation(cfg: AugmentConfig, size: int, seed: int) -> A.Compose:
         )
     if cfg.blur_probability:
         steps.append(A.GaussianBlur(blur_limit=(3, 5), p=cfg.blur_probability))
+    if cfg.jpeg_probability:
+        steps.append(A.ImageCompression(quality_range=(cfg.jpeg_quality_min, 100), p=cfg.jpeg_probability))
     return A.Compose(steps, seed=seed)
-
-
-class TrainSet(torch.utils.data.Dataset):
-    """Augmented training photos with their questionnaire features and labels."""
-
-    def __init__(self, data: Samples, photos: list[np.ndarray], spec: ImageInput, augment: A.Compose):
-        self.data, self.photos, self.spec, self.augment = data, photos, spec, augment
-
-    def __len__(self) -> int:
-        return len(self.photos)
-
-    def __getitem__(self, i: int):
-        rgb = self.augment(image=self.photos[i])["image"]
-        return (
-            torch.from_numpy(normalize(rgb, self.spec)),
-            torch.from_numpy(self.data.questionnaire[i]),
-            int(self.data.y[i]),
-        )
 
 
 def class_weights(y: np.ndarray, n_classes: int, scheme: str) -> np.ndarray:

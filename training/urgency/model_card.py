@@ -1,5 +1,6 @@
-"""MODEL_CARD.md for an exported model: what it is, what it was trained and judged on, how well it
-did (with intervals and subgroups), and what it must not be used for."""
+"""MODEL_CARD.md for an exported urgency model: what it is, what it was trained and judged on, how well
+it does in every evaluation view through the serving path (with intervals and subgroups), and what it
+must not be used for."""
 
 from __future__ import annotations
 
@@ -10,89 +11,141 @@ from training.urgency.config import TrainConfig
 
 LICENSES = {
     "pad_ufes_20": "PAD-UFES-20 smartphone photos, CC BY 4.0 (Pacheco et al., Data in Brief 32, 2020)",
-    "pad_ufes_20_masked": "PAD-UFES-20 lesion-masked photos (student-drawn masks, unverified), CC BY 4.0",
+    "pad_ufes_20_masked": "PAD-UFES-20 lesion-masked photos of lesions whose full photo is not among the "
+    "photos (student-drawn masks, unverified), CC BY 4.0",
     "ham10000": "HAM10000 / ISIC 2018 dermoscopic images, CC BY-NC-SA 4.0 — NON-COMMERCIAL",
+}
+VIEW_WORDS = {
+    "as_recorded": "(a) as recorded",
+    "complete": "(b) complete",
+    "photo_only": "(c) photo only",
+    "answered_only": "(d) answered only",
 }
 
 
-def _validation_words(config: TrainConfig) -> str:
-    if config.cv_folds:
-        return (
-            f"out-of-fold predictions of the train-patient photos ({len(config.cv_folds)}-fold "
-            "cross-validation: each ensemble member predicts only its own held-out fold)"
+def _f(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None or value != value else f"{value:.{digits}f}"
+
+
+def _ci(report, name: str) -> str:
+    m = report.metrics.get(name)
+    if m is None:
+        return "—"
+    return f"{_f(m.point)} ({_f(m.low)}–{_f(m.high)})"
+
+
+def views_table(served, thresholds: dict[str, float]) -> list[str]:
+    """One row per view: AUC, sensitivity / specificity at URGENT, ECE, melanoma sensitivity, tiers."""
+    rows = [
+        "| view | photos | malignancy AUC | sensitivity at URGENT | specificity at URGENT | ECE | "
+        "melanoma sensitivity | tier ≥ URGENT: malignant / benign |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, result in served.views.items():
+        r, t = result.report, result.tiers
+        rows.append(
+            f"| {VIEW_WORDS.get(name, name)} | {r.counts['n_images']} | {_ci(r, 'malignancy_auc')} | "
+            f"{_ci(r, 'sensitivity_urgent')} | {_ci(r, 'specificity_urgent')} | "
+            f"{_ci(r, 'malignancy_ece')} | {_f(t.melanoma_sensitivity)} (n={t.n_melanoma}) | "
+            f"{_f(t.sensitivity)} / {_f(1 - t.specificity)} |"
         )
-    return f"validation photos (train patients, fold {config.validation_fold})"
+    return rows
+
+
+def _draws(served) -> str:
+    parts = []
+    for name in ("malignancy_auc", "sensitivity_urgent", "specificity_urgent"):
+        values = [d.report.metrics[name].point for d in served.complete_draws]
+        parts.append(f"{name.replace('_', ' ')} {_f(min(values))}–{_f(max(values))}")
+    return f"{len(served.complete_draws)} draws of the imputed answers: " + ", ".join(parts)
 
 
 def write_model_card(
-    path: Path, *, contract: ModelContract, config: TrainConfig, report, val_report, counts: dict[str, int]
+    path: Path, *, contract: ModelContract, config: TrainConfig, served, distribution, counts: dict[str, int]
 ) -> Path:
     net = config.network
     t = contract.thresholds
+    cal = contract.calibration
     sources = "\n".join(f"- {LICENSES.get(s, s)}" for s in config.sources)
-    non_commercial = "ham10000" in config.sources
+    external = served.external
+    metrics = served.metrics()
     lines = [
         f"# Model card: {contract.name} ({contract.version})",
         "",
         "## What it is",
-        "An image-and-questionnaire classifier for patient smartphone photos of a skin lesion. Backbone "
-        f"`{net.backbone}` ({'ImageNet-initialized' if net.pretrained else 'random init'}), "
-        f"questionnaire fusion `{net.fusion}`, input {contract.image.size}x{contract.image.size} RGB "
-        f"({contract.image.resize}). Outputs: probabilities of {', '.join(net.labels)} and of malignancy "
-        f"({' + '.join(net.malignant)}). "
-        + (
-            f"The exported model averages {len(config.cv_folds)} cross-validation members"
-            if config.cv_folds
-            else "One network"
-        )
-        + (", each read also flipped (test-time augmentation). " if config.tta_flips else ". ")
-        + "Served with ONNX Runtime; sha256 `{contract.onnx_sha256[:16]}…`.",
+        "An image-and-questionnaire classifier for patient smartphone photos of a skin lesion: one "
+        f"`{net.backbone}` network (ImageNet weights; the stem and the blocks before block "
+        f"{net.train_from_block} kept frozen, the rest fine-tuned), questionnaire fusion "
+        f"`{net.fusion}`, input "
+        f"{contract.image.size}x{contract.image.size} RGB ({contract.image.resize}); one forward pass per "
+        f"photo. Outputs: calibrated probabilities of {', '.join(net.labels)} and of malignancy "
+        f"({' + '.join(net.malignant)}). It reads only the questions its data answers: "
+        f"{', '.join(contract.questionnaire.reads) if contract.questionnaire else '—'}. "
+        f"Served with ONNX Runtime; sha256 `{contract.onnx_sha256[:16]}…`.",
         "",
         "## How serving uses it",
-        f"- malignancy probability ≥ {t.get('urgent', float('nan')):.4f} → `URGENT`; "
+        f"- calibrated malignancy probability ≥ {t.get('urgent', float('nan')):.4f} → `URGENT`; "
         f"≥ {t.get('priority', float('nan')):.4f} → `PRIORITY`; otherwise `ROUTINE`.",
-        f"- thresholds chosen on {_validation_words(config)} for {config.target_sensitivity:.1%} / "
-        f"{config.priority_sensitivity:.1%} malignancy sensitivity; never on test.",
+        f"- calibration (inside the graph): logits / {cal.temperature:.3f}, malignant classes "
+        f"{cal.malignant_shift:+.3f}; fitted on out-of-fold predictions of train patients."
+        if cal
+        else "- no calibration.",
+        f"- thresholds chosen on out-of-fold predictions of the train patients' photos "
+        f"({len(config.cv_folds) or 1}-fold cross-validation; each member predicts only its held-out fold, "
+        f"as recorded and complete) for {config.target_sensitivity:.1%} / {config.priority_sensitivity:.1%} "
+        "malignancy sensitivity; never on test.",
         "- the red-flag rules of the questionnaire can only raise the tier the model gives, never lower it.",
+        "",
+        "## A blank answer is not a diagnosis",
+        "In PAD-UFES-20 the first collection phase left sex, Fitzpatrick type, skin-cancer history and size "
+        "blank together, and every such train photo is benign. In training, every blank the data left is "
+        "answered by a draw from the train patients' answers, then answers are blanked at random "
+        f"({config.blank_question:.0%} per question, the whole questionnaire {config.blank_all:.0%} of the "
+        "time): a blank the model sees says nothing about the diagnosis. The tier agrees between views "
+        f"(a) and (b) for {_f(metrics.get('test_tier_agreement_recorded_complete'))} of the test photos "
+        "(the lowest over the draws).",
         "",
         "## Intended use and limits",
         "- Intended: ordering an asynchronous teledermatology queue so that likely malignant lesions reach a "
         "dermatologist first. It is not a diagnosis and must never tell a patient that a lesion is benign.",
-        "- Trained and tested on PAD-UFES-20 (Brazil, one hospital programme, mostly Fitzpatrick II-III);"
-        " Fitzpatrick V-VI are nearly absent, so performance on dark skin is unknown (see the subgroups).",
-        "- Six diagnoses only: inflammatory, infectious and other conditions are outside its training "
-        "data; "
+        "- Trained and tested on PAD-UFES-20 (Brazil, one hospital programme, mostly Fitzpatrick II-III); "
+        "Fitzpatrick V-VI are nearly absent, so performance on dark skin is unknown (see the subgroups).",
+        "- Six diagnoses only: inflammatory, infectious and other conditions are outside its training data; "
         "their urgency comes from the questionnaire rules.",
-        "- Shortcut risk: in PAD-UFES-20, photos without questionnaire answers are mostly non-biopsied "
-        "benign lesions, so the model can learn that an unanswered questionnaire means benign. Compare the "
-        "`unknown` rows of the subgroup tables with the answered ones: specificity among answered "
-        "questionnaires can be far lower than overall. Patients of the service leave questions blank for "
-        "other reasons.",
-        "- Photos of PAD-UFES-20 are lesion-centred close-ups; far-away or off-centre photos are for the "
-        "quality checks to refuse.",
+        f"- Out of domain: dermoscopic images (HAM10000, {int(external.get('n', 0))} images, never trained "
+        f"on): malignancy AUC {_f(external.get('malignancy_auc'))}, {_f(external.get('flagged_urgent'))} "
+        "flagged URGENT or above. It is not for dermoscopy."
+        if external
+        else "- Out of domain: dermoscopic images were not evaluated.",
         "",
         "## Data",
         sources,
-        f"- photos: train {counts['train']}{' per ensemble member' if config.cv_folds else ''}, "
-        f"validation {counts['validation']}{' (out-of-fold)' if config.cv_folds else ''}, "
-        f"test {counts['test']} (fixed patient-level test split `pad_ufes_20/split.csv`).",
+        f"- photos: trained on {counts['train']}; out-of-fold {counts['out_of_fold']}; test {counts['test']} "
+        "(fixed patient-level test split `pad_ufes_20/split.csv`).",
         f"- manifest sha256 `{contract.provenance.get('manifest_hash', '')}`.",
+        "",
+        "## Test results through the serving path (95 % patient-level bootstrap intervals)",
+        "Each photo goes through photo intake, the quality verdict, the urgency model and the red-flag rules "
+        "(`TriageEngine`, as `POST /v1/cases`). The model's figures are its reading of every photo; the "
+        "tier columns are what serving gives (quality gate and rules included).",
+        "",
+        *views_table(served, t),
+        "",
+        f"(b) complete: {_draws(served)}.",
+        "Tier flips under harmless changes (JPEG re-save q95 / q70, rotation by 90°, brightness ±10 %): "
+        + ", ".join(f"{k} {_f(v)}" for k, v in served.flips.items())
+        + f"; mean {_f(metrics.get('test_tier_flip_rate'))}.",
+        f"The {len(config.cv_folds)} cross-validation members averaged (not served): malignancy AUC "
+        f"{_f(served.teacher_auc)} as recorded.",
+        "",
         *(
-            ["- **Trained with non-commercial data: not for commercial use without a license review.**"]
-            if non_commercial
-            else []
+            f"{result.report.to_markdown(f'{VIEW_WORDS.get(name, name).capitalize()}, in full')}\n"
+            for name, result in served.views.items()
         ),
-        "",
-        "## Test results (held-out test split, 95% patient-level bootstrap intervals)",
-        report.to_markdown(),
-        "",
-        "## Validation results (the fold used for checkpoint and threshold selection)",
-        val_report.to_markdown(),
-        "",
         "## Provenance",
         f"- MLflow run `{contract.provenance.get('run_id', '')}`, "
         f"git `{contract.provenance.get('git_sha', '')}`, "
-        f"seed {config.seed}, best epochs {contract.provenance.get('best_epochs', '')} of {config.epochs}.",
+        f"seed {config.seed}, {config.epochs} epochs for every network.",
         "",
     ]
     Path(path).write_text("\n".join(lines))

@@ -11,6 +11,7 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -185,4 +186,71 @@ def subgroup_plot(report: EvaluationReport, key: str, path: str | os.PathLike[st
     )
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    return save_figure(fig, path)
+
+
+_VIEW_COLOURS = {
+    "as_recorded": "tab:blue",
+    "complete": "tab:green",
+    "photo_only": "tab:red",
+    "answered_only": "tab:purple",
+}
+
+
+def views_roc_plot(
+    views: Mapping[str, Any], thresholds: Mapping[str, float], path: str | os.PathLike[str]
+) -> Path:
+    """The malignancy ROC curve of every evaluation view side by side, the URGENT point of each marked."""
+    fig = Figure(figsize=(6.5, 6.5))
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=1, label="chance")
+    for name, result in views.items():
+        preds = result.predictions
+        y, s = preds.y_malignant, preds.malignancy
+        if not (y.any() and (~y).any()):
+            continue
+        colour = _VIEW_COLOURS.get(name, "0.3")
+        fpr, tpr = roc_points(y, s)
+        label = f"{name.replace('_', ' ')} (n={len(preds)}, AUC {malignancy_auc(y, s):.3f})"
+        ax.plot(fpr, tpr, color=colour, linewidth=2, label=label)
+        sens, spec = sensitivity_specificity(y, s, thresholds["urgent"])
+        ax.plot([1 - spec], [sens], marker="o", color=colour, markersize=8, linestyle="none")
+    ax.set_xlim(-0.01, 1.01)
+    ax.set_ylim(-0.01, 1.01)
+    ax.set_xlabel("1 − specificity")
+    ax.set_ylabel("Sensitivity (malignant: BCC, SCC, MEL)")
+    ax.set_title(f"Malignancy ROC per view (dots: URGENT ≥ {thresholds['urgent']:.3f})")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    return save_figure(fig, path)
+
+
+def views_calibration_plot(views: Mapping[str, Any], path: str | os.PathLike[str], n_bins: int = 10) -> Path:
+    """Reliability diagram of every evaluation view: observed fraction malignant per predicted-probability
+    bin (equal width), with each view's expected calibration error."""
+    fig = Figure(figsize=(6.5, 6.5))
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=1, label="perfect calibration")
+    for name, result in views.items():
+        preds = result.predictions
+        y, s = preds.y_malignant, preds.malignancy
+        if not len(preds):
+            continue
+        tab = calibration_table(y, s, n_bins)
+        filled = tab["count"] > 0
+        ece = expected_calibration_error(y, s, n_bins)
+        ax.plot(
+            tab["mean_score"][filled],
+            tab["frac_positive"][filled],
+            marker="o",
+            color=_VIEW_COLOURS.get(name, "0.3"),
+            label=f"{name.replace('_', ' ')}: ECE {ece:.3f}",
+        )
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("Predicted malignancy probability (calibrated)")
+    ax.set_ylabel("Observed fraction malignant")
+    ax.set_title(f"Reliability per view ({n_bins} equal-width bins)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
     return save_figure(fig, path)

@@ -1,25 +1,37 @@
-"""Promotion of an urgency model: move the ``champion`` alias to a candidate only when it is no
-worse than the current champion on the test split (malignancy AUC and sensitivity at its urgent
-threshold, see ``training.evaluation.comparison.compare``), log the comparison either way, and
-bundle the champion (ONNX, contract, model card) for serving.
+"""Promotion of an urgency model: move the ``champion`` alias to a candidate only when the gate
+(``training.urgency.gate``) finds it at least as safe as the champion in what serving does with the
+test photos, log the decision either way, and bundle the champion (ONNX, contract, model card) for
+serving.
 
-Every decision is an MLflow run of its own in the experiment ``dermatriage-promotions`` (candidate,
-champion, the comparison table, the decision), and is tagged on the candidate's model version
+Both models are read through the same functions ``POST /v1/cases`` runs, on the candidate run's
+data (its logged config; ``data_dir`` / ``manifest`` may be overridden for this machine). The
+champion is the registry's; with none yet, the bundled model (``model/artifacts/urgency.onnx``)
+is the one to beat, so a fresh registry cannot replace what serving ships with something worse.
+A run limited to a few photos (``limit``) is never promoted.
+
+Every decision is an MLflow run of its own in the experiment ``dermatriage-promotions`` (the
+comparison table and the decision), and is tagged on the candidate's model version
 (:mod:`training.promotion`).
 """
 
 from __future__ import annotations
 
-import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from data_pipelines.manifest import read_manifest
+from model.contract import ModelContract
 from training import promotion, tracking
-from training.evaluation.comparison import compare
-from training.evaluation.report import EvaluationReport
 from training.promotion import BUNDLE_DIR, PromotionResult
-from training.urgency.train import REPORT_FILE
+from training.runs import MODEL_FOLDER
+from training.urgency.answers import AnswerDistribution
+from training.urgency.config import TrainConfig
+from training.urgency.evaluation import serving_figures
+from training.urgency.gate import judge
+from training.urgency.train import split_rows
+
+ONNX_FILE = "urgency.onnx"
 
 
 @dataclass(frozen=True)
@@ -29,15 +41,31 @@ class Promotion(PromotionResult):
 
     def headline(self) -> str:
         before = self.champion_before
-        return super().headline() + (f" (champion was version {before})" if before else " (no champion yet)")
+        return super().headline() + (f" (champion was {before})" if before else " (no champion yet)")
 
     def details(self) -> list[str]:
         return ["", self.table] if self.table else []
 
 
-def _report(run_id: str, workdir: Path) -> EvaluationReport:
-    path = tracking.download(run_id, REPORT_FILE, workdir / run_id)
-    return EvaluationReport.from_dict(json.loads(path.read_text()), prefix="test_")
+def candidate_config(run_id: str, workdir: Path, overrides: tuple[str, ...] = ()) -> TrainConfig:
+    """The candidate run's logged config, with ``key=value`` overrides (e.g. ``data_dir=...``)."""
+    path = tracking.download(run_id, "config.yaml", workdir / "config")
+    return TrainConfig.load(path, overrides)
+
+
+def _model_file(run_id: str, workdir: Path) -> Path:
+    return tracking.download(run_id, MODEL_FOLDER, workdir / run_id) / ONNX_FILE
+
+
+def _champion_model(name: str, workdir: Path, bundle_dir: Path) -> tuple[str | None, Path | None]:
+    """(how the champion is named in the decision, its ONNX file), or (None, None)."""
+    champion = tracking.champion(name)
+    if champion is not None:
+        return f"version {champion.version}", _model_file(champion.run_id, workdir)
+    bundled = bundle_dir / ONNX_FILE
+    if bundled.exists():
+        return f"bundled {ModelContract.load(bundled.with_suffix('.json')).version}", bundled
+    return None, None
 
 
 def promote(
@@ -46,29 +74,41 @@ def promote(
     *,
     bundle: bool = True,
     bundle_dir: Path = BUNDLE_DIR,
-    auc_tolerance: float | None = None,
+    overrides: tuple[str, ...] = (),
+    progress: bool = True,
 ) -> Promotion:
     version, candidate = promotion.candidate(name, version)
     champion = tracking.champion(name)
 
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        cand_report = _report(candidate.run_id, workdir)
-        if champion is None:
-            promoted, reasons, table = True, ("no champion yet: the first candidate becomes champion",), ""
-        elif champion.version == candidate.version:
-            promoted, reasons, table = True, ("the candidate is the champion already",), ""
+        cfg = candidate_config(candidate.run_id, workdir, overrides)
+        before, champion_file = _champion_model(name, workdir, bundle_dir)
+        table = ""
+        if cfg.limit:
+            promoted, reasons = False, (f"a limited run (limit={cfg.limit}) is never promoted",)
+        elif champion is not None and champion.version == candidate.version:
+            promoted, reasons = True, ("the candidate is the champion already",)
+        elif champion_file is None:
+            promoted, reasons = True, ("no champion yet: the first candidate becomes champion",)
         else:
-            kwargs = {} if auc_tolerance is None else {"auc_tolerance": auc_tolerance}
-            comparison = compare(cand_report, _report(champion.run_id, workdir), **kwargs)
-            promoted, reasons, table = comparison.no_worse, comparison.reasons, comparison.to_markdown()
+            # the gate's views only: no harmless changes, no out-of-domain images
+            gate_cfg = replace(cfg, harmless_changes=False, external_sources=())
+            split = split_rows(read_manifest(gate_cfg.manifest), gate_cfg)
+            distribution = AnswerDistribution.fit([r.questionnaire for r in split.photos])
+            figures = [
+                serving_figures(gate_cfg, path, split, distribution, progress=progress)
+                for path in (_model_file(candidate.run_id, workdir), champion_file)
+            ]
+            decision = judge(figures[0].by_view(), figures[1].by_view())
+            promoted, reasons, table = decision.promoted, decision.reasons, decision.to_markdown()
 
         promotion.record(
             name,
             version,
             promoted=promoted,
             reasons=reasons,
-            params={"champion_version": str(champion.version) if champion else "none"},
+            params={"champion": before or "none"},
             text="\n".join([*reasons, "", table]),
             artifact="comparison.md",
         )
@@ -81,7 +121,7 @@ def promote(
     return Promotion(
         name=name,
         candidate=version,
-        champion_before=str(champion.version) if champion else None,
+        champion_before=before,
         promoted=promoted,
         reasons=tuple(reasons),
         table=table,
