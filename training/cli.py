@@ -241,14 +241,25 @@ def evaluate_quality(
     show_default=True,
     help="Copy the champion into model/artifacts/ for serving.",
 )
+@click.option(
+    "--override-gate",
+    "override",
+    default=None,
+    metavar="REASON",
+    help="Urgency models: promote even if the gate refuses, for this written reason (who and why); "
+    "the refusal, its table and the reason are logged with the decision.",
+)
 @click.argument("overrides", nargs=-1)
-def promote(name: str, version: str | None, bundle: bool, overrides: tuple[str, ...]) -> None:
+def promote(
+    name: str, version: str | None, bundle: bool, override: str | None, overrides: tuple[str, ...]
+) -> None:
     """Make a candidate the champion if it is at least as safe as the champion; logs the decision.
 
     Urgency models: both are read through the serving path on the test photos (as recorded, with every
     question answered, photo only); refused if sensitivity at URGENT drops on any view, complete-view
     specificity drops, or a Fitzpatrick group with >= 10 malignant photos loses > 0.05 sensitivity.
     OVERRIDES (key=value) change the candidate's logged config, e.g. data_dir=/data on this machine.
+    A person may promote a refused candidate with --override-gate "REASON"; the reason is logged.
     Quality models (--name dermatriage-quality) need a test evaluation ('dermatriage evaluate quality')
     meeting the targets and no worse than the champion's."""
     try:  # lazy, for start-up cost: mlflow loads only when this command runs
@@ -260,7 +271,7 @@ def promote(name: str, version: str | None, bundle: bool, overrides: tuple[str, 
         if "quality" in name:  # the quality model is judged by its test evaluation's targets
             result = promote_quality(name, version, bundle=bundle)
         else:
-            result = run_promotion(name, version, bundle=bundle, overrides=overrides)
+            result = run_promotion(name, version, bundle=bundle, overrides=overrides, override=override)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(result.summary())

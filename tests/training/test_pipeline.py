@@ -21,7 +21,9 @@ from model.triage.tiers import Tier
 from model.urgency_model import UrgencyModel
 from training import tracking
 from training.evaluation.predictions import Predictions
+from training.urgency import promote as urgency_promote
 from training.urgency.answers import MODEL_QUESTIONS
+from training.urgency.gate import GateDecision
 from training.urgency.promote import promote
 from training.urgency.train import train
 
@@ -161,6 +163,32 @@ def test_promotion_without_a_registry_champion_must_beat_the_bundled_model(works
     decision = promote("tiny-urgency", run.model_version, bundle_dir=bundle, progress=False)
     assert decision.champion_before == f"bundled urgency-{run.run_id[:8]}"
     assert decision.table and decision.promoted  # the same model: nothing lost
+
+
+def test_a_refused_candidate_is_promoted_only_with_a_written_reason(workspace, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'fresh.db'}")
+    run = train(tiny_config(workspace, seed=5, epochs=1), progress=False)
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    for path in run.onnx_path.parent.iterdir():
+        (bundle / path.name).write_bytes(path.read_bytes())
+    before = (bundle / "urgency.json").read_bytes()
+    refusal = GateDecision(promoted=False, reasons=("as_recorded: sensitivity at URGENT drops",), rows=())
+    monkeypatch.setattr(urgency_promote, "judge", lambda candidate, champion: refusal)
+
+    refused = promote("tiny-urgency", run.model_version, bundle_dir=bundle, progress=False)
+    assert not refused.promoted and tracking.champion("tiny-urgency") is None
+    assert (bundle / "urgency.json").read_bytes() == before
+    with pytest.raises(ValueError, match="reason"):
+        promote("tiny-urgency", run.model_version, bundle_dir=bundle, override="  ", progress=False)
+
+    reason = "safety officer A. Lima: specificity 0.31 -> 0.58 on complete answers outweighs one miss"
+    accepted = promote("tiny-urgency", run.model_version, bundle_dir=bundle, override=reason, progress=False)
+    assert accepted.promoted
+    assert accepted.reasons == (*refusal.reasons, f"promoted over the gate's refusal: {reason}")
+    assert str(tracking.champion("tiny-urgency").version) == run.model_version
+    tag = tracking.client().get_model_version("tiny-urgency", run.model_version).tags["promotion"]
+    assert "sensitivity at URGENT drops" in tag and reason in tag
 
 
 def test_model_maps_probability_to_tier_and_score_consistently():

@@ -9,6 +9,10 @@ champion is the registry's; with none yet, the bundled model (``model/artifacts/
 is the one to beat, so a fresh registry cannot replace what serving ships with something worse.
 A run limited to a few photos (``limit``) is never promoted.
 
+A refusal can be overridden only by a person who writes down why (``override``, e.g. the clinical
+safety officer accepting one more missed photo on one view for a model that no longer flags most
+cases URGENT): the gate's refusal, its table and the reason are all logged with the promotion.
+
 Every decision is an MLflow run of its own in the experiment ``dermatriage-promotions`` (the
 comparison table and the decision), and is tagged on the candidate's model version
 (:mod:`training.promotion`).
@@ -75,8 +79,14 @@ def promote(
     bundle: bool = True,
     bundle_dir: Path = BUNDLE_DIR,
     overrides: tuple[str, ...] = (),
+    override: str | None = None,
     progress: bool = True,
 ) -> Promotion:
+    """Judge candidate ``version`` (the latest when None) against the champion and bundle the winner;
+    ``override``, a person's written reason, promotes a candidate the gate refused (never a limited
+    run)."""
+    if override is not None and not override.strip():
+        raise ValueError("an override needs a reason: who accepts the refusal, and why")
     version, candidate = promotion.candidate(name, version)
     champion = tracking.champion(name)
 
@@ -102,13 +112,16 @@ def promote(
             ]
             decision = judge(figures[0].by_view(), figures[1].by_view())
             promoted, reasons, table = decision.promoted, decision.reasons, decision.to_markdown()
+            if not promoted and override:
+                promoted = True
+                reasons = (*reasons, f"promoted over the gate's refusal: {override.strip()}")
 
         promotion.record(
             name,
             version,
             promoted=promoted,
             reasons=reasons,
-            params={"champion": before or "none"},
+            params={"champion": before or "none", "override": (override or "").strip() or "none"},
             text="\n".join([*reasons, "", table]),
             artifact="comparison.md",
         )
