@@ -153,6 +153,44 @@ def evaluate() -> None:
     """Evaluate a model on the held-out test patients (one tracked MLflow run)."""
 
 
+@evaluate.command("urgency")
+@click.option(
+    "--model",
+    "model_spec",
+    default="bundled",
+    show_default=True,
+    help="bundled, a path to an .onnx file, or a registry URI (models:/dermatriage-urgency@champion).",
+)
+@click.option("--changes/--no-changes", default=True, show_default=True, help="Tier under harmless changes.")
+@_config_and_overrides("training/configs/urgency.yaml")
+def evaluate_urgency(model_spec: str, changes: bool, config_path: Path, overrides: tuple[str, ...]) -> None:
+    """An urgency model read through the serving path on the test photos: views (a)-(d), the tier's
+    agreement between (a) and (b), and its flips under harmless phone changes with their causes.
+    OVERRIDES (key=value) change the config's data, e.g. data_dir=/data."""
+    try:  # lazy, for start-up cost: torch and mlflow load only when this command runs
+        from dataclasses import replace
+
+        from model.contract import ModelContract
+        from model.loading import resolve_model_path
+        from training.urgency.config import TrainConfig
+        from training.urgency.model_card import served_lines
+        from training.urgency.promote import figures_of
+    except ImportError as exc:
+        raise _need_training_extra(exc) from exc
+    if model_spec.startswith("models:/"):
+        from training import tracking
+
+        tracking.configure("dermatriage-urgency-evaluation")  # the registry of this project's store
+    path = resolve_model_path(model_spec, cache_dir=Path("var/models"), bundled="urgency")
+    if path is None:
+        raise click.ClickException(f"no urgency model at {model_spec!r}")
+    cfg = replace(TrainConfig.load(config_path, overrides), harmless_changes=changes, external_sources=())
+    (served,) = figures_of(cfg, [path])
+    contract = ModelContract.load(path.with_suffix(".json"))
+    click.echo(f"{contract.version}: the {len(served.views['as_recorded'].readings)} test photos as served")
+    click.echo("\n".join(served_lines(served, contract.thresholds)))
+
+
 @evaluate.command("quality")
 @click.option(
     "--model",

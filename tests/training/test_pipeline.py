@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from factories import encode, skin_photo
 from tiny_pipeline import LABELS, make_dataset, tiny_config
 
@@ -20,6 +21,7 @@ from model.triage.learned import tier_and_score
 from model.triage.tiers import Tier
 from model.urgency_model import UrgencyModel
 from training import tracking
+from training.cli import evaluate
 from training.evaluation.predictions import Predictions
 from training.urgency import promote as urgency_promote
 from training.urgency.answers import MODEL_QUESTIONS
@@ -88,6 +90,8 @@ def test_run_is_tracked_with_everything_needed_to_repeat_it(first_run, workspace
     views = json.loads((first_run.out_dir / "views.json").read_text())
     assert list(views["views"]) == ["as_recorded", "complete", "photo_only", "answered_only"]
     assert len(views["complete_draws"]) == 2 and len(views["tier_flip_rates"]) == 5
+    for name, rate in views["tier_flip_rates"].items():  # the causes account for every flip
+        assert sum(views["tier_flip_causes"][name].values()) == pytest.approx(rate)
     card = (first_run.onnx_path.parent / "MODEL_CARD.md").read_text()
     for view in ("(a) as recorded", "(b) complete", "(c) photo only", "(d) answered only"):
         assert f"| {view} |" in card and f"### {view.capitalize()}, in full" in card, view
@@ -163,6 +167,25 @@ def test_promotion_without_a_registry_champion_must_beat_the_bundled_model(works
     decision = promote("tiny-urgency", run.model_version, bundle_dir=bundle, progress=False)
     assert decision.champion_before == f"bundled urgency-{run.run_id[:8]}"
     assert decision.table and decision.promoted  # the same model: nothing lost
+
+
+def test_evaluate_urgency_reads_a_model_file_as_the_run_did(first_run):
+    args = [
+        "urgency",
+        "--model",
+        str(first_run.onnx_path),
+        "--config",
+        str(first_run.out_dir / "config.yaml"),
+    ]
+    result = CliRunner().invoke(evaluate, args)
+    assert result.exit_code == 0, result.output
+    auc = first_run.metrics["test_as_recorded_malignancy_auc"]
+    (row,) = [line for line in result.output.splitlines() if line.startswith("| (a) as recorded |")]
+    assert row.split(" | ")[2].startswith(f"{auc:.3f} (")  # the run's own figure, read again
+    assert (
+        "Why (share of photos: quality verdict changed / model crossed URGENT / other): jpeg_q95"
+        in result.output
+    )
 
 
 def test_a_refused_candidate_is_promoted_only_with_a_written_reason(workspace, tmp_path, monkeypatch):

@@ -9,7 +9,7 @@ import pytest
 from data_pipelines.manifest import ManifestRow
 from model.triage.tiers import Tier
 from training.urgency.gate import GATED_VIEWS, judge
-from training.urgency.served import Reading
+from training.urgency.served import Reading, flip_causes, tier_flip_rate
 from training.urgency.views import judge_view
 
 LABELS = ("ACK", "BCC", "MEL", "NEV", "SCC", "SEK")
@@ -124,3 +124,24 @@ def test_readings_of_different_photos_cannot_be_compared():
     other = photo_rows({2: 20, 3: 12, 5: 4}, n_benign=41)
     with pytest.raises(ValueError, match="different photos"):
         judge(views(ROWS, flagged()), views(other, flagged()))
+
+
+def test_flip_causes_split_the_flip_rate_between_the_quality_gate_and_the_model():
+    def reading(p: float, tier: Tier, usable: bool = True) -> Reading:
+        return Reading("x", p, (0.0,) * 6, tier, usable)
+
+    before = [
+        reading(0.6, Tier.URGENT),  # sent back after the change: the quality verdict
+        reading(0.55, Tier.URGENT),  # the model drops below URGENT
+        reading(0.35, Tier.PRIORITY),  # the model drops below PRIORITY: other
+        reading(0.9, Tier.URGENT),  # unchanged
+    ]
+    after = [
+        reading(0.6, Tier.ROUTINE, usable=False),
+        reading(0.45, Tier.PRIORITY),
+        reading(0.25, Tier.ROUTINE),
+        reading(0.8, Tier.URGENT),
+    ]
+    causes = flip_causes(before, after, urgent=0.5)
+    assert causes == {"quality_verdict": 0.25, "model_crosses_urgent": 0.25, "other": 0.25}
+    assert sum(causes.values()) == tier_flip_rate(before, after) == 0.75

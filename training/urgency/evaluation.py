@@ -24,7 +24,7 @@ from training.urgency import plots
 from training.urgency.answers import MODEL_QUESTIONS, AnswerDistribution
 from training.urgency.calibration import calibrated
 from training.urgency.data import serving_tensors
-from training.urgency.served import HARMLESS_CHANGES, Reading, read_served, tier_flip_rate
+from training.urgency.served import HARMLESS_CHANGES, Reading, flip_causes, read_served, tier_flip_rate
 from training.urgency.trunk import top_log_probs
 from training.urgency.views import ViewResult, answered_rows, judge_view, tier_agreement, view_answers
 
@@ -35,6 +35,8 @@ class ServedEvaluation:
     complete_draws: list[ViewResult] = field(default_factory=list)
     agreement: list[float] = field(default_factory=list)  # tier agreement as recorded vs each complete draw
     flips: dict[str, float] = field(default_factory=dict)
+    #: per change: why the tier flipped (``served.flip_causes``)
+    flip_causes: dict[str, dict[str, float]] = field(default_factory=dict)
     external: dict[str, float] = field(default_factory=dict)
     teacher_auc: float | None = None
     torch_vs_served: float | None = None  # max abs diff, trained network (torch) vs served readings
@@ -53,6 +55,9 @@ class ServedEvaluation:
             out[f"{prefix}tier_agreement_recorded_complete"] = float(min(self.agreement))
         for name, rate in self.flips.items():
             out[f"{prefix}tier_flip_rate_{name}"] = rate
+        for name, causes in self.flip_causes.items():
+            for cause, share in causes.items():
+                out[f"{prefix}tier_flip_rate_{name}_{cause}"] = share
         if self.flips:
             out[f"{prefix}tier_flip_rate"] = float(np.mean(list(self.flips.values())))
         out.update({f"external_{k}": v for k, v in self.external.items()})
@@ -76,6 +81,7 @@ class ServedEvaluation:
             "complete_draws": [r.report.to_dict(prefix="") for r in self.complete_draws],
             "tier_agreement_recorded_complete": self.agreement,
             "tier_flip_rates": self.flips,
+            "tier_flip_causes": self.flip_causes,
             "external": self.external,
             "teacher_ensemble_malignancy_auc": self.teacher_auc,
         }
@@ -132,9 +138,9 @@ def serving_figures(
         )
     if cfg.harmless_changes:
         for name, change in HARMLESS_CHANGES.items():
-            result.flips[name] = tier_flip_rate(
-                recorded, read(view_answers(rows, "as_recorded", distribution), name, change)
-            )
+            changed = read(view_answers(rows, "as_recorded", distribution), name, change)
+            result.flips[name] = tier_flip_rate(recorded, changed)
+            result.flip_causes[name] = flip_causes(recorded, changed, thresholds["urgent"])
     if split.external:
         ext = read_served(
             engine,

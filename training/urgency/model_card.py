@@ -60,6 +60,35 @@ def _draws(served) -> str:
     return f"{len(served.complete_draws)} draws of the imputed answers: " + ", ".join(parts)
 
 
+def served_lines(served, thresholds: dict[str, float]) -> list[str]:
+    """The views table, the complete view's draws, tier agreement, and the tier flips under harmless
+    changes with their causes: what the model card and ``dermatriage evaluate urgency`` show."""
+    metrics = served.metrics()
+    lines = [*views_table(served, thresholds), ""]
+    if served.complete_draws:
+        lines.append(f"(b) complete: {_draws(served)}.")
+    if served.agreement:
+        lines.append(
+            f"Tier agreement between (a) and (b): {_f(min(served.agreement))}–{_f(max(served.agreement))}."
+        )
+    if served.flips:
+        lines.append(
+            "Tier flips under harmless changes (JPEG re-save q95 / q70, rotation by 90°, brightness ±10 %): "
+            + ", ".join(f"{k} {_f(v)}" for k, v in served.flips.items())
+            + f"; mean {_f(metrics.get('test_tier_flip_rate'))}."
+        )
+    if served.flip_causes:
+        lines.append(
+            "Why (share of photos: quality verdict changed / model crossed URGENT / other): "
+            + ", ".join(
+                f"{k} {_f(c['quality_verdict'])} / {_f(c['model_crosses_urgent'])} / {_f(c['other'])}"
+                for k, c in served.flip_causes.items()
+            )
+            + "."
+        )
+    return lines
+
+
 def write_model_card(
     path: Path, *, contract: ModelContract, config: TrainConfig, served, distribution, counts: dict[str, int]
 ) -> Path:
@@ -129,12 +158,7 @@ def write_model_card(
         "(`TriageEngine`, as `POST /v1/cases`). The model's figures are its reading of every photo; the "
         "tier columns are what serving gives (quality gate and rules included).",
         "",
-        *views_table(served, t),
-        "",
-        f"(b) complete: {_draws(served)}.",
-        "Tier flips under harmless changes (JPEG re-save q95 / q70, rotation by 90°, brightness ±10 %): "
-        + ", ".join(f"{k} {_f(v)}" for k, v in served.flips.items())
-        + f"; mean {_f(metrics.get('test_tier_flip_rate'))}.",
+        *served_lines(served, t),
         f"The {len(config.cv_folds)} cross-validation members averaged (not served): malignancy AUC "
         f"{_f(served.teacher_auc)} as recorded.",
         "",

@@ -21,6 +21,7 @@ comparison table and the decision), and is tagged on the candidate's model versi
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from training.promotion import BUNDLE_DIR, PromotionResult
 from training.runs import MODEL_FOLDER
 from training.urgency.answers import AnswerDistribution
 from training.urgency.config import TrainConfig
-from training.urgency.evaluation import serving_figures
+from training.urgency.evaluation import ServedEvaluation, serving_figures
 from training.urgency.gate import judge
 from training.urgency.train import split_rows
 
@@ -72,6 +73,16 @@ def _champion_model(name: str, workdir: Path, bundle_dir: Path) -> tuple[str | N
     return None, None
 
 
+def figures_of(
+    cfg: TrainConfig, onnx_paths: Sequence[Path], *, progress: bool = True
+) -> list[ServedEvaluation]:
+    """Each model file's test photos read through the serving path (``serving_figures``), on ``cfg``'s
+    data, with the blank answers of view (b) drawn from its train patients' answers."""
+    split = split_rows(read_manifest(cfg.manifest), cfg)
+    distribution = AnswerDistribution.fit([r.questionnaire for r in split.photos])
+    return [serving_figures(cfg, path, split, distribution, progress=progress) for path in onnx_paths]
+
+
 def promote(
     name: str,
     version: str | None = None,
@@ -104,12 +115,8 @@ def promote(
         else:
             # the gate's views only: no harmless changes, no out-of-domain images
             gate_cfg = replace(cfg, harmless_changes=False, external_sources=())
-            split = split_rows(read_manifest(gate_cfg.manifest), gate_cfg)
-            distribution = AnswerDistribution.fit([r.questionnaire for r in split.photos])
-            figures = [
-                serving_figures(gate_cfg, path, split, distribution, progress=progress)
-                for path in (_model_file(candidate.run_id, workdir), champion_file)
-            ]
+            paths = (_model_file(candidate.run_id, workdir), champion_file)
+            figures = figures_of(gate_cfg, paths, progress=progress)
             decision = judge(figures[0].by_view(), figures[1].by_view())
             promoted, reasons, table = decision.promoted, decision.reasons, decision.to_markdown()
             if not promoted and override:

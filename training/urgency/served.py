@@ -124,3 +124,23 @@ def tier_flip_rate(before: Sequence[Reading], after: Sequence[Reading]) -> float
     if not before:
         return float("nan")
     return float(np.mean([a.tier != b.tier for a, b in zip(before, after, strict=True)]))
+
+
+def flip_causes(before: Sequence[Reading], after: Sequence[Reading], urgent: float) -> dict[str, float]:
+    """Why tiers flipped, as shares of all photos: the quality verdict changed (a photo sent back or let
+    through); with the verdict unchanged, the model's reading crossed the URGENT threshold; anything else
+    (the PRIORITY threshold, or a reading the rules override). The three add up to the flip rate."""
+    pairs = list(zip(before, after, strict=True))
+    if not pairs:
+        return {}
+    flipped = [(a, b) for a, b in pairs if a.tier != b.tier]
+    verdict = sum(a.usable != b.usable for a, b in flipped)
+    crossed = sum(
+        a.usable == b.usable and (a.malignancy >= urgent) != (b.malignancy >= urgent) for a, b in flipped
+    )
+    n = len(pairs)
+    return {
+        "quality_verdict": verdict / n,
+        "model_crosses_urgent": crossed / n,
+        "other": (len(flipped) - verdict - crossed) / n,
+    }
