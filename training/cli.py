@@ -148,19 +148,39 @@ def train_quality(config_path: Path, overrides: tuple[str, ...]) -> None:
     click.echo(f"next: dermatriage evaluate quality --model {result.onnx_path}")
 
 
+def _model_option(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--model``: which ``kind`` model file an evaluation reads."""
+    return click.option(
+        "--model",
+        "model_spec",
+        default="bundled",
+        show_default=True,
+        help=f"'bundled' (model/artifacts/{kind}.onnx), a path to an .onnx, or models:/NAME@ALIAS or "
+        "models:/NAME/VERSION.",
+    )
+
+
+def _model_path(spec: str, kind: str) -> Path:
+    """The model file ``spec`` names (a registry URI resolved in this project's MLflow store)."""
+    from model.loading import resolve_model_path
+
+    if spec.startswith("models:/"):
+        from training import tracking
+
+        tracking.configure(f"dermatriage-{kind}-evaluation")  # the registry of this project's store
+    path = resolve_model_path(spec, cache_dir=Path("var/models"), bundled=kind)
+    if path is None:
+        raise click.ClickException(f"no {kind} model at {spec!r}")
+    return path
+
+
 @click.group()
 def evaluate() -> None:
     """Evaluate a model on the held-out test patients (one tracked MLflow run)."""
 
 
 @evaluate.command("urgency")
-@click.option(
-    "--model",
-    "model_spec",
-    default="bundled",
-    show_default=True,
-    help="bundled, a path to an .onnx file, or a registry URI (models:/dermatriage-urgency@champion).",
-)
+@_model_option("urgency")
 @click.option("--changes/--no-changes", default=True, show_default=True, help="Tier under harmless changes.")
 @_config_and_overrides("training/configs/urgency.yaml")
 def evaluate_urgency(model_spec: str, changes: bool, config_path: Path, overrides: tuple[str, ...]) -> None:
@@ -171,19 +191,12 @@ def evaluate_urgency(model_spec: str, changes: bool, config_path: Path, override
         from dataclasses import replace
 
         from model.contract import ModelContract
-        from model.loading import resolve_model_path
         from training.urgency.config import TrainConfig
         from training.urgency.model_card import served_lines
         from training.urgency.promote import figures_of
     except ImportError as exc:
         raise _need_training_extra(exc) from exc
-    if model_spec.startswith("models:/"):
-        from training import tracking
-
-        tracking.configure("dermatriage-urgency-evaluation")  # the registry of this project's store
-    path = resolve_model_path(model_spec, cache_dir=Path("var/models"), bundled="urgency")
-    if path is None:
-        raise click.ClickException(f"no urgency model at {model_spec!r}")
+    path = _model_path(model_spec, "urgency")
     cfg = replace(TrainConfig.load(config_path, overrides), harmless_changes=changes, external_sources=())
     (served,) = figures_of(cfg, [path])
     contract = ModelContract.load(path.with_suffix(".json"))
@@ -192,13 +205,7 @@ def evaluate_urgency(model_spec: str, changes: bool, config_path: Path, override
 
 
 @evaluate.command("quality")
-@click.option(
-    "--model",
-    "model_spec",
-    default="bundled",
-    show_default=True,
-    help="'bundled' (model/artifacts/quality.onnx), a path to an .onnx, or models:/NAME@ALIAS or /VERSION.",
-)
+@_model_option("quality")
 @click.option(
     "--data-dir", type=click.Path(path_type=Path), default=None, help="Raw data (default: ../shared/data)."
 )
@@ -236,7 +243,6 @@ def evaluate_quality(
     try:  # lazy, for start-up cost: torch and mlflow load only when this command runs
         from data_pipelines.build import build_manifest
         from data_pipelines.locations import default_data_dir
-        from model.loading import resolve_model_path
         from model.quality_model import QualityModel
         from training.quality.evaluate import TARGETS, run_evaluation, targets_met
     except ImportError as exc:
@@ -244,13 +250,7 @@ def evaluate_quality(
     data_dir = data_dir or default_data_dir()
     if not manifest.exists():
         build_manifest(data_dir, manifest, progress=True)
-    if model_spec.startswith("models:/"):
-        from training import tracking
-
-        tracking.configure("dermatriage-quality-evaluation")  # the registry of this project's store
-    path = resolve_model_path(model_spec, cache_dir=Path("var/models"), bundled="quality")
-    if path is None:
-        raise click.ClickException(f"no quality model at {model_spec!r}")
+    path = _model_path(model_spec, "quality")
     version = QualityModel(path).version
     report, folder = run_evaluation(
         model_path=path,

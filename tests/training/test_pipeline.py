@@ -157,13 +157,19 @@ def test_promotion_reads_both_models_through_the_serving_path(first_run, workspa
     assert len(runs) >= 3  # every decision is logged, refused or not
 
 
-def test_promotion_without_a_registry_champion_must_beat_the_bundled_model(workspace, tmp_path, monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'fresh.db'}")
-    run = train(tiny_config(workspace, seed=3, epochs=1), progress=False)
+def bundled_run(workspace, tmp_path, *, seed: int):
+    """A one-epoch run whose model is also the bundled one (a bundle folder of its own)."""
+    run = train(tiny_config(workspace, seed=seed, epochs=1), progress=False)
     bundle = tmp_path / "bundle"
     bundle.mkdir()
     for path in run.onnx_path.parent.iterdir():
         (bundle / path.name).write_bytes(path.read_bytes())
+    return run, bundle
+
+
+def test_promotion_without_a_registry_champion_must_beat_the_bundled_model(workspace, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'fresh.db'}")
+    run, bundle = bundled_run(workspace, tmp_path, seed=3)
     decision = promote("tiny-urgency", run.model_version, bundle_dir=bundle, progress=False)
     assert decision.champion_before == f"bundled urgency-{run.run_id[:8]}"
     assert decision.table and decision.promoted  # the same model: nothing lost
@@ -190,11 +196,7 @@ def test_evaluate_urgency_reads_a_model_file_as_the_run_did(first_run):
 
 def test_a_refused_candidate_is_promoted_only_with_a_written_reason(workspace, tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'fresh.db'}")
-    run = train(tiny_config(workspace, seed=5, epochs=1), progress=False)
-    bundle = tmp_path / "bundle"
-    bundle.mkdir()
-    for path in run.onnx_path.parent.iterdir():
-        (bundle / path.name).write_bytes(path.read_bytes())
+    run, bundle = bundled_run(workspace, tmp_path, seed=5)
     before = (bundle / "urgency.json").read_bytes()
     refusal = GateDecision(promoted=False, reasons=("as_recorded: sensitivity at URGENT drops",), rows=())
     monkeypatch.setattr(urgency_promote, "judge", lambda candidate, champion: refusal)

@@ -27,18 +27,8 @@ import numpy as np
 
 #: the questions PAD-UFES-20 answers (mapped onto the intake's fields by data_pipelines)
 MODEL_QUESTIONS: tuple[str, ...] = (
-    "age",
-    "sex",
-    "body_site",
-    "fitzpatrick",
-    "size_mm",
-    "skin_cancer_history",
-    "itch",
-    "pain",
-    "bleeding",
-    "grew",
-    "changed",
-    "elevated",
+    *("age", "sex", "body_site", "fitzpatrick", "size_mm", "skin_cancer_history"),  # who, where, how big
+    *("itch", "pain", "bleeding", "grew", "changed", "elevated"),  # what the lesion does
 )
 #: the questions the first collection phase left blank together (the shortcut)
 PHASE_BLANKS: tuple[str, ...] = ("sex", "fitzpatrick", "size_mm", "skin_cancer_history")

@@ -197,44 +197,53 @@ _VIEW_COLOURS = {
 }
 
 
+def _views_axes(diagonal: str) -> tuple[Figure, Any]:
+    """A square figure with the dashed diagonal (``diagonal`` in the legend)."""
+    fig = Figure(figsize=(6.5, 6.5))
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=1, label=diagonal)
+    return fig, ax
+
+
+def _view_scores(views: Mapping[str, Any]):
+    """(view name, malignant?, malignancy probability) of every view."""
+    for name, result in views.items():
+        yield name, result.predictions.y_malignant, result.predictions.malignancy
+
+
+def _finish(fig: Figure, ax: Any, path: str | os.PathLike[str], *, title: str, legend: str) -> Path:
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc=legend, fontsize=8)
+    return save_figure(fig, path)
+
+
 def views_roc_plot(
     views: Mapping[str, Any], thresholds: Mapping[str, float], path: str | os.PathLike[str]
 ) -> Path:
     """The malignancy ROC curve of every evaluation view side by side, the URGENT point of each marked."""
-    fig = Figure(figsize=(6.5, 6.5))
-    ax = fig.add_subplot()
-    ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=1, label="chance")
-    for name, result in views.items():
-        preds = result.predictions
-        y, s = preds.y_malignant, preds.malignancy
+    fig, ax = _views_axes("chance")
+    for name, y, s in _view_scores(views):
         if not (y.any() and (~y).any()):
             continue
         colour = _VIEW_COLOURS.get(name, "0.3")
         fpr, tpr = roc_points(y, s)
-        label = f"{name.replace('_', ' ')} (n={len(preds)}, AUC {malignancy_auc(y, s):.3f})"
+        label = f"{name.replace('_', ' ')} (n={len(y)}, AUC {malignancy_auc(y, s):.3f})"
         ax.plot(fpr, tpr, color=colour, linewidth=2, label=label)
         sens, spec = sensitivity_specificity(y, s, thresholds["urgent"])
         ax.plot([1 - spec], [sens], marker="o", color=colour, markersize=8, linestyle="none")
-    ax.set_xlim(-0.01, 1.01)
-    ax.set_ylim(-0.01, 1.01)
-    ax.set_xlabel("1 − specificity")
+    ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), xlabel="1 − specificity")
     ax.set_ylabel("Sensitivity (malignant: BCC, SCC, MEL)")
-    ax.set_title(f"Malignancy ROC per view (dots: URGENT ≥ {thresholds['urgent']:.3f})")
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    return save_figure(fig, path)
+    title = f"Malignancy ROC per view (dots: URGENT ≥ {thresholds['urgent']:.3f})"
+    return _finish(fig, ax, path, title=title, legend="lower right")
 
 
 def views_calibration_plot(views: Mapping[str, Any], path: str | os.PathLike[str], n_bins: int = 10) -> Path:
     """Reliability diagram of every evaluation view: observed fraction malignant per predicted-probability
     bin (equal width), with each view's expected calibration error."""
-    fig = Figure(figsize=(6.5, 6.5))
-    ax = fig.add_subplot()
-    ax.plot([0, 1], [0, 1], linestyle="--", color="0.6", linewidth=1, label="perfect calibration")
-    for name, result in views.items():
-        preds = result.predictions
-        y, s = preds.y_malignant, preds.malignancy
-        if not len(preds):
+    fig, ax = _views_axes("perfect calibration")
+    for name, y, s in _view_scores(views):
+        if not len(y):
             continue
         tab = calibration_table(y, s, n_bins)
         filled = tab["count"] > 0
@@ -246,11 +255,7 @@ def views_calibration_plot(views: Mapping[str, Any], path: str | os.PathLike[str
             color=_VIEW_COLOURS.get(name, "0.3"),
             label=f"{name.replace('_', ' ')}: ECE {ece:.3f}",
         )
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("Predicted malignancy probability (calibrated)")
+    ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="Predicted malignancy probability (calibrated)")
     ax.set_ylabel("Observed fraction malignant")
-    ax.set_title(f"Reliability per view ({n_bins} equal-width bins)")
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
-    return save_figure(fig, path)
+    title = f"Reliability per view ({n_bins} equal-width bins)"
+    return _finish(fig, ax, path, title=title, legend="upper left")
