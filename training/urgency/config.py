@@ -61,6 +61,9 @@ class TrainConfig(RunConfig):
     label_smoothing: float = 0.05
     class_weighting: str = "inverse_sqrt"  # "inverse", "inverse_sqrt" or "none"
     malignancy_loss_weight: float = 0.5  # extra BCE on the summed malignant probability
+    #: weight of the symmetric KL between the readings of two augmented copies of a photo (0: one copy
+    #: per photo and step, as before)
+    consistency: float = 0.0
     target_sensitivity: float = 0.95  # for the URGENT threshold, on out-of-fold predictions
     priority_sensitivity: float = 0.99  # for the PRIORITY threshold, on out-of-fold predictions
     threads: int = 2

@@ -37,6 +37,17 @@ def malignancy_loss(
     return -(y_malignant * log_p + (1 - y_malignant) * log_not_p).mean()
 
 
+def consistency_loss(logits: torch.Tensor) -> torch.Tensor:
+    """Symmetric KL divergence between the class distributions of two copies of each photo (``logits``:
+    photos x 2 x classes): a harmless change (crop, rotation, light, JPEG) should not move the reading."""
+    log_p = F.log_softmax(logits, dim=-1)
+    a, b = log_p[:, 0], log_p[:, 1]
+    kl = F.kl_div(a, b, log_target=True, reduction="batchmean") + F.kl_div(
+        b, a, log_target=True, reduction="batchmean"
+    )
+    return kl / 2
+
+
 def fit_top(
     cfg: TrainConfig,
     data: TopSet,
@@ -70,11 +81,16 @@ def fit_top(
         losses = []
         bar = epoch_bar(loader, epoch=epoch, epochs=cfg.epochs, progress=progress, tag=tag, unit="batch")
         for fmaps, q, y in bar:
+            pairs = fmaps.shape[1] if data.paired else 1
+            if data.paired:  # both copies of every photo, with the same answers
+                fmaps, q, y = fmaps.flatten(0, 1), q.repeat_interleave(pairs, 0), y.repeat_interleave(pairs)
             logits = net.top(fmaps, q)
             loss = F.cross_entropy(logits, y, weight=weights, label_smoothing=cfg.label_smoothing)
             if cfg.malignancy_loss_weight:
                 y_mal = torch.isin(y, malignant_idx).float()
                 loss = loss + cfg.malignancy_loss_weight * malignancy_loss(logits, y_mal, malignant_idx)
+            if data.paired:
+                loss = loss + cfg.consistency * consistency_loss(logits.view(-1, pairs, logits.shape[1]))
             losses.append(optimizer.step(loss))
             bar.set_postfix(loss=f"{np.mean(losses):.3f}")
         metrics = {"train_loss": float(np.mean(losses))}
@@ -97,4 +113,5 @@ def training_set(
         blank_question=cfg.blank_question,
         blank_all=cfg.blank_all,
         seed=cfg.seed,
+        paired=cfg.consistency > 0,
     )

@@ -105,9 +105,10 @@ def top_log_probs(net: UrgencyNet, fmaps: torch.Tensor, q: np.ndarray, *, batch:
 
 
 class TopSet(torch.utils.data.Dataset):
-    """The training photos as the trained part sees them: one of each photo's trunk copies, and its
-    questionnaire with every blank the data left answered from the train distribution and answers
-    blanked at random (``answers.blank``); all drawn from ``(seed, epoch, photo)``."""
+    """The training photos as the trained part sees them: one of each photo's trunk copies (two different
+    ones when ``paired``), and its questionnaire with every blank the data left answered from the
+    train distribution and answers blanked at random (``answers.blank``); all drawn from ``(seed,
+    epoch, photo)``."""
 
     def __init__(
         self,
@@ -119,10 +120,13 @@ class TopSet(torch.utils.data.Dataset):
         blank_question: float,
         blank_all: float,
         seed: int,
+        paired: bool = False,
     ) -> None:
         self.fmaps, self.questionnaires, self.y = fmaps, list(questionnaires), y
         self.distribution = distribution
         self.blank_question, self.blank_all, self.seed = blank_question, blank_all, seed
+        #: each item carries two different copies of its photo (stacked), for the consistency loss
+        self.paired = paired and fmaps.shape[1] > 1
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -134,4 +138,7 @@ class TopSet(torch.utils.data.Dataset):
         answers = self.distribution.impute(self.questionnaires[i], rng)
         answers = blank(answers, rng, per_question=self.blank_question, whole=self.blank_all)
         q = features.encode(answers, reads=MODEL_QUESTIONS)
+        if self.paired:  # drawn last, so an unpaired set draws exactly as before
+            other = (view + 1 + int(rng.integers(self.fmaps.shape[1] - 1))) % self.fmaps.shape[1]
+            return self.fmaps[i, [view, other]].float(), torch.from_numpy(q), int(self.y[i])
         return self.fmaps[i, view].float(), torch.from_numpy(q), int(self.y[i])
