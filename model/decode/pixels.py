@@ -187,7 +187,8 @@ def jpeg_draft_scale(long_side: int, target_long_side: int) -> int:
 
 
 def reduce_photo(src: PhotoSource, *, target_long_side: int = DEFAULT_TARGET_LONG_SIDE) -> DecodedPhoto:
-    """Decode ``src`` small: JPEG with DCT-domain scaling, other formats in full; then downscale (``_downscale``)."""
+    """Decode ``src`` small: JPEG with DCT-domain scaling, other formats in full; then downscale
+    (``_downscale``)."""
     if target_long_side < 1:
         raise ValueError("target_long_side must be >= 1")
     if src.format != "jpeg":
