@@ -28,7 +28,7 @@ from model.triage.tiers import Tier
 from training.evaluation.predictions import Predictions
 from training.evaluation.report import EvaluationReport, evaluate
 from training.urgency.answers import AnswerDistribution, answered
-from training.urgency.served import Reading
+from training.urgency.served import Reading, tier_flip_rate
 
 VIEWS = ("as_recorded", "complete", "photo_only", "answered_only")
 AGE_BANDS = ((0, 40, "<40"), (40, 60, "40-59"), (60, 75, "60-74"), (75, 200, "75+"))
@@ -149,8 +149,4 @@ def judge_view(
 
 def tier_agreement(first: Sequence[Reading], second: Sequence[Reading]) -> float:
     """The share of photos given the same tier in two views."""
-    return (
-        float(np.mean([a.tier == b.tier for a, b in zip(first, second, strict=True)]))
-        if first
-        else float("nan")
-    )
+    return 1.0 - tier_flip_rate(first, second)
