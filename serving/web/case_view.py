@@ -68,8 +68,10 @@ class PhotoView:
     instructions: list[str]
     image_url: str
     thumbnail_url: str
-    #: the urgency model's reading, for the dermatologist (None when it did not read the photo)
+    #: the urgency model's reading, for the dermatologist (None when it did not read the photo): in
+    #: full for the captions, and its malignancy alone under the narrow thumbnail
     reading: str | None = None
+    malignancy: str | None = None
 
 
 #: the urgency model's classes, as a dermatologist reads them
@@ -83,6 +85,12 @@ CLASS_NAMES = {
 }
 
 
+def model_malignancy(photo: Photo) -> str | None:
+    """'Model: 34% malignant' (the line under a thumbnail)."""
+    reading = urgency_reading(photo)
+    return None if reading is None else _malignant(reading.malignancy)
+
+
 def model_reading(photo: Photo) -> str | None:
     """'Model: 34% malignant; basal cell carcinoma 30%, nevus 25%, ...' (the three likeliest)."""
     reading = urgency_reading(photo)
@@ -90,7 +98,11 @@ def model_reading(photo: Photo) -> str | None:
         return None
     likeliest = sorted(reading.diagnosis.items(), key=lambda item: -item[1])[:3]
     classes = ", ".join(f"{CLASS_NAMES.get(label, label)} {p:.0%}" for label, p in likeliest)
-    return f"Model: {reading.malignancy:.0%} malignant; {classes}"
+    return f"{_malignant(reading.malignancy)}; {classes}"
+
+
+def _malignant(probability: float) -> str:
+    return f"Model: {probability:.0%} malignant"
 
 
 @dataclass(frozen=True)
@@ -167,6 +179,7 @@ def photo_view(photo: Photo) -> PhotoView:
         instructions=list(quality.instructions),
         **image_urls(base),
         reading=model_reading(photo),
+        malignancy=model_malignancy(photo),
     )
 
 

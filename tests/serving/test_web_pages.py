@@ -316,7 +316,8 @@ def test_the_case_page_shows_the_urgency_models_reading_of_each_photo(client, or
     _signed_in(client, org, sessions)
     page = client.get(f"/cases/{case_id}").text
     expected = "Model: 34% malignant; seborrheic keratosis 36%, basal cell carcinoma 30%, nevus 25%"
-    assert page.count(expected) == 3  # the stage caption, the thumbnail's caption and the line under it
+    assert page.count(expected) == 3  # the stage caption, the thumbnail's caption and the line's tooltip
+    assert '<p class="reading" title="' + expected + '">Model: 34% malignant</p>' in page  # under it
     api = client.get(f"/v1/cases/{case_id}", headers=org.headers("dermatologist")).json()
     readings = {p["id"]: p["urgency_model"] for p in api["triage"]["photos"]}
     assert readings[first.id] == {
