@@ -36,10 +36,20 @@ class PhotoQuality:
     checks: Mapping[str, CheckScore] = field(default_factory=lambda: MappingProxyType({}))
     #: the learned quality model's reading (None when the checks alone judged the photo)
     model: ModelReading | None = None
+    #: the photo can be read at all: a dermatologist could judge it, though a better one may be asked
+    readable: bool = True
+    #: what kind of image it is (``model.modality``: clinical, dermoscopic, not_skin); None before
+    #: modalities were told apart
+    modality: str | None = None
 
     @property
     def usable(self) -> bool:
-        """A dermatologist could judge the photo."""
+        """A dermatologist could judge the photo (it is readable); a retake may still be requested."""
+        return self.readable
+
+    @property
+    def accepted(self) -> bool:
+        """Good as it is: no retake asked."""
         return self.verdict is Verdict.accept
 
     @property
@@ -53,7 +63,12 @@ class PhotoQuality:
 
     @classmethod
     def judged(
-        cls, report: QualityReport, verdict: QualityVerdict, reading: ModelReading | None = None
+        cls,
+        report: QualityReport,
+        verdict: QualityVerdict,
+        reading: ModelReading | None = None,
+        *,
+        modality: str | None = None,
     ) -> PhotoQuality:
         """The value of a photo judged now: the classical ``report``, the combined ``verdict`` and the
         model's ``reading`` (rounded as it is kept)."""
@@ -72,11 +87,15 @@ class PhotoQuality:
                 {n: CheckScore(c.score, c.passed, c.threshold) for n, c in report.checks.items()}
             ),
             model=reading,
+            readable=verdict.readable,
+            modality=modality,
         )
 
     def to_json(self) -> dict[str, Any]:
         return {
             "verdict": self.verdict.value,
+            "readable": self.readable,
+            "modality": self.modality,
             "score": self.score,
             "defects": list(self.defects),
             "instructions": list(self.instructions),
@@ -96,8 +115,12 @@ class PhotoQuality:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> PhotoQuality:
         model = data.get("model")
+        verdict = Verdict(data["verdict"])
         return cls(
-            verdict=Verdict(data["verdict"]),
+            verdict=verdict,
+            # stored before the two questions were told apart: a retake then held the case back
+            readable=bool(data.get("readable", verdict is Verdict.accept)),
+            modality=data.get("modality"),
             score=float(data["score"]),
             defects=tuple(data.get("defects") or ()),
             instructions=tuple(data.get("instructions") or ()),

@@ -58,9 +58,17 @@ class QualityModel:
         """One tiny inference (raises when the model cannot answer): for readiness checks."""
         self.model.self_check()
 
-    def assess(self, rgb: np.ndarray, *, original_size: tuple[int, int]) -> QualityAssessment:
+    def assess(
+        self,
+        rgb: np.ndarray,
+        *,
+        original_size: tuple[int, int],
+        modality: str | None = None,
+        locale: str | None = None,
+    ) -> QualityAssessment:
         report = assess_quality(rgb, original_size=original_size)
         reading = self.read(rgb)
-        return QualityAssessment(
-            report=report, reading=reading, verdict=combine(report, reading, self.policy)
+        verdict = combine(
+            report, reading, self.policy, original_size=original_size, modality=modality, locale=locale
         )
+        return QualityAssessment(report=report, reading=reading, verdict=verdict)

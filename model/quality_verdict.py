@@ -29,32 +29,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from model.quality_checks import IMPORTANCE, QualityReport, Verdict
+from model.messages import DEFECT_MESSAGE_IDS, message
+from model.quality_checks import IMPORTANCE, INSTRUCTION_CENTRE, QualityReport, Verdict
 
-#: one instruction per defect the model knows (the names of ``data_pipelines.degrade.Defect``)
-DEFECT_INSTRUCTIONS: dict[str, str] = {
-    "defocus_blur": "The photo is out of focus: hold the phone about 10-15 cm from the skin and tap the "
-    "spot on the screen so the camera focuses on it.",
-    "motion_blur": "The photo is blurred by movement: hold the phone steady - rest your elbow on a "
-    "table - and take the photo again.",
-    "underexposure": "The photo is too dark: move to a brighter place with even light, such as near a "
-    "window during the day.",
-    "overexposure": "The photo is too bright: move out of direct sunlight or turn the flash off.",
-    "glare": "There is shine on the skin: turn the flash off and tilt the phone slightly so lights "
-    "don't reflect.",
-    "noise": "The photo is grainy: take it in brighter light (grain comes from low light) and don't zoom in.",
-    "jpeg_compression": "The photo has lost detail to compression: send the original photo from the "
-    "camera, not a copy saved from a messaging app.",
-    "low_resolution": "The photo has too little detail: use the phone's main camera at full resolution "
-    "without digital zoom, and send the photo itself rather than a screenshot or a thumbnail.",
-    "colour_cast": "The colours are off: take the photo in daylight or white light; avoid coloured or "
-    "yellow lamps.",
-    "framing": "The spot is too small or not fully in the picture: move closer so it fills about a "
-    "third of the photo, centred, with all of it inside the frame.",
-    "obstruction": "Something covers the spot: move fingers, hair or clothing out of the way so the "
-    "whole spot and the skin around it can be seen.",
-}
-DEFECTS = tuple(DEFECT_INSTRUCTIONS)
+#: the defects the learned model knows (the names of ``data_pipelines.degrade.Defect``), each with its
+#: patient instruction in ``model.messages``
+DEFECTS = tuple(d for d in DEFECT_MESSAGE_IDS if d != "skin_present")
 
 #: classical check -> the defect it measures ("skin_present" is its own: no skin in view)
 CHECK_DEFECT: dict[str, str] = {
@@ -68,8 +48,59 @@ CHECK_DEFECT: dict[str, str] = {
     "skin_present": "skin_present",
     "lesion_framing": "framing",
 }
-GATE_CHECKS = ("skin_present", "resolution", "underexposure", "overexposure")
+#: checks whose failure asks for a better photo on their own: limits measured directly that almost never
+#: fail a readable photo (too few pixels, nearly black, washed out). "skin_present" is advisory: its
+#: skin-colour model misfires on real clinical photos (strong casts, close-ups of dark lesions);
+#: a photo with no skin at all is unreadable (``unreadable_causes``) or ``not_skin``.
+GATE_CHECKS = ("resolution", "underexposure", "overexposure")
 _OPPOSITE = {"underexposure": "overexposure", "overexposure": "underexposure"}
+_EXPOSURE = frozenset(_OPPOSITE)
+#: at most this many instructions reach the patient (most important first)
+MAX_INSTRUCTIONS = 2
+
+#: Floors below which a photo cannot be read at all (it holds a case back unless the case looks
+#: dangerous). Chosen on the 1,050 PAD-UFES-20 train-patient photos, untouched and under harmless
+#: changes (JPEG q95/q70, 90° rotation, brightness ±10 %: 6,300 images), so that none of them falls
+#: below a floor (``python bench/quality_gate.py --split train``): the smallest short side there is
+#: 167 px, the lowest brightness score 0.82, the lowest focus score 0.41, the lowest skin score 0.0
+#: (one brightened photo; 0.015 untouched). Washed-out photos are not a floor: 22 of the brightened
+#: untouched photos clip half their pixels and are still read; they get a retake *request*.
+#: cause -> (check, or "short_side" of the photo as sent; floor; the defect named)
+UNREADABLE_FLOORS: dict[str, tuple[str, float, str]] = {
+    "too_few_pixels": ("short_side", 64, "low_resolution"),
+    "nearly_black": ("underexposure", 0.1, "underexposure"),
+    "smeared": ("focus_blur", 0.1, "defocus_blur"),
+    "no_skin": ("skin_present", 0.001, "skin_present"),
+}
+#: modalities (``model.modality``) that change the verdict
+NOT_SKIN = "not_skin"
+DERMOSCOPIC = "dermoscopic"
+#: a dermoscopic image is judged on what a dermatoscope can get wrong, never on colour or skin model
+DERMOSCOPIC_CHECKS = ("focus_blur", "motion_blur", "underexposure", "overexposure")
+
+
+def trusted_modality(report: QualityReport, modality: str | None) -> str | None:
+    """The modality as the verdict uses it: ``not_skin`` is not trusted while an exposure check fails
+    (the modality classifier judges colours, and a dark or washed-out photo of skin has none) - such a
+    photo is judged as a clinical one, and its exposure named."""
+    exposure_fails = any(not report.checks[name].passed for name in _EXPOSURE)
+    return "clinical" if modality == NOT_SKIN and exposure_fails else modality
+
+
+def unreadable_causes(
+    report: QualityReport, *, original_size: tuple[int, int], modality: str | None = None
+) -> list[str]:
+    """Why a photo cannot be read at all (empty when it can): ``UNREADABLE_FLOORS`` and ``not_skin``."""
+    causes = []
+    for cause, (check, floor, _) in UNREADABLE_FLOORS.items():
+        if cause == "no_skin" and modality in (NOT_SKIN, DERMOSCOPIC):
+            continue  # said below / a dermatoscope's field is not judged by a skin model
+        value = min(original_size) if check == "short_side" else report.checks[check].score
+        if value < floor:
+            causes.append(cause)
+    if modality == NOT_SKIN:  # after "too few pixels": a few pixels say nothing of what they show
+        causes.insert(1 if causes[:1] == ["too_few_pixels"] else 0, NOT_SKIN)
+    return causes
 
 
 @dataclass(frozen=True)
@@ -100,18 +131,50 @@ class QualityPolicy:
 class QualityVerdict:
     verdict: Verdict
     score: float
-    defects: tuple[str, ...]  # what is wrong, most important first
-    instructions: tuple[str, ...]
+    defects: tuple[str, ...]  # what is wrong, most important first (at most ``MAX_INSTRUCTIONS``)
+    instructions: tuple[str, ...]  # one per defect, in the patient's language
+    #: the photo can be read at all (False only with verdict "retake")
+    readable: bool = True
 
 
-def _instruction(defect: str, report: QualityReport) -> str:
+def _message_id(defect: str, report: QualityReport) -> str:
+    if defect == NOT_SKIN:
+        return "quality.not_skin"
     check = report.checks.get("lesion_framing")
-    if defect == "framing" and check is not None and check.instruction:
-        return check.instruction  # the check knows which: move closer, or centre the spot
-    if defect in DEFECT_INSTRUCTIONS:
-        return DEFECT_INSTRUCTIONS[defect]
-    name = next(c for c, d in CHECK_DEFECT.items() if d == defect)
-    return report.checks[name].instruction or ""
+    if defect == "framing" and check is not None and check.instruction == INSTRUCTION_CENTRE:
+        return "quality.framing.centre"  # the check knows which: move closer, or centre the spot
+    return DEFECT_MESSAGE_IDS[defect]
+
+
+def _patient_defects(ranked: list[str]) -> tuple[str, ...]:
+    """Duplicates dropped, one exposure defect at most (the first named), at most ``MAX_INSTRUCTIONS``."""
+    out: list[str] = []
+    for d in ranked:
+        if d in out or (d in _EXPOSURE and _OPPOSITE[d] in out):
+            continue
+        out.append(d)
+    return tuple(out[:MAX_INSTRUCTIONS])
+
+
+def _finish(
+    verdict: Verdict,
+    score: float,
+    ranked: list[str],
+    report: QualityReport,
+    locale: str | None,
+    readable: bool,
+) -> QualityVerdict:
+    if verdict is Verdict.accept:
+        return QualityVerdict(verdict=verdict, score=round(max(score, 0.5), 3), defects=(), instructions=())
+    defects = _patient_defects(ranked)
+    instructions = tuple(dict.fromkeys(message(_message_id(d, report), locale) for d in defects))
+    return QualityVerdict(
+        verdict=verdict,
+        score=round(min(score, 0.499), 3),
+        defects=defects,
+        instructions=instructions,
+        readable=readable,
+    )
 
 
 def _model_quality(p_retake: float, threshold: float) -> float:
@@ -121,9 +184,9 @@ def _model_quality(p_retake: float, threshold: float) -> float:
     return 0.5 + 0.5 * (threshold - p_retake) / max(1e-9, threshold)
 
 
-def _gate_quality(report: QualityReport) -> float:
+def _checks_quality(report: QualityReport, names: tuple[str, ...]) -> float:
     worst = 1.0
-    for name in GATE_CHECKS:
+    for name in names:
         c = report.checks[name]
         t = c.threshold
         q = 0.5 * c.score / t if c.score < t else 0.5 + 0.5 * (c.score - t) / max(1e-9, 1.0 - t)
@@ -131,40 +194,78 @@ def _gate_quality(report: QualityReport) -> float:
     return worst
 
 
-def combine(report: QualityReport, reading: ModelReading, policy: QualityPolicy) -> QualityVerdict:
+def _unreadable_first(causes: list[str]) -> list[str]:
+    return [NOT_SKIN if c == NOT_SKIN else UNREADABLE_FLOORS[c][2] for c in causes]
+
+
+def combine(
+    report: QualityReport,
+    reading: ModelReading,
+    policy: QualityPolicy,
+    *,
+    original_size: tuple[int, int] | None = None,
+    modality: str | None = None,
+    locale: str | None = None,
+) -> QualityVerdict:
+    """The service's verdict on one photo (module docs). ``original_size``: (width, height) of the
+    photo as sent (default: large enough); ``modality``: ``model.modality``'s kind; ``locale``: the
+    language of the instructions."""
+    size = original_size or (4096, 4096)
+    modality = trusted_modality(report, modality)
+    causes = unreadable_causes(report, original_size=size, modality=modality)
+    if modality == DERMOSCOPIC:
+        return _dermoscopic(report, causes, locale)
     failing = [name for name in IMPORTANCE if not report.checks[name].passed]
     gates = [n for n in failing if n in GATE_CHECKS]
-    retake = bool(gates) or reading.retake >= policy.retake
-    score = _model_quality(reading.retake, policy.retake)
-    if gates:
-        score = min(score, _gate_quality(report))
-    if not retake:  # a usable photo: nothing to ask of the patient
-        return QualityVerdict(
-            verdict=Verdict.accept, score=round(max(score, 0.5), 3), defects=(), instructions=()
-        )
-
-    ranked: list[str] = ["low_resolution"] if "resolution" in gates else []
-    top = max(DEFECTS, key=lambda d: reading.defects.get(d, 0.0))
-    # the exposure checks measure brightness exactly: when one fails and the model reads the opposite
-    # (a photo far from anything it learned), the measurement wins
-    ranked += [g for g in gates if _OPPOSITE.get(g) == top]
-    ranked.append(top)
     over = [d for d in DEFECTS if reading.defects.get(d, 0.0) >= policy.defects[d]]
+    # the model asks for a retake only when it can name what to fix: a defect at or above its threshold
+    model_retake = reading.retake >= policy.retake and bool(over)
+    retake = bool(causes) or bool(gates) or model_retake
+    score = _model_quality(reading.retake, policy.retake)
+    if gates or causes:
+        score = min(score, _checks_quality(report, GATE_CHECKS))
+    elif not model_retake:
+        score = max(score, 0.5)  # P(retake) high but no defect named: accepted
+    if not retake:  # a good photo: nothing to ask of the patient
+        return _finish(Verdict.accept, score, [], report, locale, True)
+
+    ranked = _unreadable_first(causes)
+    ranked += ["low_resolution"] if "resolution" in gates else []
+    top = max(DEFECTS, key=lambda d: reading.defects.get(d, 0.0))
+    # the exposure checks measure brightness exactly: when one fails, it is named before the model's
+    # reading (and ``_patient_defects`` drops the opposite exposure the model may read)
+    ranked += [g for g in gates if g in _EXPOSURE]
+    ranked.append(top)
     ranked += sorted(over, key=lambda d: -reading.defects[d])
     ranked += [CHECK_DEFECT[n] for n in gates] + [CHECK_DEFECT[n] for n in failing if n not in GATE_CHECKS]
-    defects = tuple(dict.fromkeys(ranked))
-    instructions = tuple(dict.fromkeys(_instruction(d, report) for d in defects))
-    return QualityVerdict(
-        verdict=Verdict.retake, score=round(min(score, 0.499), 3), defects=defects, instructions=instructions
-    )
+    return _finish(Verdict.retake, score, ranked, report, locale, not causes)
 
 
-def classical_verdict(report: QualityReport) -> QualityVerdict:
-    """The checks alone (no model loaded): every failing check decides, in ``IMPORTANCE`` order."""
+def _dermoscopic(report: QualityReport, causes: list[str], locale: str | None) -> QualityVerdict:
+    """A dermatoscope's image: retake only when it cannot be read, or is blurred or badly exposed (the
+    learned model and the colour/skin checks know phone photos only)."""
+    failing = [n for n in DERMOSCOPIC_CHECKS if not report.checks[n].passed]
+    score = _checks_quality(report, DERMOSCOPIC_CHECKS)
+    if not causes and not failing:
+        return _finish(Verdict.accept, score, [], report, locale, True)
+    ranked = _unreadable_first(causes) + [CHECK_DEFECT[n] for n in failing]
+    return _finish(Verdict.retake, score, ranked, report, locale, not causes)
+
+
+def classical_verdict(
+    report: QualityReport,
+    *,
+    original_size: tuple[int, int] | None = None,
+    modality: str | None = None,
+    locale: str | None = None,
+) -> QualityVerdict:
+    """The checks alone (no model loaded): every failing check asks for a better photo, in
+    ``IMPORTANCE`` order; the same floors decide whether the photo can be read at all."""
+    modality = trusted_modality(report, modality)
+    causes = unreadable_causes(report, original_size=original_size or (4096, 4096), modality=modality)
+    if modality == DERMOSCOPIC:
+        return _dermoscopic(report, causes, locale)
     failing = [n for n in IMPORTANCE if not report.checks[n].passed]
-    return QualityVerdict(
-        verdict=report.verdict,
-        score=report.score,
-        defects=tuple(dict.fromkeys(CHECK_DEFECT[n] for n in failing)),
-        instructions=tuple(report.instructions),
-    )
+    verdict = Verdict.retake if causes or failing else Verdict.accept
+    ranked = _unreadable_first(causes) + [CHECK_DEFECT[n] for n in failing]
+    return _finish(verdict, report.score, ranked, report, locale, not causes)

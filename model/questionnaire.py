@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -43,6 +43,8 @@ class BodySite(StrEnum):
 
 
 JURISDICTION_PATTERN = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
+#: A language tag, BCP 47-ish (``pt-BR``, ``es``, ``pt_br``): letters, digits, ``-`` and ``_`` only.
+LANGUAGE_PATTERN = r"^[A-Za-z0-9_-]+$"
 
 YesNo = bool | None
 
@@ -94,6 +96,24 @@ class Questionnaire(BaseModel):
     fitzpatrick: Annotated[int | None, Field(ge=1, le=6, description="Fitzpatrick skin type.")] = None
     medications: Annotated[str | None, Field(max_length=2000)] = None
     concern: Annotated[str | None, Field(max_length=4000)] = None
+    # Not a clinical answer: no triage rule or model reads it (features.encode names its fields).
+    language: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=35,
+            pattern=LANGUAGE_PATTERN,
+            description="Language of the patient-facing texts (instructions, advice): en, es or pt-BR; "
+            "others fall back to en. A BCP 47 tag such as pt-BR.",
+        ),
+    ] = None
+    capture_device: Annotated[
+        Literal["phone", "dermatoscope"] | None,
+        Field(
+            description="What took the photos, when the sending system knows it (a clinic's dermatoscope): "
+            "photos declared 'dermatoscope' are judged as dermoscopic unless they show no skin at all."
+        ),
+    ] = None
 
     @field_validator("jurisdiction")
     @classmethod

@@ -1,6 +1,7 @@
 """The background work of the service: a pass (``deliver_due``) writes the follow-up reminders that
-came due, then delivers every due event to its webhook; a loop for ``dermatriage worker``, and the
-service's background task. Any number of them may run at once, in one process or many."""
+came due and queues the cases whose retake deadline passed, then delivers every due event to its
+webhook; a loop for ``dermatriage worker``, and the service's background task. Any number of them may
+run at once, in one process or many."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from serving.cases.retake_deadline import queue_overdue_retakes
 from serving.consults.follow_ups import emit_due_follow_ups
 from serving.db import transaction, utcnow
 from serving.events.delivery import HttpPost, RetryPolicy, claim_due, post_webhook, record_outcome, send
@@ -39,6 +41,7 @@ def deliver_due(
     clock = (lambda: now) if now is not None else utcnow
     delivered = 0
     _remind_due_follow_ups(sessions, clock())
+    _queue_overdue_retakes(sessions, clock())
     with ThreadPoolExecutor(max_workers=policy.batch, thread_name_prefix="webhook") as pool:
         while not (should_stop and should_stop()):
             with transaction(sessions) as session:
@@ -69,6 +72,16 @@ def _remind_due_follow_ups(sessions: sessionmaker[Session], now: datetime) -> No
         count = emit_due_follow_ups(session, now)
     if count:
         log.info("%d follow-up reminder(s) written", count)
+
+
+def _queue_overdue_retakes(sessions: sessionmaker[Session], now: datetime) -> None:
+    """Each pass also puts the cases that waited for a retake past their organization's deadline in the
+    queue (``case.retake_deadline_passed``, delivered in the same pass); ``dermatriage retakes
+    queue-overdue`` does the same from cron."""
+    with transaction(sessions) as session:
+        count = queue_overdue_retakes(session, now)
+    if count:
+        log.info("%d case(s) queued after their retake deadline", count)
 
 
 def run_worker(

@@ -23,6 +23,10 @@ def skin_photo(
     img = np.array(skin, np.float32)[None, None, :] * shade[..., None]
     pores = cv2.GaussianBlur(rng.normal(0, 9, (h, w)).astype(np.float32), (0, 0), 1.2)
     img += pores[..., None]
+    # blotchy redness (vessels, erythema): real skin's colours do not lie on one line
+    red = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), min(w, h) / 25)
+    red *= 14 / max(1e-6, float(red.std()))
+    img += red[..., None] * np.array([1.0, -0.45, -0.2], np.float32)
     # the lesion: an irregular ellipse, darker and browner, with a mottled inside and a crisp border
     angle = np.arctan2(yy - h / 2, xx - w / 2)
     radius = np.hypot((xx - w / 2) / 1.3, yy - h / 2)

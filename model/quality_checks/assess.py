@@ -39,14 +39,29 @@ def _overall(checks: dict[str, report.CheckResult]) -> float:
     return round(worst, 3)
 
 
+#: the analysis image's short side is stretched to at least this (a photo a few pixels across, or a
+#: sliver like 2000x5, still gets every check; its resolution check fails on the original size)
+MIN_ANALYSIS_SIDE = 32
+
+
+def _analysis_image(rgb: np.ndarray) -> np.ndarray:
+    img = resize_long_side(rgb, ANALYSIS_LONG_SIDE)
+    h, w = img.shape[:2]
+    if min(h, w) < MIN_ANALYSIS_SIDE:
+        img = cv2.resize(
+            img, (max(w, MIN_ANALYSIS_SIDE), max(h, MIN_ANALYSIS_SIDE)), interpolation=cv2.INTER_NEAREST
+        )
+    return img
+
+
 def assess_quality(rgb: np.ndarray, *, original_size: tuple[int, int]) -> report.QualityReport:
     """rgb: HxWx3 uint8 RGB, already EXIF-oriented, reduced so its long side is <= ~1024 px
     (may be smaller, e.g. 512x512). original_size: (width, height) of the full-size photo."""
     if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError("rgb must be an HxWx3 uint8 array")
-    if min(rgb.shape[:2]) < 8:
-        raise ValueError("image too small to assess")
-    img = resize_long_side(np.ascontiguousarray(rgb), ANALYSIS_LONG_SIDE)
+    if rgb.size == 0:
+        raise ValueError("rgb must have at least one pixel")
+    img = _analysis_image(np.ascontiguousarray(rgb))
     gray_u8 = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
     gray = gray_u8.astype(np.float32) * (1.0 / 255.0)
     small = resize_long_side(img, SEGMENT_LONG_SIDE)

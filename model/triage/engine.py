@@ -1,17 +1,22 @@
 """The triage engine: the components that judge photos and urgency, behind one interface.
 
-Photos: the pure OpenCV quality checks combined with the learned quality model when one is loaded
-(``model.quality_verdict.combine``; the checks alone otherwise); for each usable photo, the learned
-urgency model's probabilities when a model is loaded. Case: the red-flag rules, raised (never lowered) by the
-model's reading of the most suspicious usable photo.
+Photos: what kind of image it is (``model.modality``), then the pure OpenCV quality checks combined
+with the learned quality model when one is loaded (``model.quality_verdict.combine``; the checks alone
+otherwise), instructions in the patient's language; the learned urgency model's probabilities when a
+model is loaded. Case: the red-flag rules, raised (never lowered) by the model's reading of the most
+suspicious readable photo. A photo that cannot be read at all (a few pixels, nearly black, smeared,
+no skin: floors no real clinical photo comes near) is not read: the model is not validated on such
+input, and a reading of a blank frame would say nothing. A dermoscopic photo lies outside the urgency
+model's validated domain (phone photos): its reading is marked so, and the case is at least PRIORITY.
 
 The urgency model reads a photo while its quality is being judged (ONNX Runtime and OpenCV release
-the GIL, so the two run on two cores); the reading of a photo judged unusable is dropped, as if it
+the GIL, so the two run on two cores); the reading of a photo judged unreadable is dropped, as if it
 had never been made. A patient waits for the slower of the two, not for their sum.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,14 +24,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from model.intake import IngestedPhoto
+from model.messages import translate
+from model.modality import Modality, classify_modality
 from model.photo_quality import PhotoQuality
 from model.quality_checks import CHECKS_VERSION, assess_quality
 from model.quality_model import QualityModel
-from model.quality_verdict import classical_verdict
+from model.quality_verdict import classical_verdict, trusted_modality
 from model.questionnaire import Questionnaire
 from model.triage.decision import TriageDecision, decide
 from model.triage.learned import model_urgency
 from model.triage.red_flags import RULES_VERSION
+from model.triage.tiers import Tier
 from model.triage.urgency import assess_urgency
 from model.urgency_model import UrgencyModel
 
@@ -36,10 +44,19 @@ log = logging.getLogger("dermatriage")
 _READER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="urgency-read")
 
 
+#: the least tier of a case with a dermoscopic photo, and why
+DERMOSCOPIC_FLOOR = (
+    Tier.PRIORITY,
+    "Dermoscopic photo: outside the urgency model's validated domain (phone photos); at least PRIORITY",
+)
+#: marks a reading of a photo outside the urgency model's validated domain
+OUTSIDE_DOMAIN = "outside_validated_domain"
+
+
 @dataclass(frozen=True)
 class PhotoAssessment:
     quality: PhotoQuality
-    predictions: dict[str, Any] | None  # the urgency model's output; None for an unusable photo or no model
+    predictions: dict[str, Any] | None  # the urgency model's output; None for an unreadable photo or no model
 
 
 @dataclass(frozen=True)
@@ -47,35 +64,62 @@ class TriageEngine:
     urgency_model: UrgencyModel | None = None
     quality_model: QualityModel | None = None
 
-    def judge_quality(self, rgb, *, original_size: tuple[int, int]) -> PhotoQuality:
+    def judge_quality(
+        self,
+        rgb,
+        *,
+        original_size: tuple[int, int],
+        locale: str | None = None,
+        capture_device: str | None = None,
+    ) -> PhotoQuality:
+        modality = classify_modality(rgb).kind.value
+        if capture_device == "dermatoscope" and modality != Modality.not_skin:
+            modality = Modality.dermoscopic.value  # the sending system knows its device
         if self.quality_model is None:
             report = assess_quality(rgb, original_size=original_size)
-            return PhotoQuality.judged(report, classical_verdict(report))
-        a = self.quality_model.assess(rgb, original_size=original_size)
-        return PhotoQuality.judged(a.report, a.verdict, a.reading)
+            verdict = classical_verdict(report, original_size=original_size, modality=modality, locale=locale)
+            return PhotoQuality.judged(report, verdict, modality=trusted_modality(report, modality))
+        a = self.quality_model.assess(rgb, original_size=original_size, modality=modality, locale=locale)
+        return PhotoQuality.judged(
+            a.report, a.verdict, a.reading, modality=trusted_modality(a.report, modality)
+        )
 
     def assess_photo(self, photo: IngestedPhoto, questionnaire: Questionnaire) -> PhotoAssessment:
         reading = None
         if self.urgency_model is not None:
             reading = _READER.submit(self.urgency_model.predict_photo, photo.analysis.rgb, questionnaire)
-        quality = self.judge_quality(photo.analysis.rgb, original_size=(photo.width, photo.height))
+        quality = self.judge_quality(
+            photo.analysis.rgb,
+            original_size=(photo.width, photo.height),
+            locale=questionnaire.language,
+            capture_device=questionnaire.capture_device,
+        )
         if reading is None:
             return PhotoAssessment(quality=quality, predictions=None)
         if not quality.usable:
-            reading.cancel()  # an unusable photo is never read (a reading under way is dropped)
+            reading.cancel()  # an unreadable photo is never read (a reading under way is dropped)
             return PhotoAssessment(quality=quality, predictions=None)
-        return PhotoAssessment(quality=quality, predictions=reading.result())
+        predictions = reading.result()
+        if quality.modality == Modality.dermoscopic:
+            predictions = {**predictions, "domain": OUTSIDE_DOMAIN}
+        return PhotoAssessment(quality=quality, predictions=predictions)
 
     def decide(self, questionnaire: Questionnaire, photos: Sequence[PhotoAssessment]) -> TriageDecision:
         model = None
         if self.urgency_model is not None:
-            usable = [p.predictions for p in photos if p.quality.usable and p.predictions]
-            model = model_urgency(self.urgency_model, usable)
-        return decide(
+            readable = [p.predictions for p in photos if p.quality.usable and p.predictions]
+            model = model_urgency(self.urgency_model, readable)
+        dermoscopic = any(p.quality.modality == Modality.dermoscopic for p in photos)
+        decision = decide(
             rules=assess_urgency(questionnaire),
             model=model,
             photo_verdicts=[p.quality.verdict for p in photos],
+            photo_readable=[p.quality.usable for p in photos],
+            floors=[DERMOSCOPIC_FLOOR] if dermoscopic else [],
         )
+        # the advice reaches the patient: in their language (the rules keep the reviewed English)
+        advice = tuple(translate(text, questionnaire.language) for text in decision.patient_advice)
+        return dataclasses.replace(decision, patient_advice=advice)
 
     @property
     def model_versions(self) -> dict[str, str]:

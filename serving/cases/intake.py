@@ -87,7 +87,11 @@ class _Assessed:
 
 def fingerprint(questionnaire: Questionnaire, submitted_by: SubmittedBy, uploads: Sequence[Upload]) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps(questionnaire.model_dump(mode="json"), sort_keys=True).encode())
+    answers = questionnaire.model_dump(mode="json")
+    for later in ("language", "capture_device"):  # unset, as before these fields existed: keys used
+        if answers.get(later) is None:  # then still match
+            answers.pop(later, None)
+    h.update(json.dumps(answers, sort_keys=True).encode())
     h.update(json.dumps(submitted_by.model_dump(mode="json"), sort_keys=True).encode())
     for upload in uploads:
         h.update(hashlib.sha256(upload.data).digest())

@@ -76,6 +76,13 @@ class Case(Base):
         back_populates="case", order_by="(Photo.batch, Photo.position)", lazy="selectin"
     )
 
+    @property
+    def better_photo_requested(self) -> bool:
+        """The photos can be read but none is good as it is: a retake was requested, the case goes on
+        with its tier (``model.triage.decision``)."""
+        qualities = [p.quality for p in self.photos]
+        return any(q.usable for q in qualities) and not any(q.accepted for q in qualities)
+
 
 class Photo(Base):
     __tablename__ = "photos"
@@ -98,7 +105,7 @@ class Photo(Base):
     quality_verdict: Mapped[Verdict] = mapped_column(str_enum(Verdict, 16))
     quality_score: Mapped[float] = mapped_column(Float)
     quality: Mapped[PhotoQuality] = mapped_column(PhotoQualityJson)
-    #: the urgency model's probabilities for a usable photo (for re-triage and the dermatologist)
+    #: the urgency model's probabilities for a photo of skin (for re-triage and the dermatologist)
     predictions: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
     case: Mapped[Case] = relationship(back_populates="photos")

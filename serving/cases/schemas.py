@@ -53,7 +53,13 @@ class QualityModelOut(BaseModel):
 
 
 class QualityOut(BaseModel):
-    verdict: str
+    verdict: str = Field(description="accept, or retake: a better photo is requested")
+    readable: bool = Field(
+        True,
+        description="The photo can be read at all. Only a case without one readable photo waits for a "
+        "retake out of the queue (and only while its tier is below PRIORITY).",
+    )
+    modality: str | None = Field(None, description="clinical, dermoscopic or not_skin")
     score: float
     #: what is wrong, most important first (one instruction each, in the same order)
     defects: list[str] = []
@@ -75,17 +81,23 @@ class UrgencyModelOut(BaseModel):
     version: str
     malignancy: float = Field(ge=0, le=1)
     diagnosis: dict[str, float]
+    outside_validated_domain: bool = Field(
+        False, description="The photo is dermoscopic: the model is validated on phone photos only."
+    )
 
 
 class ReviewedPhotoOut(PhotoQualityOut):
-    #: None when the model did not read the photo (a retake was asked, or no model was loaded)
+    #: None when the model did not read the photo (it could not be read at all, or no model was loaded)
     urgency_model: UrgencyModelOut | None
 
 
 class TriageOut(BaseModel):
     tier: str
     urgency_score: float
-    retake_required: bool
+    retake_required: bool = Field(description="No readable photo yet: a retake is required.")
+    better_photo_requested: bool = Field(
+        False, description="The photos can be read but none is good as it is: a retake was requested."
+    )
     reasons: list[str]
     patient_advice: list[str]
     review_due_at: datetime | None
@@ -139,7 +151,12 @@ def urgency_reading(photo: Photo) -> UrgencyModelOut | None:
     p = photo.predictions
     if not p or "malignancy" not in p:
         return None
-    return UrgencyModelOut(version=p["model"], malignancy=p["malignancy"], diagnosis=p["diagnosis"])
+    return UrgencyModelOut(
+        version=p["model"],
+        malignancy=p["malignancy"],
+        diagnosis=p["diagnosis"],
+        outside_validated_domain=p.get("domain") == "outside_validated_domain",
+    )
 
 
 def case_out(case: Case, *, reviewer: bool = False) -> CaseOut:

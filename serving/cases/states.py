@@ -98,10 +98,11 @@ def can_move(current: CaseStatus, target: CaseStatus) -> bool:
 
 
 def status_on_intake(decision: TriageDecision) -> CaseStatus:
-    """Where a new case starts."""
+    """Where a new case starts: only a case with no readable photo and a tier below PRIORITY waits
+    for a retake out of the queue (``TriageDecision.holds_case``)."""
     if decision.tier is Tier.EMERGENCY:
         return S.emergency
-    return S.awaiting_retake if decision.retake_required else S.queued
+    return S.awaiting_retake if decision.holds_case else S.queued
 
 
 def status_after_new_photos(
@@ -114,7 +115,9 @@ def status_after_new_photos(
         raise photos_refused(current)
     if decision.tier is Tier.EMERGENCY and can_move(current, S.emergency):
         return S.emergency
-    waiting_for_patient = current in (S.awaiting_retake, S.awaiting_patient, S.follow_up_scheduled)
+    if current is S.awaiting_retake and not decision.holds_case:
+        return S.queued  # a readable photo came, or the case now looks too dangerous to wait
+    waiting_for_patient = current in (S.awaiting_patient, S.follow_up_scheduled)
     if waiting_for_patient and new_usable and not decision.retake_required:
         return S.queued
     return current

@@ -9,7 +9,7 @@ from importlib.metadata import entry_points
 
 import click
 
-from serving.cli.operations import db, follow_ups, photos, queue_group, serve, worker
+from serving.cli.operations import db, follow_ups, photos, queue_group, retakes, serve, worker
 from serving.cli.orgs import keys, orgs
 from serving.cli.users import users
 
@@ -22,7 +22,7 @@ def main() -> None:
     """dermatriage: intake and triage for store-and-forward teledermatology."""
 
 
-for _command in (serve, db, orgs, keys, users, worker, follow_ups, photos, queue_group):
+for _command in (serve, db, orgs, keys, users, worker, follow_ups, retakes, photos, queue_group):
     main.add_command(_command)
 
 for _plugin in entry_points(group=PLUGIN_GROUP):

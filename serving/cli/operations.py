@@ -1,5 +1,5 @@
 """Running the service and its chores: ``serve``, ``db upgrade``, ``worker``, ``follow-ups remind``,
-``photos sweep``, ``queue sweep``."""
+``retakes queue-overdue``, ``photos sweep``, ``queue sweep``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import click
 import uvicorn
 
 from serving.app import create_app
-from serving.cli.common import sessions, settings
+from serving.cases.retake_deadline import queue_overdue_retakes
+from serving.cli.common import require_org, sessions, settings
 from serving.consults.follow_ups import emit_due_follow_ups
 from serving.db import transaction, utcnow
 from serving.events.delivery import RetryPolicy
@@ -90,6 +91,27 @@ def follow_ups_remind() -> None:
     now = utcnow()
     total = _until_none_left(lambda session: emit_due_follow_ups(session, now))
     click.echo(f"{total} follow-up reminder(s) written")
+
+
+@click.group()
+def retakes() -> None:
+    """Cases waiting for a retake."""
+
+
+@retakes.command("queue-overdue")
+@click.option("--org", "slug", default=None, help="Only this organization (all by default).")
+def retakes_queue_overdue(slug: str | None) -> None:
+    """Put every case that has waited for a usable photo past its organization's retake deadline in the
+    queue (event case.retake_deadline_passed). The delivery worker also does it on every pass; run this
+    from cron when no worker runs."""
+    database = sessions(settings())
+    org_id = None
+    if slug is not None:
+        with transaction(database) as session:
+            org_id = require_org(session, slug).id
+    now = utcnow()
+    total = _until_none_left(lambda session: queue_overdue_retakes(session, now, organization_id=org_id))
+    click.echo(f"{total} case(s) queued after their retake deadline")
 
 
 @click.group()

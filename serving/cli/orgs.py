@@ -1,4 +1,5 @@
-"""``dermatriage orgs`` and ``dermatriage keys``: organizations, their review SLAs, webhooks and keys."""
+"""``dermatriage orgs`` and ``dermatriage keys``: organizations, their review SLAs, retake deadlines,
+webhooks and keys."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from serving.orgs.service import (
     get_org_by_slug,
     issue_key,
     list_keys,
+    retake_deadline_hours,
     revoke_key,
+    set_retake_deadline,
     set_sla,
     sla_policy,
 )
@@ -57,6 +60,32 @@ def orgs_sla(slug: str, hours: tuple[str, ...]) -> None:
             raise click.ClickException(str(exc)) from exc
     for tier, h in policy.to_dict().items():
         click.echo(f"{tier:10s} {h:g} h")
+
+
+@orgs.command("retake-deadline")
+@click.option("--org", "slug", required=True)
+@click.argument("hours", required=False)
+def orgs_retake_deadline(slug: str, hours: str | None) -> None:
+    """Show or set how many hours a case waits for a usable photo before it enters the queue anyway,
+    e.g. `dermatriage orgs retake-deadline --org acme 24`. `--org acme default` restores the default."""
+    value: float | None = None
+    if hours is not None and hours != "default":
+        try:
+            value = float(hours)
+        except ValueError as exc:
+            raise click.BadParameter("give a number of hours, e.g. 24, or 'default'") from exc
+    with transaction(sessions(settings())) as session:
+        org = require_org(session, slug)
+        try:
+            current = (
+                set_retake_deadline(session, org=org, hours=value)
+                if hours is not None
+                else retake_deadline_hours(org)
+            )
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        custom = org.retake_deadline_hours is not None
+    click.echo(f"retake deadline {current:g} h{'' if custom else ' (default)'}")
 
 
 @orgs.command("webhook")

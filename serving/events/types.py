@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 CASE_RETAKE_REQUIRED = "case.retake_required"
+CASE_RETAKE_SUGGESTED = "case.retake_suggested"
 CASE_EMERGENCY = "case.emergency"
+CASE_RETAKE_DEADLINE_PASSED = "case.retake_deadline_passed"
 CASE_QUESTION_ASKED = "case.question_asked"
 CASE_DIAGNOSED = "case.diagnosed"
 PRESCRIPTION_ISSUED = "prescription.issued"
@@ -17,7 +19,9 @@ CASE_CLOSED = "case.closed"
 ALL_TYPES: frozenset[str] = frozenset(
     {
         CASE_RETAKE_REQUIRED,
+        CASE_RETAKE_SUGGESTED,
         CASE_EMERGENCY,
+        CASE_RETAKE_DEADLINE_PASSED,
         CASE_QUESTION_ASKED,
         CASE_DIAGNOSED,
         PRESCRIPTION_ISSUED,

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, Float, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from serving.db import Base, UtcDateTime, new_id, utcnow
@@ -17,6 +17,8 @@ class Organization(Base):
     name: Mapped[str] = mapped_column(String(200))
     #: Review SLA in hours per tier, overriding the defaults (None = defaults).
     sla_hours: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    #: hours a case waits for a usable photo before it enters the queue anyway (None = the default)
+    retake_deadline_hours: Mapped[float | None] = mapped_column(Float, default=None)
     #: where events are POSTed (None: the events feed only), and the HMAC secret that signs them
     webhook_url: Mapped[str | None] = mapped_column(String(2000), default=None)
     webhook_secret: Mapped[str | None] = mapped_column(String(200), default=None)

@@ -1,4 +1,4 @@
-"""Organizations and API keys: creation, lookup, revocation.
+"""Organizations, their settings (review SLA, retake deadline) and API keys: creation, lookup, revocation.
 
 A key looks like ``dtk_<prefix>_<secret>``: the prefix identifies it in listings and logs,
 the whole key is hashed with SHA-256 (keys carry 256 bits of randomness, so a slow password
@@ -8,6 +8,7 @@ hash adds nothing) and only the hash is stored.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -23,6 +24,11 @@ from serving.orgs.sla import SlaPolicy
 
 KEY_PREFIX = "dtk"
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+#: how long a case whose photos are all unusable waits for a retake before it enters the queue anyway
+#: (``serving.cases.retake_deadline``), unless the organization sets its own
+DEFAULT_RETAKE_DEADLINE_HOURS = 48.0
+#: upper bound on a retake deadline, to catch unit mistakes (minutes given as hours): 30 days
+MAX_RETAKE_DEADLINE_HOURS = 24.0 * 30
 
 
 class Role(StrEnum):
@@ -71,6 +77,33 @@ def set_sla(session: Session, *, org: Organization, hours: dict[str, float] | No
 
 def sla_policy(org: Organization) -> SlaPolicy:
     return SlaPolicy.from_overrides(org.sla_hours)
+
+
+def retake_deadline_hours(org: Organization) -> float:
+    """Hours a case of the organization waits for a usable photo before it enters the queue anyway."""
+    hours = org.retake_deadline_hours
+    return DEFAULT_RETAKE_DEADLINE_HOURS if hours is None else float(hours)
+
+
+def valid_retake_deadline_hours(hours: float) -> float:
+    """``hours`` as a float, unless it is not a positive number of hours up to the maximum (ValueError)."""
+    if isinstance(hours, bool) or not isinstance(hours, int | float):
+        raise ValueError(f"the retake deadline must be a number of hours, got {hours!r}")
+    if not math.isfinite(hours) or hours <= 0:
+        raise ValueError(f"the retake deadline must be a positive number of hours, got {hours!r}")
+    if hours > MAX_RETAKE_DEADLINE_HOURS:
+        raise ValueError(
+            f"the retake deadline is {hours:g} h, more than the {MAX_RETAKE_DEADLINE_HOURS:g} h maximum "
+            "(is it in minutes instead of hours?)"
+        )
+    return float(hours)
+
+
+def set_retake_deadline(session: Session, *, org: Organization, hours: float | None) -> float:
+    """Set the organization's retake deadline (None: back to the default); returns the hours in force.
+    Raises ``ValueError`` for hours that are not positive (or absurdly many)."""
+    org.retake_deadline_hours = None if hours is None else valid_retake_deadline_hours(hours)
+    return retake_deadline_hours(org)
 
 
 def issue_key(session: Session, *, org: Organization, role: Role, label: str = "") -> IssuedKey:

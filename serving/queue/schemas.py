@@ -31,6 +31,10 @@ class QueueItemOut(BaseModel):
     body_site: str | None
     retake_required: bool
     quality_flags: list[str] = Field(description="Image checks that failed on any photo of the case.")
+    better_photo_requested: bool = Field(
+        False,
+        description="The photos can be read but none is good as it is: a better one was asked for.",
+    )
     photo_count: int
     assigned_to: str | None
     lease_expires_at: datetime | None
@@ -96,6 +100,7 @@ def queue_item(case: Case, now: datetime) -> QueueItemOut:
         body_site=(case.questionnaire or {}).get("body_site"),
         retake_required=case.retake_required,
         quality_flags=quality_flags(case),
+        better_photo_requested=case.better_photo_requested,
         photo_count=len(case.photos),
         assigned_to=case.assigned_to,
         lease_expires_at=case.lease_expires_at,

@@ -72,6 +72,16 @@ class PhotoView:
     #: full for the captions, and its malignancy alone under the narrow thumbnail
     reading: str | None = None
     malignancy: str | None = None
+    readable: bool = True
+    modality: str | None = None
+
+    @property
+    def status_label(self) -> str:
+        """What the quality gate said, as a dermatologist reads it."""
+        if not self.readable:
+            return "unreadable"
+        kind = "dermoscopic, " if self.modality == "dermoscopic" else ""
+        return f"{kind}usable" if self.verdict is Verdict.accept else f"{kind}readable, better photo asked"
 
 
 #: the urgency model's classes, as a dermatologist reads them
@@ -98,7 +108,10 @@ def model_reading(photo: Photo) -> str | None:
         return None
     likeliest = sorted(reading.diagnosis.items(), key=lambda item: -item[1])[:3]
     classes = ", ".join(f"{CLASS_NAMES.get(label, label)} {p:.0%}" for label, p in likeliest)
-    return f"{_malignant(reading.malignancy)}; {classes}"
+    domain = (
+        " (dermoscopic: outside the model's validated domain)" if reading.outside_validated_domain else ""
+    )
+    return f"{_malignant(reading.malignancy)}; {classes}{domain}"
 
 
 def _malignant(probability: float) -> str:
@@ -180,6 +193,8 @@ def photo_view(photo: Photo) -> PhotoView:
         **image_urls(base),
         reading=model_reading(photo),
         malignancy=model_malignancy(photo),
+        readable=quality.readable,
+        modality=quality.modality,
     )
 
 

@@ -7,7 +7,13 @@ import math
 import pytest
 
 from model.questionnaire import Questionnaire
-from model.triage.decision import RETAKE_REASON, ModelUrgency, decide
+from model.triage.decision import (
+    BETTER_PHOTO_REASON,
+    QUEUED_WITHOUT_PHOTO_REASON,
+    RETAKE_REASON,
+    ModelUrgency,
+    decide,
+)
 from model.triage.red_flags import EMERGENCY_ADVICE, URGENT_ADVICE
 from model.triage.tiers import Tier
 from model.triage.urgency import NO_RED_FLAGS_REASON, assess_urgency, tier_for_score
@@ -107,7 +113,9 @@ def test_decision_score_and_tier_never_disagree(score: float, model_tier: Tier, 
 def test_retake_logic(verdicts: list[str], retake: bool) -> None:
     decision = decide(rules=assess_urgency(q(grew=True)), model=None, photo_verdicts=verdicts)
     assert decision.retake_required is retake
-    assert (RETAKE_REASON in decision.reasons) is retake
+    # PRIORITY: queued all the same, the reason says a retake is requested
+    assert (QUEUED_WITHOUT_PHOTO_REASON in decision.reasons) is retake
+    assert RETAKE_REASON not in decision.reasons and not decision.holds_case
     assert decision.tier is P  # a missing photo never changes the tier
 
 
@@ -144,3 +152,72 @@ def test_decide_input_validation() -> None:
         ModelUrgency(score=0.5, tier="PRIORITY", version="v")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         ModelUrgency(score=0.5, tier=P, version="")
+
+
+# ------------------------------------------------ can the photo be read / could it be better
+
+
+def test_a_readable_photo_that_could_be_better_asks_for_one_and_goes_on() -> None:
+    decision = decide(
+        rules=assess_urgency(q()), model=_model(0.3, R), photo_verdicts=["retake"], photo_readable=[True]
+    )
+    assert decision.retake_required is False
+    assert decision.better_photo_requested is True
+    assert decision.holds_case is False
+    assert BETTER_PHOTO_REASON in decision.reasons
+    assert RETAKE_REASON not in decision.reasons
+
+
+def test_an_accepted_photo_beside_a_poor_one_asks_for_nothing() -> None:
+    decision = decide(
+        rules=assess_urgency(q()),
+        model=None,
+        photo_verdicts=["retake", "accept"],
+        photo_readable=[True, True],
+    )
+    assert not decision.better_photo_requested and not decision.retake_required
+
+
+@pytest.mark.parametrize(
+    ("model_tier", "answers", "held"),
+    [
+        (R, {}, True),  # nothing suggests danger: the case waits for a readable photo
+        (P, {}, False),  # the model reads PRIORITY: queued all the same
+        (U, {}, False),
+        (R, {"bleeding": True, "grew": True}, False),  # red flags: URGENT by the rules
+    ],
+)
+def test_a_case_without_a_readable_photo_is_held_only_below_priority(model_tier, answers, held) -> None:
+    score = {R: 0.1, P: 0.5, U: 0.8}[model_tier]
+    decision = decide(
+        rules=assess_urgency(q(**answers)),
+        model=_model(score, model_tier),
+        photo_verdicts=["retake"],
+        photo_readable=[False],
+    )
+    assert decision.retake_required is True
+    assert decision.better_photo_requested is False
+    assert decision.holds_case is held
+    assert (RETAKE_REASON in decision.reasons) is held
+    assert (QUEUED_WITHOUT_PHOTO_REASON in decision.reasons) is not held
+
+
+def test_a_floor_raises_the_tier_and_keeps_score_and_tier_in_agreement() -> None:
+    decision = decide(
+        rules=assess_urgency(q()),
+        model=_model(0.05, R),
+        photo_verdicts=["accept"],
+        floors=[(P, "Dermoscopic photo")],
+    )
+    assert decision.tier is P
+    assert tier_for_score(decision.urgency_score) is P
+    assert "Dermoscopic photo" in decision.reasons
+    higher = decide(
+        rules=assess_urgency(q()), model=_model(0.7, U), photo_verdicts=["accept"], floors=[(P, "x")]
+    )
+    assert higher.tier is U  # a floor never lowers
+
+
+def test_photo_readable_must_match_the_verdicts() -> None:
+    with pytest.raises(ValueError, match="one entry per photo"):
+        decide(rules=assess_urgency(q()), model=None, photo_verdicts=["accept"], photo_readable=[True, False])

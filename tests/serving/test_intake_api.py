@@ -7,8 +7,18 @@ import json
 import uuid
 from datetime import datetime, timedelta
 
+import numpy as np
 import pytest
-from factories import bomb_png, dark_jpeg, encode, good_jpeg, jpeg_with_gps, skin_photo, truncated_jpeg
+from factories import (
+    blurred_jpeg,
+    bomb_png,
+    dark_jpeg,
+    encode,
+    good_jpeg,
+    jpeg_with_gps,
+    skin_photo,
+    truncated_jpeg,
+)
 from PIL import Image
 from sqlalchemy import func, select, text
 
@@ -311,8 +321,13 @@ def test_keys_roles_and_revocation(client, org, sessions):
     assert submit(client, org, [("a.jpg", good_jpeg())]).status_code == 401
 
 
+def black_jpeg() -> bytes:
+    """A photo that cannot be read at all (nearly black): it holds a ROUTINE case back."""
+    return encode(np.zeros((600, 800, 3), np.uint8))
+
+
 def test_retake_then_good_photo_enters_the_queue(client, org, sessions):
-    body = submit(client, org, [("dark.jpg", dark_jpeg())]).json()
+    body = submit(client, org, [("black.jpg", black_jpeg())]).json()
     assert body["status"] == "awaiting_retake"
     t = body["triage"]
     assert t["retake_required"] is True
@@ -385,3 +400,65 @@ def test_oversized_request_is_refused_before_reading_it(client, org):
     r = client.post("/v1/cases", content=b"x", headers=org.headers(**{"Content-Length": str(10**10)}))
     assert r.status_code == 413
     assert r.json()["error"]["code"] == "request_too_large"
+
+
+# --- can the photo be read at all / could it be better (quality gate v2) ---
+
+
+def test_a_photo_that_could_be_better_is_read_and_the_case_is_queued(client, org):
+    body = submit(client, org, [("soft.jpg", blurred_jpeg())]).json()
+    assert body["status"] == "queued"  # never held back: a dermatologist can read it
+    t = body["triage"]
+    quality = t["photos"][0]["quality"]
+    assert quality["verdict"] == "retake" and quality["readable"] is True
+    assert quality["modality"] == "clinical"
+    assert quality["defects"][0] == "defocus_blur" and len(quality["instructions"]) <= 2
+    assert t["retake_required"] is False and t["better_photo_requested"] is True
+    assert t["review_due_at"] is not None
+    assert any(r.startswith("Better photo requested") for r in t["reasons"])
+    events = client.get("/v1/events", headers=org.headers()).json()["events"]
+    kinds = [e["type"] for e in events if e["case_id"] == body["id"]]
+    assert kinds == ["case.retake_suggested"]  # the patient is asked, the case goes on
+
+
+def test_a_dark_photo_of_skin_is_named_dark_not_not_skin(client, org):
+    quality = submit(client, org, [("dark.jpg", dark_jpeg())]).json()["triage"]["photos"][0]["quality"]
+    assert quality["defects"][0] == "underexposure" and "not_skin" not in quality["defects"]
+
+
+def test_an_unreadable_photo_with_red_flags_is_queued_all_the_same(client, org):
+    answers = {**QUESTIONNAIRE, "bleeding": True, "grew": True}  # URGENT by the red-flag rules
+    body = submit(client, org, [("black.jpg", black_jpeg())], questionnaire=answers).json()
+    assert body["status"] == "queued" and body["triage"]["tier"] == "URGENT"
+    assert body["triage"]["retake_required"] is True
+    assert body["triage"]["photos"][0]["quality"]["readable"] is False
+    events = client.get("/v1/events", headers=org.headers()).json()["events"]
+    assert [e["type"] for e in events if e["case_id"] == body["id"]] == ["case.retake_required"]
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+@pytest.mark.parametrize("size", [(1, 1), (7, 7), (2000, 5), (3, 900)])
+def test_any_decodable_image_of_any_size_gets_a_verdict(client, org, fmt, size):
+    w, h = size
+    r = submit(client, org, [("odd", encode(skin_photo((max(w, 8), max(h, 8)))[:h, :w], fmt))])
+    assert r.status_code == 201, r.text
+    quality = r.json()["triage"]["photos"][0]["quality"]
+    assert quality["verdict"] == "retake" and quality["readable"] is False
+    assert quality["defects"][0] == "low_resolution"
+
+
+@pytest.mark.parametrize(("language", "word"), [("es", "pantalla"), ("pt-BR", "tela"), ("en", "screen")])
+def test_instructions_and_advice_come_in_the_patients_language(client, org, language, word):
+    answers = {**QUESTIONNAIRE, "language": language, "bleeding": True, "grew": True}
+    t = submit(client, org, [("soft.jpg", blurred_jpeg())], questionnaire=answers).json()["triage"]
+    assert word in t["photos"][0]["quality"]["instructions"][0]
+    assert t["patient_advice"] and (language == "en" or "dermat" in t["patient_advice"][0])
+
+
+def test_photos_declared_dermoscopic_are_accepted_and_the_case_is_at_least_priority(client, org):
+    answers = {**QUESTIONNAIRE, "capture_device": "dermatoscope"}
+    t = submit(client, org, [("derm.jpg", good_jpeg())], questionnaire=answers).json()["triage"]
+    assert t["photos"][0]["quality"]["modality"] == "dermoscopic"
+    assert t["photos"][0]["quality"]["verdict"] == "accept"
+    assert t["tier"] in ("PRIORITY", "URGENT", "EMERGENCY")
+    assert any("Dermoscopic photo" in r for r in t["reasons"])

@@ -176,7 +176,7 @@ def test_retake_request_is_prefilled_with_the_quality_reasons(client, org, sessi
     _post(client, "/queue/claim", {"case_id": case_id})
     page = client.get(f"/cases/{case_id}").text
     assert re.search(r'name="reasons" value="defocus_blur" checked', page)
-    assert "tap the" in page and "spot on the screen" in page  # the focus instruction, as the request's text
+    assert "Tap the spot on your screen" in page  # the focus instruction, as the request's text
     r = _post(
         client,
         f"/cases/{case_id}/retake-request",
@@ -324,6 +324,7 @@ def test_the_case_page_shows_the_urgency_models_reading_of_each_photo(client, or
         "version": "urgency-test",
         "malignancy": 0.34,
         "diagnosis": reading["diagnosis"],
+        "outside_validated_domain": False,
     }
     assert readings[second.id] is None
     intake = client.get(f"/v1/cases/{case_id}", headers=org.headers()).json()

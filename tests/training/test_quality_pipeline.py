@@ -142,12 +142,17 @@ def _with_retake_threshold(run, folder, threshold: float):
     onnx = folder / "quality.onnx"
     shutil.copy2(run.onnx_path, onnx)
     contract = ModelContract.load(run.onnx_path.with_suffix(".json"))
-    replace(contract, thresholds={**contract.thresholds, "retake": threshold}).save(onnx.with_suffix(".json"))
+    # every defect threshold with it, so that at 0 the model always names a defect
+    thresholds = {
+        k: threshold if k.startswith("defect.") and threshold == 0 else v
+        for k, v in contract.thresholds.items()
+    }
+    replace(contract, thresholds={**thresholds, "retake": threshold}).save(onnx.with_suffix(".json"))
     return onnx
 
 
-@pytest.mark.parametrize("threshold, status", [(0.0, "awaiting_retake"), (1.0 + 1e-9, "queued")])
-def test_intake_uses_the_configured_quality_model(run, tmp_path, sqlite_url, threshold, status):
+@pytest.mark.parametrize("threshold, asked", [(0.0, True), (1.0 + 1e-9, False)])
+def test_intake_uses_the_configured_quality_model(run, tmp_path, sqlite_url, threshold, asked):
     from conftest import make_org, service_settings
     from fastapi.testclient import TestClient
 
@@ -166,13 +171,14 @@ def test_intake_uses_the_configured_quality_model(run, tmp_path, sqlite_url, thr
         )
     assert response.status_code == 201, response.text
     body = response.json()
-    assert body["status"] == status
+    assert body["status"] == "queued"  # a readable photo never holds a case back
     triage = body["triage"]
     photo = triage["photos"][0]["quality"]
     assert photo["model"]["version"] == triage["model_versions"]["quality_model"]
     assert photo["model"]["version"] == ModelContract.load(run.onnx_path.with_suffix(".json")).version
-    if status == "awaiting_retake":
-        assert triage["retake_required"] and photo["verdict"] == "retake"
+    if asked:  # a better photo is requested, the case goes on
+        assert triage["better_photo_requested"] and not triage["retake_required"]
+        assert photo["verdict"] == "retake" and photo["readable"]
         assert photo["defects"] and photo["instructions"]
     else:
         assert photo["verdict"] == "accept" and photo["instructions"] == []

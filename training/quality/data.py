@@ -36,6 +36,7 @@ from data_pipelines.degrade import (
 )
 from data_pipelines.manifest import ManifestRow
 from model.decode import DEFAULT_TARGET_LONG_SIDE, decode_reduced
+from model.modality import classify_modality
 from model.model_input import RESIZERS
 from model.quality_checks import QualityReport, assess_quality
 
@@ -59,6 +60,8 @@ class Sample:
     image: np.ndarray  # S x S x 3 uint8: the model's input before normalization
     params: dict
     report: QualityReport | None = None  # the classical checks (evaluation sets only)
+    modality: str | None = None  # ``model.modality``'s kind (evaluation sets only)
+    size: tuple[int, int] | None = None  # (width, height) of the photo as it would be sent
 
     @property
     def retake(self) -> bool:
@@ -100,8 +103,11 @@ def _render(task: tuple) -> Sample:
     else:
         rgb, d = degraded.rgb, degraded.degradation
         name, sev, params = d.defect.value, int(d.severity), dict(d.params)
-    report = assess_quality(rgb, original_size=(rgb.shape[1], rgb.shape[0])) if with_checks else None
-    return Sample(photo.key, photo.patient_id, name, sev, _model_input(rgb, size, resize), params, report)
+    sent = (rgb.shape[1], rgb.shape[0])
+    report = assess_quality(rgb, original_size=sent) if with_checks else None
+    modality = classify_modality(rgb).kind.value if with_checks else None
+    image = _model_input(rgb, size, resize)
+    return Sample(photo.key, photo.patient_id, name, sev, image, params, report, modality, sent)
 
 
 def _run(photos: list[Photo], tasks: list[tuple], *, workers: int, desc: str) -> list[Sample]:

@@ -22,6 +22,10 @@ def write_quality_card(
 ) -> Path:
     net = config.network
     t = contract.thresholds
+    retake_choice = contract.provenance.get("retake_threshold") or (
+        "the retake threshold keeps the false-retake rate on the untouched validation photos "
+        f"≤ {config.target_false_retake:.0%}; chosen on train patients, never on test."
+    )
     defect_thresholds = ", ".join(f"{d} {t[f'defect.{d}']:.2f}" for d in net.defects)
     lines = [
         f"# Model card: quality ({contract.version})",
@@ -44,10 +48,13 @@ def write_quality_card(
         "photos do not.",
         "",
         "## How serving uses it (`model/quality_verdict.py`)",
-        f"- retake when P(retake) ≥ {t['retake']:.4f}, or when a gate check fails "
-        f"({', '.join(GATE_CHECKS)}).",
-        f"- the retake threshold keeps the combined false-retake rate on the untouched validation photos "
-        f"≤ {config.target_false_retake:.0%}; chosen on validation photos (train patients), never on test.",
+        "- a photo that cannot be read at all (fewer than 64 px on its short side, nearly black, fully "
+        "smeared, no skin colour, or `not_skin` by `model/modality.py`) is `readable: false`: only such a "
+        "photo can hold a case back, and only below PRIORITY.",
+        f"- a better photo is requested (verdict retake) when P(retake) ≥ {t['retake']:.4f} and a defect "
+        f"reaches its threshold, or when a gate check fails ({', '.join(GATE_CHECKS)}); at most two "
+        "defects named, one exposure at most; a dermoscopic image only on sharpness and exposure.",
+        f"- {retake_choice}",
         "- defects named (most severe first) from thresholds chosen on validation (Youden): "
         f"{defect_thresholds}.",
         "",

@@ -48,7 +48,10 @@ def read_samples(samples: list[Sample], model: QualityModel, *, batch: int = 64)
 
 def score(samples: list[Sample], model: QualityModel) -> Scored:
     readings = read_samples(samples, model)
-    verdicts = [combine(s.report, r, model.policy) for s, r in zip(samples, readings, strict=True)]
+    verdicts = [
+        combine(s.report, r, model.policy, original_size=s.size, modality=s.modality)
+        for s, r in zip(samples, readings, strict=True)
+    ]
     return Scored(
         patients=np.asarray([s.patient_id for s in samples]),
         defect=np.asarray([s.defect for s in samples]),

@@ -23,7 +23,7 @@ from data_pipelines.manifest import read_manifest
 from model.export import ParityError
 from model.quality_model import QualityModel
 from model.quality_network import QualityNet, build_quality_network, export_quality_onnx
-from model.quality_verdict import GATE_CHECKS
+from model.quality_verdict import ModelReading, QualityPolicy, combine
 from model.runtime import OnnxModel
 from training import runs, tracking
 from training.config import PHOTOS
@@ -117,10 +117,6 @@ def fit(
     return best
 
 
-def gate_failures(samples: list[Sample]) -> np.ndarray:
-    return np.asarray([any(not s.report.checks[g].passed for g in GATE_CHECKS) for s in samples])
-
-
 def choose_thresholds(
     samples: list[Sample],
     p_retake: np.ndarray,
@@ -128,18 +124,11 @@ def choose_thresholds(
     defects: tuple[str, ...],
     target: float,
 ) -> dict[str, float]:
-    """On validation photos only. Retake: the lowest threshold at which the combined verdict (gates or
-    model) sends at most ``target`` of the untouched photos back. Each defect: the threshold that best
-    separates that defect at moderate/severe from every other photo (Youden's J)."""
-    clean = np.asarray([s.defect == "clean" for s in samples])
-    gates = gate_failures(samples)[clean]
-    p_clean = p_retake[clean]
-    candidates = np.unique(np.concatenate([p_clean, [1.0]]))
-    thresholds = {"retake": 1.0}
-    for t in candidates:  # ascending: the first that keeps the false-retake rate within target
-        if np.mean(gates | (p_clean >= t)) <= target:
-            thresholds["retake"] = float(min(1.0, t + 1e-6))
-            break
+    """On validation photos only. Each defect: the threshold that best separates that defect at
+    moderate/severe from every other photo (Youden's J). Retake: the lowest threshold at which the
+    service's verdict (``model.quality_verdict.combine``, with those defect thresholds) sends at most
+    ``target`` of the untouched photos back."""
+    thresholds: dict[str, float] = {}
     grid = np.linspace(0.05, 0.95, 91)
     for j, d in enumerate(defects):
         pos = np.asarray([s.defect == d and s.retake for s in samples])
@@ -149,6 +138,31 @@ def choose_thresholds(
         scores = p_defects[:, j]
         j_stat = [np.mean(scores[pos] >= t) - np.mean(scores[~pos] >= t) for t in grid]
         thresholds[f"defect.{d}"] = float(grid[int(np.argmax(j_stat))])
+    clean = [i for i, s in enumerate(samples) if s.defect == "clean"]
+    readings = {
+        i: ModelReading(
+            version="", retake=float(p_retake[i]), defects=dict(zip(defects, p_defects[i], strict=True))
+        )
+        for i in clean
+    }
+    defect_policy = {d: thresholds[f"defect.{d}"] for d in defects}
+    thresholds["retake"] = 1.0
+    for t in np.unique(np.concatenate([p_retake[clean], [1.0]])):  # ascending
+        policy = QualityPolicy(retake=float(min(1.0, t + 1e-6)), defects=defect_policy)
+        sent_back = [
+            combine(
+                samples[i].report,
+                readings[i],
+                policy,
+                original_size=samples[i].size,
+                modality=samples[i].modality,
+            ).verdict
+            == "retake"
+            for i in clean
+        ]
+        if np.mean(sent_back) <= target:
+            thresholds["retake"] = policy.retake
+            break
     return thresholds
 
 
