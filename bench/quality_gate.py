@@ -4,7 +4,9 @@ would be held out of the queue.
 
     python bench/quality_gate.py --split train [--choose-threshold [--write]] [--data-dir ../shared/data]
     python bench/quality_gate.py --split test
-    python bench/quality_gate.py --split ham      (HAM10000 dermoscopic images: modality and retake rate)
+    python bench/quality_gate.py --split ham [--capture-device dermatoscope]
+                                  (HAM10000 dermoscopic images: modality and retake rate, detected or
+                                   declared by the sender as ``questionnaire.capture_device``)
 
 Every image goes through ``model.intake.ingest_photo`` (its bytes) and ``TriageEngine.judge_quality``
 (modality, classical checks, learned quality model, ``model.quality_verdict.combine``). Views:
@@ -90,11 +92,14 @@ class Judged:
     size: tuple[int, int]
 
 
+CAPTURE_DEVICE: str | None = None  # set from --capture-device before the workers fork
+
+
 def _judge(data: bytes, row: ManifestRow, view: str, defect: str, triage: bool) -> Judged:
     eng = engine(triage)
     photo = ingest_photo(data, filename=row.image_id, limits=PhotoLimits())
     size = (photo.width, photo.height)
-    quality = eng.judge_quality(photo.analysis.rgb, original_size=size)
+    quality = eng.judge_quality(photo.analysis.rgb, original_size=size, capture_device=CAPTURE_DEVICE)
     held = None
     if triage:
         questionnaire = Questionnaire(jurisdiction=JURISDICTION, **row.questionnaire)
@@ -240,11 +245,14 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--choose-threshold", action="store_true")
+    ap.add_argument("--capture-device", choices=["phone", "dermatoscope"], default=None)
     ap.add_argument(
         "--target", type=float, default=0.02, help="false-retake target on untouched train photos"
     )
     ap.add_argument("--write", action="store_true", help="store the chosen threshold in quality.json")
     args = ap.parse_args()
+    global CAPTURE_DEVICE
+    CAPTURE_DEVICE = args.capture_device
     if args.choose_threshold and args.split != "train":
         ap.error("thresholds are chosen on train patients only")
     if args.split == "ham":  # out of domain: only what the gate says of each image as it is
@@ -274,7 +282,7 @@ def main() -> int:
             contract["thresholds"]["retake"] = t
             contract["provenance"]["retake_threshold"] = (
                 f"chosen by bench/quality_gate.py --split train --choose-threshold --target {args.target} "
-                f"on {len(untouched)} untouched train-patient photos (was {policy.retake:.4f})"
+                f"on the {len(untouched)} untouched train-patient photos the model never saw"
             )
             path.write_text(json.dumps(contract, indent=2, sort_keys=True) + "\n")
             print(f"written to {path}")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,7 @@ from model.modality import Modality, classify_modality
 from model.photo_quality import PhotoQuality
 from model.quality_checks import CHECKS_VERSION, assess_quality
 from model.quality_model import QualityModel
-from model.quality_verdict import classical_verdict, trusted_modality
+from model.quality_verdict import classical_verdict, combine
 from model.questionnaire import Questionnaire
 from model.triage.decision import TriageDecision, decide
 from model.triage.learned import model_urgency
@@ -53,6 +53,10 @@ DERMOSCOPIC_FLOOR = (
 OUTSIDE_DOMAIN = "outside_validated_domain"
 
 
+def _modality_of(rgb) -> str:
+    return classify_modality(rgb).kind.value
+
+
 @dataclass(frozen=True)
 class PhotoAssessment:
     quality: PhotoQuality
@@ -71,28 +75,35 @@ class TriageEngine:
         original_size: tuple[int, int],
         locale: str | None = None,
         capture_device: str | None = None,
+        modality: Future[str] | None = None,
     ) -> PhotoQuality:
-        modality = classify_modality(rgb).kind.value
-        if capture_device == "dermatoscope" and modality != Modality.not_skin:
-            modality = Modality.dermoscopic.value  # the sending system knows its device
-        if self.quality_model is None:
-            report = assess_quality(rgb, original_size=original_size)
-            verdict = classical_verdict(report, original_size=original_size, modality=modality, locale=locale)
-            return PhotoQuality.judged(report, verdict, modality=trusted_modality(report, modality))
-        a = self.quality_model.assess(rgb, original_size=original_size, modality=modality, locale=locale)
-        return PhotoQuality.judged(
-            a.report, a.verdict, a.reading, modality=trusted_modality(a.report, modality)
-        )
+        """``modality``: the modality being classified on another thread (classified here without)."""
+        report = assess_quality(rgb, original_size=original_size)
+        reading = None if self.quality_model is None else self.quality_model.read(rgb)
+        kind = modality.result() if modality is not None else _modality_of(rgb)
+        if capture_device == "dermatoscope" and kind != Modality.not_skin:
+            kind = Modality.dermoscopic.value  # the sending system knows its device
+        if reading is None:
+            verdict = classical_verdict(report, original_size=original_size, modality=kind, locale=locale)
+            return PhotoQuality.judged(report, verdict, modality=verdict.modality)
+        policy = self.quality_model.policy
+        verdict = combine(report, reading, policy, original_size=original_size, modality=kind, locale=locale)
+        return PhotoQuality.judged(report, verdict, reading, modality=verdict.modality)
 
     def assess_photo(self, photo: IngestedPhoto, questionnaire: Questionnaire) -> PhotoAssessment:
+        rgb = photo.analysis.rgb
+        # the modality and the urgency reading run on other threads while the checks and the quality
+        # model run here
+        modality = _READER.submit(_modality_of, rgb)
         reading = None
         if self.urgency_model is not None:
-            reading = _READER.submit(self.urgency_model.predict_photo, photo.analysis.rgb, questionnaire)
+            reading = _READER.submit(self.urgency_model.predict_photo, rgb, questionnaire)
         quality = self.judge_quality(
-            photo.analysis.rgb,
+            rgb,
             original_size=(photo.width, photo.height),
             locale=questionnaire.language,
             capture_device=questionnaire.capture_device,
+            modality=modality,
         )
         if reading is None:
             return PhotoAssessment(quality=quality, predictions=None)

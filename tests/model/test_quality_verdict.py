@@ -98,7 +98,7 @@ def test_failing_gate_sends_back_but_the_model_names_the_cause():
     assert v.verdict == "retake" and v.score < 0.5
     assert v.defects == ("underexposure", "noise")
     cast = combine(report, reading(0.95, colour_cast=0.9), POLICY)
-    assert cast.defects == ("underexposure", "colour_cast")  # the measured exposure first
+    assert cast.defects == ("colour_cast", "underexposure")  # the model names the cause, the gate follows
 
 
 def test_gate_scores_lower_the_score_only_when_a_gate_fails(good_report):

@@ -6,8 +6,9 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 import pytest
-from factories import dark_jpeg, good_jpeg
+from factories import dark_jpeg, encode, good_jpeg
 
 from model.intake import PhotoLimits, ingest_photo
 from model.questionnaire import Questionnaire
@@ -48,10 +49,18 @@ def test_a_usable_photo_gets_the_reading_however_long_it_takes(seconds):
     assert reader.threads and reader.threads[0] != threading.get_ident()  # read beside the quality judgement
 
 
-def test_an_unusable_photo_gets_no_reading():
+def test_an_unreadable_photo_gets_no_reading():
+    reader = SlowReader(0.05)
+    black = encode(np.zeros((600, 800, 3), np.uint8))
+    assessment = TriageEngine(urgency_model=reader).assess_photo(photo(black), QUESTIONNAIRE)
+    assert not assessment.quality.usable and assessment.predictions is None
+
+
+def test_a_photo_that_could_be_better_is_still_read():
     reader = SlowReader(0.05)
     assessment = TriageEngine(urgency_model=reader).assess_photo(photo(dark_jpeg()), QUESTIONNAIRE)
-    assert not assessment.quality.usable and assessment.predictions is None
+    assert assessment.quality.verdict == "retake" and assessment.quality.usable
+    assert assessment.predictions is not None
 
 
 def test_without_an_urgency_model_only_the_quality_is_judged():

@@ -329,3 +329,13 @@ def test_the_case_page_shows_the_urgency_models_reading_of_each_photo(client, or
     assert readings[second.id] is None
     intake = client.get(f"/v1/cases/{case_id}", headers=org.headers()).json()
     assert all("urgency_model" not in p for p in intake["triage"]["photos"])
+
+
+def test_a_case_whose_photos_could_be_better_is_queued_and_flagged(client, org, sessions):
+    soft = submit(client, org, photos=[("soft.jpg", blurred_jpeg())])["id"]
+    _signed_in(client, org, sessions)
+    page = client.get("/queue").text
+    assert soft in _rows(page, "queue-title")
+    assert "better photo requested" in page
+    case_page = client.get(f"/cases/{soft}").text
+    assert "readable, better photo asked" in case_page
