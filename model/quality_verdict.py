@@ -115,6 +115,8 @@ def unreadable_causes(
     for cause, (check, floor, _) in UNREADABLE_FLOORS.items():
         if cause == "no_skin" and modality in (NOT_SKIN, DERMOSCOPIC):
             continue  # said below / a dermatoscope's field is not judged by a skin model
+        if cause == "smeared" and "nearly_black" in causes:
+            continue  # sharpness cannot be judged in the dark: the light is what to fix
         value = min(original_size) if check == "short_side" else report.checks[check].score
         if value < floor:
             causes.append(cause)

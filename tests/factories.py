@@ -66,6 +66,11 @@ def dark_jpeg(seed: int = 0) -> bytes:
     return encode((skin_photo(seed=seed).astype(np.float32) * 0.12).astype(np.uint8))
 
 
+def unreadable_jpeg(seed: int = 0) -> bytes:
+    """A photo that cannot be read at all (nearly black): it holds a ROUTINE case back for a retake."""
+    return encode((skin_photo(seed=seed).astype(np.float32) * 0.03).astype(np.uint8))
+
+
 def gps_exif() -> bytes:
     exif = Image.Exif()
     exif[0x010F] = "PhoneMaker"  # Make

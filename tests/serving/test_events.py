@@ -11,7 +11,7 @@ import uuid
 import pytest
 from click.testing import CliRunner
 from conftest import cli_runner, make_org
-from factories import dark_jpeg, good_jpeg
+from factories import good_jpeg, unreadable_jpeg
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from webhook_receiver import WebhookReceiver
@@ -158,7 +158,7 @@ def test_the_feed_pages_through_the_organizations_events_only(client, sessions, 
 
 
 def test_intake_emits_retake_and_emergency_events(client, sessions, org):
-    retake = submit(client, org, [dark_jpeg()])
+    retake = submit(client, org, [unreadable_jpeg()])
     assert retake["status"] == "awaiting_retake"
     emergency = submit(client, org, [good_jpeg()], dict(QUESTIONNAIRE, fever=True, spreading_rapidly=True))
     assert emergency["status"] == "emergency"
@@ -179,7 +179,7 @@ def test_intake_emits_retake_and_emergency_events(client, sessions, org):
     assert any("emergency" in a.lower() for a in advice)
 
     # another unusable photo: the patient is asked again; a usable one: the case is queued, no event
-    add_photos(client, org, retake["id"], [dark_jpeg(1)])
+    add_photos(client, org, retake["id"], [unreadable_jpeg(1)])
     add_photos(client, org, retake["id"], [good_jpeg(4)])
     later = feed(client, org, after=events[-1]["sequence"]).json()["events"]
     assert [e["type"] for e in later] == ["case.retake_required"]

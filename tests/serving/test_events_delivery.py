@@ -10,7 +10,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from factories import dark_jpeg
+from factories import unreadable_jpeg
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from webhook_receiver import webhook_receiver_fixture  # noqa: F401 - the webhook_receiver fixture
@@ -285,7 +285,7 @@ def test_the_service_delivers_in_the_background(webhook_receiver, settings, sess
         r = client.post(
             "/v1/cases",
             data={"questionnaire": json.dumps({"jurisdiction": "US-CA", "age": 40})},
-            files=[("photos", ("dark.jpg", dark_jpeg(), "image/jpeg"))],
+            files=[("photos", ("dark.jpg", unreadable_jpeg(), "image/jpeg"))],
             headers=org.headers(**{"Idempotency-Key": str(uuid.uuid4())}),
         )
         assert r.status_code == 201, r.text

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from consults_support import diagnosed, event_types, follow_up_body
-from factories import dark_jpeg, good_jpeg
+from factories import good_jpeg, unreadable_jpeg
 from sqlalchemy import update
 
 from serving.cases.models import Case
@@ -51,7 +51,7 @@ def test_follow_up_back_in_the_queue_is_due_from_its_return_not_its_first_submis
 def test_unusable_follow_up_photos_ask_the_patient_again_at_once(client, org, sessions):
     case_id, _ = _scheduled(client, org)
     before = event_types(sessions, case_id).count(types.CASE_RETAKE_REQUIRED)
-    body = _send(client, org, case_id, dark_jpeg(seed=3))
+    body = _send(client, org, case_id, unreadable_jpeg(seed=3))
     assert body["status"] == "follow_up_scheduled"  # still waiting for usable photos
     assert event_types(sessions, case_id).count(types.CASE_RETAKE_REQUIRED) == before + 1
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import pytest
 from click.testing import CliRunner
 from conftest import make_org
-from factories import dark_jpeg, good_jpeg
+from factories import good_jpeg, unreadable_jpeg
 from queue_cases import case_row, insert_cases
 from sqlalchemy import select, update
 from webhook_receiver import webhook_receiver_fixture  # noqa: F401 - the webhook_receiver fixture
@@ -56,7 +56,7 @@ def submit(client, org, photo: bytes) -> dict:
 
 def waiting_case(client, org, sessions, *, waited: timedelta, now: datetime) -> str:
     """A case made through intake with an unusable photo, created ``waited`` before ``now``."""
-    body = submit(client, org, dark_jpeg())
+    body = submit(client, org, unreadable_jpeg())
     assert body["status"] == "awaiting_retake" and body["triage"]["review_due_at"] is None
     backdate(sessions, body["id"], now - waited)
     return body["id"]
@@ -215,7 +215,7 @@ def test_a_case_that_got_a_usable_photo_or_more_unusable_ones(client, org, sessi
     trying = waiting_case(client, org, sessions, waited=timedelta(hours=50), now=now)
     r = client.post(
         f"/v1/cases/{trying}/photos",
-        files=[("photos", ("dark.jpg", dark_jpeg(2), "image/jpeg"))],
+        files=[("photos", ("dark.jpg", unreadable_jpeg(2), "image/jpeg"))],
         headers=org.headers(),
     )
     assert r.json()["status"] == "awaiting_retake"

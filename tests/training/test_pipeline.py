@@ -265,8 +265,8 @@ def test_served_model_in_the_intake_api(first_run, tmp_path, sessions, database_
 def test_serving_loads_the_champion_from_the_registry(first_run, workspace, tmp_path):
     from model.loading import load_urgency_model
 
-    if tracking.champion("tiny-urgency") is None:
-        promote("tiny-urgency", first_run.model_version, bundle=False)
+    if tracking.champion("tiny-urgency") is None:  # no bundled model to compare with: it becomes champion
+        promote("tiny-urgency", first_run.model_version, bundle=False, bundle_dir=tmp_path / "none")
     champion = tracking.champion("tiny-urgency")
     run = tracking.client().get_run(champion.run_id)
     model = load_urgency_model("models:/tiny-urgency@champion", cache_dir=tmp_path, threads=1)
