@@ -47,29 +47,33 @@ class Photo:
 # data
 
 
-def load_photos(data_dir: Path) -> list[Photo]:
+def pad_rows(data_dir: Path, split: str) -> list[tuple[dict[str, str], Path | None]]:
+    """(metadata.csv row, its lesion mask or None) of the PAD-UFES-20 photos of ``split`` patients."""
     root = data_dir / "pad_ufes_20"
     with open(root / "split.csv", newline="") as f:
-        split = {r["patient_id"]: r["split"] for r in csv.DictReader(f)}
+        of_patient = {r["patient_id"]: r["split"] for r in csv.DictReader(f)}
     with open(root / "lesion_masked.csv", newline="") as f:
         masks = {
             r["img_id"]: root / r["file"] for r in csv.DictReader(f) if r["full_photo_in_images"] == "yes"
         }
-    photos = []
     with open(root / "metadata.csv", newline="") as f:
-        for r in csv.DictReader(f):
-            if split.get(r["patient_id"]) != "train":
-                continue
-            photos.append(
-                Photo(
-                    img_id=r["img_id"],
-                    path=root / r["file"],
-                    original_size=(int(r["orig_width"]), int(r["orig_height"])),
-                    fitzpatrick=r["fitspatrick"] or "?",
-                    mask_path=masks.get(r["img_id"]),
-                )
-            )
-    return photos
+        return [
+            (r, masks.get(r["img_id"])) for r in csv.DictReader(f) if of_patient.get(r["patient_id"]) == split
+        ]
+
+
+def load_photos(data_dir: Path) -> list[Photo]:
+    root = data_dir / "pad_ufes_20"
+    return [
+        Photo(
+            img_id=r["img_id"],
+            path=root / r["file"],
+            original_size=(int(r["orig_width"]), int(r["orig_height"])),
+            fitzpatrick=r["fitspatrick"] or "?",
+            mask_path=mask,
+        )
+        for r, mask in pad_rows(data_dir, "train")
+    ]
 
 
 def read_rgb(path: Path) -> np.ndarray:

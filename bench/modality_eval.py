@@ -22,19 +22,7 @@ Then the median time of ``classify_modality`` per image of each set (one thread,
 px, HAM 448x336), and on 100 train photos enlarged to a 1024 px long side (the size serving passes).
 About a minute on one core; no test-patient photo is used for anything but its row.
 
-Result (modality-1, ``python bench/modality_eval.py``; the table is also in model/modality.py):
-
-    set                        n    clinical dermoscopic    not_skin       right ms (med)
-    pad_train               1050        1049           0           1       99.9%     1.62
-    pad_test                 187         186           0           1       99.5%     1.64
-    synth_derm circle        446          11         425          10       95.3%     3.01
-    synth_derm falloff       198         193           0           5        0.0%     2.14
-    synth_derm none          151         150           0           1        0.0%     2.13
-    ham10000 (held out)      586         536          43           7        7.3%     1.39
-    not_skin synthetic       168           0           0         168      100.0%     1.62
-    not_skin package photos   28           1           0          27       96.4%     2.18
-    persons (no target)        2           0           0           2           -     3.24
-    classify_modality at a 1024 px long side (100 train photos, one thread): median 2.06 ms
+Result (modality-1): the table is in ``model/modality.py``'s docstring.
 
 Misread: pad_train PAT_1229_794_274 (an extreme yellow cast: saturated), pad_test PAT_793_1512_327 (a
 nearly colourless photo: grey), the scikit-image cat (clinical). HAM10000 misses the 90 % target by
@@ -57,6 +45,9 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from calibration_photos import pad_rows, read_mask, read_rgb  # noqa: E402
+
 from data_pipelines.locations import default_data_dir  # noqa: E402
 from model.modality import Modality, classify_modality  # noqa: E402
 
@@ -67,34 +58,10 @@ SEED = 20261129
 # data on disk
 
 
-def read_rgb(path: Path) -> np.ndarray:
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise FileNotFoundError(path)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def read_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
-    """The non-black area of a lesion_masked/ photo (JPEG noise: any channel > 20), at ``shape``."""
-    m = cv2.imread(str(path), cv2.IMREAD_COLOR).max(axis=2) > 20
-    return cv2.resize(m.astype(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) > 0
-
-
 def pad_photos(data_dir: Path, split: str) -> list[tuple[str, Path, Path | None]]:
     """(img_id, photo, lesion mask or None) of the PAD-UFES-20 photos of ``split`` patients."""
     root = data_dir / "pad_ufes_20"
-    with open(root / "split.csv", newline="") as f:
-        of_patient = {r["patient_id"]: r["split"] for r in csv.DictReader(f)}
-    with open(root / "lesion_masked.csv", newline="") as f:
-        masks = {
-            r["img_id"]: root / r["file"] for r in csv.DictReader(f) if r["full_photo_in_images"] == "yes"
-        }
-    with open(root / "metadata.csv", newline="") as f:
-        return [
-            (r["img_id"], root / r["file"], masks.get(r["img_id"]))
-            for r in csv.DictReader(f)
-            if of_patient.get(r["patient_id"]) == split
-        ]
+    return [(r["img_id"], root / r["file"], mask) for r, mask in pad_rows(data_dir, split)]
 
 
 def ham_photos(data_dir: Path) -> list[tuple[str, Path]]:

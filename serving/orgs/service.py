@@ -8,7 +8,6 @@ hash adds nothing) and only the hash is stored.
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session
 from serving.db import utcnow
 from serving.errors import DomainError
 from serving.orgs.models import ApiKey, Organization
-from serving.orgs.sla import SlaPolicy
+from serving.orgs.sla import SlaPolicy, positive_hours
 
 KEY_PREFIX = "dtk"
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -87,16 +86,7 @@ def retake_deadline_hours(org: Organization) -> float:
 
 def valid_retake_deadline_hours(hours: float) -> float:
     """``hours`` as a float, unless it is not a positive number of hours up to the maximum (ValueError)."""
-    if isinstance(hours, bool) or not isinstance(hours, int | float):
-        raise ValueError(f"the retake deadline must be a number of hours, got {hours!r}")
-    if not math.isfinite(hours) or hours <= 0:
-        raise ValueError(f"the retake deadline must be a positive number of hours, got {hours!r}")
-    if hours > MAX_RETAKE_DEADLINE_HOURS:
-        raise ValueError(
-            f"the retake deadline is {hours:g} h, more than the {MAX_RETAKE_DEADLINE_HOURS:g} h maximum "
-            "(is it in minutes instead of hours?)"
-        )
-    return float(hours)
+    return positive_hours(hours, what="the retake deadline", maximum=MAX_RETAKE_DEADLINE_HOURS)
 
 
 def set_retake_deadline(session: Session, *, org: Organization, hours: float | None) -> float:

@@ -14,6 +14,20 @@ from model.triage.tiers import Tier
 MAX_SLA_HOURS = 24.0 * 30
 
 
+def positive_hours(value: object, *, what: str, maximum: float) -> float:
+    """``value`` as a float, unless it is not a positive number of hours up to ``maximum`` (a
+    ValueError naming ``what``; a value over the maximum was most likely typed in minutes)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{what} must be a number of hours, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{what} must be a positive number of hours, got {value!r}")
+    if value > maximum:
+        raise ValueError(
+            f"{what} is {value:g} h, more than the {maximum:g} h maximum (is it in minutes instead of hours?)"
+        )
+    return float(value)
+
+
 @dataclass(frozen=True)
 class SlaPolicy:
     """Hours within which a dermatologist must review a case of each tier.
@@ -29,16 +43,8 @@ class SlaPolicy:
     def __post_init__(self) -> None:
         for tier in Tier:
             value = getattr(self, _FIELD[tier])
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"SLA for {tier.value} must be a number of hours, got {value!r}")
-            if not math.isfinite(value) or value <= 0:
-                raise ValueError(f"SLA for {tier.value} must be a positive number of hours, got {value!r}")
-            if value > MAX_SLA_HOURS:
-                raise ValueError(
-                    f"SLA for {tier.value} is {value} h, more than the {MAX_SLA_HOURS:g} h maximum "
-                    "(is it in minutes instead of hours?)"
-                )
-            object.__setattr__(self, _FIELD[tier], float(value))
+            hours = positive_hours(value, what=f"SLA for {tier.value}", maximum=MAX_SLA_HOURS)
+            object.__setattr__(self, _FIELD[tier], hours)
         ordered = Tier.by_severity()
         for more, less in zip(ordered, ordered[1:], strict=False):
             if self.hours(more) > self.hours(less):

@@ -7,13 +7,8 @@ import math
 import pytest
 
 from model.questionnaire import Questionnaire
-from model.triage.decision import (
-    BETTER_PHOTO_REASON,
-    QUEUED_WITHOUT_PHOTO_REASON,
-    RETAKE_REASON,
-    ModelUrgency,
-    decide,
-)
+from model.triage import decision as rules_of_decision
+from model.triage.decision import RETAKE_REASON, ModelUrgency, decide
 from model.triage.red_flags import EMERGENCY_ADVICE, URGENT_ADVICE
 from model.triage.tiers import Tier
 from model.triage.urgency import NO_RED_FLAGS_REASON, assess_urgency, tier_for_score
@@ -114,7 +109,7 @@ def test_retake_logic(verdicts: list[str], retake: bool) -> None:
     decision = decide(rules=assess_urgency(q(grew=True)), model=None, photo_verdicts=verdicts)
     assert decision.retake_required is retake
     # PRIORITY: queued all the same, the reason says a retake is requested
-    assert (QUEUED_WITHOUT_PHOTO_REASON in decision.reasons) is retake
+    assert (rules_of_decision.QUEUED_WITHOUT_PHOTO_REASON in decision.reasons) is retake
     assert RETAKE_REASON not in decision.reasons and not decision.holds_case
     assert decision.tier is P  # a missing photo never changes the tier
 
@@ -164,7 +159,7 @@ def test_a_readable_photo_that_could_be_better_asks_for_one_and_goes_on() -> Non
     assert decision.retake_required is False
     assert decision.better_photo_requested is True
     assert decision.holds_case is False
-    assert BETTER_PHOTO_REASON in decision.reasons
+    assert rules_of_decision.BETTER_PHOTO_REASON in decision.reasons
     assert RETAKE_REASON not in decision.reasons
 
 
@@ -199,7 +194,7 @@ def test_a_case_without_a_readable_photo_is_held_only_below_priority(model_tier,
     assert decision.better_photo_requested is False
     assert decision.holds_case is held
     assert (RETAKE_REASON in decision.reasons) is held
-    assert (QUEUED_WITHOUT_PHOTO_REASON in decision.reasons) is not held
+    assert (rules_of_decision.QUEUED_WITHOUT_PHOTO_REASON in decision.reasons) is not held
 
 
 def test_a_floor_raises_the_tier_and_keeps_score_and_tier_in_agreement() -> None:

@@ -58,6 +58,17 @@ def submit(client, org, *, questionnaire=None, photos=None) -> dict:
     return r.json()
 
 
+def send_photo(client, org, case_id: str, photo: bytes) -> dict:
+    """More photos for a case through the intake API (a retake or a follow-up): the case as returned."""
+    r = client.post(
+        f"/v1/cases/{case_id}/photos",
+        files=[("photos", ("p.jpg", photo, "image/jpeg"))],
+        headers=org.headers(),
+    )
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
 def claim(client, org, case_id: str, key: str | None = None):
     headers = bearer(key) if key else org.headers("dermatologist")
     return client.post("/v1/queue/claim", json={"case_id": case_id}, headers=headers)

@@ -3,7 +3,9 @@ intake tests cover): each is a triaged case as intake leaves it, with no photo."
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert
@@ -57,3 +59,13 @@ def insert_cases(sessions, rows: list[dict]) -> list[str]:
 
 def queue_cases(sessions, org_id: str, n: int, **kwargs) -> list[str]:
     return insert_cases(sessions, [case_row(org_id, **kwargs) for _ in range(n)])
+
+
+def run_concurrently(works: list[Callable[[], None]], what: str) -> None:
+    """Start every work on its own thread at once and wait for all of them (60 s at most)."""
+    threads = [threading.Thread(target=work) for work in works]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), f"{what} did not finish"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from consults_support import diagnosed, event_types, follow_up_body
+from consults_support import diagnosed, event_types, follow_up_body, send_photo
 from factories import good_jpeg, unreadable_jpeg
 from sqlalchemy import update
 
@@ -25,22 +25,12 @@ def _scheduled(client, org) -> tuple[str, str]:
     return case_id, r.json()["follow_up"]["id"]
 
 
-def _send(client, org, case_id, data):
-    r = client.post(
-        f"/v1/cases/{case_id}/photos",
-        files=[("photos", ("x.jpg", data, "image/jpeg"))],
-        headers=org.headers(),
-    )
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
 def test_follow_up_back_in_the_queue_is_due_from_its_return_not_its_first_submission(client, org, sessions):
     case_id, _ = _scheduled(client, org)
     weeks_ago = utcnow() - timedelta(days=30)
     with transaction(sessions) as session:  # the case was first queued a month ago
         session.execute(update(Case).where(Case.id == case_id).values(queued_at=weeks_ago))
-    body = _send(client, org, case_id, good_jpeg(seed=7))
+    body = send_photo(client, org, case_id, good_jpeg(seed=7))
     assert body["status"] == "queued"
     with transaction(sessions) as session:
         case = session.get(Case, case_id)
@@ -51,7 +41,7 @@ def test_follow_up_back_in_the_queue_is_due_from_its_return_not_its_first_submis
 def test_unusable_follow_up_photos_ask_the_patient_again_at_once(client, org, sessions):
     case_id, _ = _scheduled(client, org)
     before = event_types(sessions, case_id).count(types.CASE_RETAKE_REQUIRED)
-    body = _send(client, org, case_id, unreadable_jpeg(seed=3))
+    body = send_photo(client, org, case_id, unreadable_jpeg(seed=3))
     assert body["status"] == "follow_up_scheduled"  # still waiting for usable photos
     assert event_types(sessions, case_id).count(types.CASE_RETAKE_REQUIRED) == before + 1
 

@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 
 import pytest
 from conftest import make_dermatologist, make_org
-from queue_cases import queue_cases
+from queue_cases import queue_cases, run_concurrently
 from sqlalchemy import select
 from test_queue_leases import client_for
 
@@ -62,12 +62,7 @@ def test_concurrent_claimers_never_share_a_case_and_drain_the_queue(postgres_url
             except BaseException as exc:  # noqa: BLE001 - reported below
                 errors.append(exc)
 
-        threads = [threading.Thread(target=work, args=(c,)) for c in clients]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
-        assert not any(t.is_alive() for t in threads), "claimers did not finish"
+        run_concurrently([lambda c=c: work(c) for c in clients], "claimers")
         assert errors == []
 
         # the queue drained: every case claimed, re-claimed once for each release

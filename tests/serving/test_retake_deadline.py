@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 import pytest
 from click.testing import CliRunner
 from conftest import make_org
+from consults_support import send_photo
 from factories import good_jpeg, unreadable_jpeg
-from queue_cases import case_row, insert_cases
+from queue_cases import case_row, insert_cases, run_concurrently
 from sqlalchemy import select, update
 from webhook_receiver import webhook_receiver_fixture  # noqa: F401 - the webhook_receiver fixture
 
@@ -72,26 +73,19 @@ def load(sessions, case_id: str) -> Case:
         return session.get(Case, case_id)
 
 
-def audit_rows(sessions, case_id: str, action: str) -> list[AuditEvent]:
+def _all(sessions, query) -> list:
     with transaction(sessions) as session:
-        return list(
-            session.scalars(
-                select(AuditEvent)
-                .where(AuditEvent.resource_id == case_id, AuditEvent.action == action)
-                .order_by(AuditEvent.id)
-            )
-        )
+        return list(session.scalars(query))
+
+
+def audit_rows(sessions, case_id: str, action: str) -> list[AuditEvent]:
+    where = (AuditEvent.resource_id == case_id, AuditEvent.action == action)
+    return _all(sessions, select(AuditEvent).where(*where).order_by(AuditEvent.id))
 
 
 def events_of(sessions, case_id: str, event_type: str = types.CASE_RETAKE_DEADLINE_PASSED):
-    with transaction(sessions) as session:
-        return list(
-            session.scalars(
-                select(OutboxEvent)
-                .where(OutboxEvent.case_id == case_id, OutboxEvent.event_type == event_type)
-                .order_by(OutboxEvent.sequence)
-            )
-        )
+    where = (OutboxEvent.case_id == case_id, OutboxEvent.event_type == event_type)
+    return _all(sessions, select(OutboxEvent).where(*where).order_by(OutboxEvent.sequence))
 
 
 def run_pass(sessions, org, now: datetime) -> int:
@@ -205,20 +199,10 @@ def test_the_pass_is_idempotent(client, org, sessions):
 def test_a_case_that_got_a_usable_photo_or_more_unusable_ones(client, org, sessions):
     now = utcnow()
     retaken = waiting_case(client, org, sessions, waited=timedelta(hours=50), now=now)
-    r = client.post(
-        f"/v1/cases/{retaken}/photos",
-        files=[("photos", ("again.jpg", good_jpeg(4), "image/jpeg"))],
-        headers=org.headers(),
-    )
-    assert r.json()["status"] == "queued"
-    # more unusable photos do not restart the wait: the deadline counts from the case's creation
+    assert send_photo(client, org, retaken, good_jpeg(4))["status"] == "queued"
+    # more unreadable photos do not restart the wait: the deadline counts from the case's creation
     trying = waiting_case(client, org, sessions, waited=timedelta(hours=50), now=now)
-    r = client.post(
-        f"/v1/cases/{trying}/photos",
-        files=[("photos", ("dark.jpg", unreadable_jpeg(2), "image/jpeg"))],
-        headers=org.headers(),
-    )
-    assert r.json()["status"] == "awaiting_retake"
+    assert send_photo(client, org, trying, unreadable_jpeg(2))["status"] == "awaiting_retake"
 
     assert run_pass(sessions, org, utcnow()) == 1
     assert events_of(sessions, retaken) == [] and audit_rows(sessions, retaken, AUDIT_ACTION) == []
@@ -324,12 +308,7 @@ def test_concurrent_passes_queue_each_case_exactly_once(database_url):
             except BaseException as exc:  # noqa: BLE001 - reported below
                 errors.append(exc)
 
-        threads = [threading.Thread(target=work) for _ in range(WORKERS)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
-        assert not any(t.is_alive() for t in threads), "workers did not finish"
+        run_concurrently([work] * WORKERS, "workers")
         assert errors == []
         # a worker may stop early when every due case left is locked by the others: one more pass
         with transaction(sessions) as session:
