@@ -3,7 +3,7 @@ harmless phone changes, and with realistic defects; and, on the test split, whet
 would be held out of the queue.
 
     python bench/quality_gate.py --split train [--choose-threshold [--write]] [--data-dir ../shared/data]
-    python bench/quality_gate.py --split test
+    python bench/quality_gate.py --split test [--quality-model bundled|PATH|models:/NAME/VERSION]
     python bench/quality_gate.py --split ham [--capture-device dermatoscope]
                                   (HAM10000 dermoscopic images: modality and retake rate, detected or
                                    declared by the sender as ``questionnaire.capture_device``)
@@ -69,7 +69,7 @@ def engine(with_urgency: bool) -> TriageEngine:
         cache = REPO / "var" / "models"
         _ENGINE = TriageEngine(
             urgency_model=load_urgency_model("bundled", cache_dir=cache, threads=1) if with_urgency else None,
-            quality_model=load_quality_model("bundled", cache_dir=cache, threads=1),
+            quality_model=load_quality_model(QUALITY_MODEL, cache_dir=cache, threads=1),
         )
     return _ENGINE
 
@@ -93,6 +93,7 @@ class Judged:
 
 
 CAPTURE_DEVICE: str | None = None  # set from --capture-device before the workers fork
+QUALITY_MODEL = "bundled"  # set from --quality-model before the workers fork
 
 
 def _judge(data: bytes, row: ManifestRow, view: str, defect: str, triage: bool) -> Judged:
@@ -246,13 +247,16 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--choose-threshold", action="store_true")
     ap.add_argument("--capture-device", choices=["phone", "dermatoscope"], default=None)
+    ap.add_argument("--quality-model", default="bundled", help="bundled, a path to an .onnx, or models:/…")
     ap.add_argument(
         "--target", type=float, default=0.02, help="false-retake target on untouched train photos"
     )
     ap.add_argument("--write", action="store_true", help="store the chosen threshold in quality.json")
     args = ap.parse_args()
-    global CAPTURE_DEVICE
-    CAPTURE_DEVICE = args.capture_device
+    global CAPTURE_DEVICE, QUALITY_MODEL
+    CAPTURE_DEVICE, QUALITY_MODEL = args.capture_device, args.quality_model
+    if args.write and args.quality_model != "bundled":
+        ap.error("--write stores the threshold of the bundled model only")
     if args.choose_threshold and args.split != "train":
         ap.error("thresholds are chosen on train patients only")
     if args.split == "ham":  # out of domain: only what the gate says of each image as it is

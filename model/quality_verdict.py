@@ -1,27 +1,30 @@
-"""One photo's quality verdict from the classical checks and the learned quality model (pure).
+"""One photo's quality verdict from the classical checks, the learned quality model and the photo's
+modality (pure). Two questions, answered apart:
 
-The learned model (``model.quality_model``) reads the whole photo and gives P(retake) and an estimated
-severity per defect; the classical checks (``model.quality_checks``) measure a few things exactly.
-``combine`` puts them together:
-
-* **verdict**: "retake" when the model's P(retake) reaches its threshold, or when a *gate* check
-  fails. Gates are the checks that measure a hard limit directly and almost never fail a usable photo
-  (``GATE_CHECKS``: too few pixels, no skin in view, nearly black, washed out). The other checks
-  (sharpness, glare, colour, framing) overlap with what the model learned and flag a few percent of
-  good photos each, so they inform the instructions but do not decide alone.
-* **defects**: what is wrong, most important first. A failing resolution floor first (a fact about
-  the file the patient sent, which no other change fixes); then the model's most likely defect (unless
-  a failing exposure check says the opposite: too dark where the model reads too bright), then its
-  other defects at or above their thresholds, worst estimated severity first; then the failing gates and
-  the failing non-gate checks the model did not already name. The model names the cause better than the
-  checks' proxies: a strong colour cast, for one, also fails the skin-colour check, and naming "no skin
-  in view" would send the patient the wrong way (chosen on validation photos: the first instruction named
-  the applied defect in 86 % of moderate/severe cases this way, 76 % with the gates first).
-* **instructions**: one sentence a patient can act on per defect, in that order (duplicates dropped).
+* **readable** - can a dermatologist read the photo at all? Not below the floors of
+  ``UNREADABLE_FLOORS`` (a few pixels, nearly black, fully smeared, no skin colour at all) or when the
+  modality is ``not_skin``. Only an unreadable photo can hold a case back (``model.triage.decision``).
+  ``not_skin`` and "no skin" are not trusted when an exposure check fails or the model names a
+  distortion (``DISTORTIONS``: a cast, heavy compression...): such a photo shows skin, badly.
+* **verdict** - could it be better? "retake" (a better photo is requested; a readable photo is still
+  read and its case queued) when it is unreadable, when the model's P(retake) reaches its threshold
+  *and* the model names a defect at or above that defect's threshold, or when a *gate* check fails
+  (``GATE_CHECKS``: resolution, too dark, washed out - the last only when the model reads over-exposure
+  too). The other checks (sharpness, glare, colour, skin, framing) flag a few percent of real clinical
+  photos each, so they inform the instructions but never decide alone. A dermoscopic image is judged
+  on sharpness and exposure only (``_dermoscopic``): never on its colours.
+* **defects**: what is wrong, most important first, at most ``MAX_INSTRUCTIONS``: why it cannot be
+  read; a failing resolution floor (a fact about the file, which no other change fixes); the model's
+  most likely defect (unless a failing exposure check says the opposite), its other defects at or above
+  their thresholds, worst first; then the failing gates and checks. One exposure defect at most.
+* **instructions**: one action per defect, in that order, from ``model.messages`` in the patient's
+  language.
 * **score** in [0, 1]: the model's quality (P(retake) mapped so that its threshold is 0.5), lowered to
-  the gates' score only when a gate fails; ``score >= 0.5`` exactly when the verdict is "accept".
+  the gates' score when a gate fails or the photo is unreadable; ``score >= 0.5`` exactly when the
+  verdict is "accept".
 
-Without a model, ``classical_verdict`` keeps the classical report as it is (every check decides).
+Without a model, ``classical_verdict`` lets every failing check ask for a better photo, with the same
+floors deciding readability.
 """
 
 from __future__ import annotations
