@@ -284,8 +284,8 @@ def evaluate_quality(
     "override",
     default=None,
     metavar="REASON",
-    help="Urgency models: promote even if the gate refuses, for this written reason (who and why); "
-    "the refusal, its table and the reason are logged with the decision.",
+    help="Promote even if the gate refuses, for this written reason (who and why); the refusal, its "
+    "table and the reason are logged with the decision.",
 )
 @click.argument("overrides", nargs=-1)
 def promote(
@@ -307,7 +307,7 @@ def promote(
         raise _need_training_extra(exc) from exc
     try:
         if "quality" in name:  # the quality model is judged by its test evaluation's targets
-            result = promote_quality(name, version, bundle=bundle)
+            result = promote_quality(name, version, bundle=bundle, override=override)
         else:
             result = run_promotion(name, version, bundle=bundle, overrides=overrides, override=override)
     except ValueError as exc:

@@ -200,6 +200,14 @@ def test_promotion_needs_a_test_evaluation_that_meets_the_targets(run, workspace
     tag = tracking.client().get_model_version("tiny-quality", run.model_version).tags["promotion"]
     assert tag.startswith("promoted" if expected else "rejected")
 
+    with pytest.raises(ValueError, match="needs a reason"):
+        promote_quality("tiny-quality", run.model_version, bundle_dir=tmp_path / "b", override="  ")
+    if not expected:  # a person may accept the refusal, in writing; it is logged with the decision
+        forced = promote_quality(
+            "tiny-quality", run.model_version, bundle_dir=tmp_path / "b", override="me: why"
+        )
+        assert forced.promoted and forced.reasons[-1] == "promoted over the gate's refusal: me: why"
+
     folder = bundle_quality(run.run_id, evaluation.info.run_id, tmp_path / "bundle2")
     card = (folder / "QUALITY_MODEL_CARD.md").read_text()
     assert "## Test" in card and f"{report.metrics['retake_auc']:.3f}" in card

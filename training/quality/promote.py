@@ -57,8 +57,17 @@ def decide(candidate: dict[str, float], champion: dict[str, float] | None) -> tu
 
 
 def promote_quality(
-    name: str, version: str | None = None, *, bundle: bool = True, bundle_dir: Path = BUNDLE_DIR
+    name: str,
+    version: str | None = None,
+    *,
+    bundle: bool = True,
+    bundle_dir: Path = BUNDLE_DIR,
+    override: str | None = None,
 ) -> PromotionResult:
+    """``override``, a person's written reason, promotes a candidate the targets refused (never one
+    without a full test evaluation); the refusal and the reason are logged with the decision."""
+    if override is not None and not override.strip():
+        raise ValueError("an override needs a reason: who accepts the refusal, and why")
     version, candidate = promotion.candidate(name, version)
     evaluation = latest_evaluation(_contract_version(candidate.run_id))
     if evaluation is None:
@@ -73,12 +82,15 @@ def promote_quality(
     promoted, reasons = decide(
         dict(evaluation.data.metrics), dict(champion_eval.data.metrics) if champion_eval else None
     )
+    if not promoted and override:
+        promoted = True
+        reasons = [*reasons, f"promoted over the gate's refusal: {override.strip()}"]
     promotion.record(
         name,
         version,
         promoted=promoted,
         reasons=reasons,
-        params={"evaluation_run": evaluation.info.run_id},
+        params={"evaluation_run": evaluation.info.run_id, "override": (override or "").strip() or "none"},
         text="\n".join(reasons),
         artifact="decision.md",
     )
