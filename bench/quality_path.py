@@ -6,8 +6,9 @@ Builds a phone-like 4032x3024 JPEG (a real PAD-UFES-20 photo upscaled, with sens
 and a phone EXIF block; a synthetic skin scene when the data folder is missing), then times, in
 one process and interleaved round by round:
   baseline  full-size decode to RGB (Pillow, and OpenCV's imdecode)
-  quality   the whole quality path as serving runs it: reduced-size decode + every quality check +
-            the learned quality model (one ONNX Runtime thread) + their combined verdict
+  quality   the whole quality path as serving runs it: reduced-size decode + ``TriageEngine.judge_quality``
+            (modality, every quality check, the learned quality model on one ONNX Runtime thread, the
+            combined verdict)
   checks    the same without the model (the classical checks alone)
   ingest    the whole intake of the photo: validation, metadata strip, thumbnail, reduced decode,
             then the quality path
@@ -31,6 +32,7 @@ from model.decode import decode_reduced
 from model.intake import PhotoLimits, ingest_photo
 from model.loading import load_quality_model
 from model.quality_checks import assess_quality
+from model.triage.engine import TriageEngine
 
 SIZE = (4032, 3024)
 
@@ -82,11 +84,10 @@ def main() -> None:
     model = load_quality_model(args.quality_model, cache_dir=Path("var/models"), threads=1)
     if model is None:
         print("no quality model: timing the classical checks alone")
+    engine = TriageEngine(quality_model=model)
 
     def judge(rgb, size):
-        if model is None:
-            return assess_quality(rgb, original_size=size)
-        return model.assess(rgb, original_size=size)
+        return engine.judge_quality(rgb, original_size=size)
 
     data = phone_like_jpeg(args.data_dir)
     limits = PhotoLimits()

@@ -1,29 +1,20 @@
 """The learned image-quality model at inference time: ONNX Runtime, no torch.
 
-``QualityModel(path).read(rgb)`` -> ``ModelReading``; ``assess(rgb, original_size)`` runs the
-classical checks too and combines both (``model.quality_verdict.combine``). Used by serving and by
-``dermatriage evaluate quality``, so the evaluation measures exactly what serving does.
+``QualityModel(path).read(rgb)`` -> ``ModelReading``. Serving combines it with the classical checks and
+the photo's modality in ``TriageEngine.judge_quality`` (``model.quality_verdict.combine``);
+``dermatriage evaluate quality`` calls the same ``combine``, so the evaluation measures what serving does.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from model.contract import ContractError
 from model.model_input import image_tensor
-from model.quality_checks import QualityReport, assess_quality
-from model.quality_verdict import DEFECTS, ModelReading, QualityPolicy, QualityVerdict, combine
+from model.quality_verdict import DEFECTS, ModelReading, QualityPolicy
 from model.runtime import OnnxModel
-
-
-@dataclass(frozen=True)
-class QualityAssessment:
-    report: QualityReport  # the classical checks
-    reading: ModelReading
-    verdict: QualityVerdict
 
 
 class QualityModel:
@@ -57,18 +48,3 @@ class QualityModel:
     def self_check(self) -> None:
         """One tiny inference (raises when the model cannot answer): for readiness checks."""
         self.model.self_check()
-
-    def assess(
-        self,
-        rgb: np.ndarray,
-        *,
-        original_size: tuple[int, int],
-        modality: str | None = None,
-        locale: str | None = None,
-    ) -> QualityAssessment:
-        report = assess_quality(rgb, original_size=original_size)
-        reading = self.read(rgb)
-        verdict = combine(
-            report, reading, self.policy, original_size=original_size, modality=modality, locale=locale
-        )
-        return QualityAssessment(report=report, reading=reading, verdict=verdict)

@@ -142,13 +142,14 @@ def test_classical_verdict_keeps_the_checks_decision():
 def test_the_bundled_champion_loads_and_a_dark_photo_is_named_dark():
     from model.loading import ARTIFACTS
     from model.quality_model import QualityModel
+    from model.triage.engine import TriageEngine
 
     model = QualityModel(ARTIFACTS / "quality.onnx")
     assert model.version.startswith("quality-") and set(model.defects) == set(DEFECTS)
     dark = (skin_photo((800, 600), seed=8).astype(np.float32) * 0.08).astype(np.uint8)
-    a = model.assess(dark, original_size=(4032, 3024))
-    assert a.verdict.verdict == "retake"
-    assert a.verdict.defects[0] == "underexposure"
+    quality = TriageEngine(quality_model=model).judge_quality(dark, original_size=(4032, 3024))
+    assert quality.verdict == "retake"
+    assert quality.defects[0] == "underexposure"
 
 
 def test_a_failing_exposure_check_wins_over_the_opposite_reading():
