@@ -115,8 +115,8 @@ def unreadable_causes(
     for cause, (check, floor, _) in UNREADABLE_FLOORS.items():
         if cause == "no_skin" and (distorted or modality in (NOT_SKIN, DERMOSCOPIC)):
             continue  # explained / said below / a dermatoscope's field is not judged by a skin model
-        if cause == "smeared" and "nearly_black" in causes:
-            continue  # sharpness cannot be judged in the dark: the light is what to fix
+        if cause in ("smeared", "no_skin") and "nearly_black" in causes:
+            continue  # sharpness and colour cannot be judged in the dark: the light is what to fix
         value = min(original_size) if check == "short_side" else report.checks[check].score
         if value < floor:
             causes.append(cause)
@@ -237,8 +237,11 @@ def _gate_holds(check: str, reading: ModelReading, policy: QualityPolicy) -> boo
     return reading.defects.get("overexposure", 0.0) >= OVEREXPOSURE_CORROBORATION * threshold
 
 
-def _unreadable_first(causes: list[str]) -> list[str]:
-    return [NOT_SKIN if c == NOT_SKIN else UNREADABLE_FLOORS[c][2] for c in causes]
+def _ranked(causes: list[str], rest: list[str]) -> list[str]:
+    """Why the photo cannot be read first, then ``rest``; nothing else for a nearly black photo (what
+    the checks and the model say of a dark frame is noise: the light is what to fix)."""
+    first = [NOT_SKIN if c == NOT_SKIN else UNREADABLE_FLOORS[c][2] for c in causes]
+    return first if "nearly_black" in causes else first + rest
 
 
 def combine(
@@ -273,17 +276,16 @@ def combine(
     if not retake:  # a good photo: nothing to ask of the patient
         return _finish(Verdict.accept, score, [], report, locale, True, modality)
 
-    ranked = _unreadable_first(causes)
-    ranked += ["low_resolution"] if "resolution" in gates else []
+    rest = ["low_resolution"] if "resolution" in gates else []
     top = max(DEFECTS, key=lambda d: reading.defects.get(d, 0.0))
     # the exposure checks measure brightness exactly: when one fails and the model reads the opposite
     # (a photo far from anything it learned), the measurement wins (``_patient_defects`` then drops the
     # model's opposite reading)
-    ranked += [g for g in gates if _OPPOSITE.get(g) == top]
-    ranked.append(top)
-    ranked += sorted(over, key=lambda d: -reading.defects[d])
-    ranked += [CHECK_DEFECT[n] for n in gates] + [CHECK_DEFECT[n] for n in failing if n not in GATE_CHECKS]
-    return _finish(Verdict.retake, score, ranked, report, locale, not causes, modality)
+    rest += [g for g in gates if _OPPOSITE.get(g) == top]
+    rest.append(top)
+    rest += sorted(over, key=lambda d: -reading.defects[d])
+    rest += [CHECK_DEFECT[n] for n in gates] + [CHECK_DEFECT[n] for n in failing if n not in GATE_CHECKS]
+    return _finish(Verdict.retake, score, _ranked(causes, rest), report, locale, not causes, modality)
 
 
 def _dermoscopic(report: QualityReport, causes: list[str], locale: str | None) -> QualityVerdict:
@@ -293,7 +295,7 @@ def _dermoscopic(report: QualityReport, causes: list[str], locale: str | None) -
     score = _checks_quality(report, DERMOSCOPIC_CHECKS)
     if not causes and not failing:
         return _finish(Verdict.accept, score, [], report, locale, True, DERMOSCOPIC)
-    ranked = _unreadable_first(causes) + [CHECK_DEFECT[n] for n in failing]
+    ranked = _ranked(causes, [CHECK_DEFECT[n] for n in failing])
     return _finish(Verdict.retake, score, ranked, report, locale, not causes, DERMOSCOPIC)
 
 
@@ -312,5 +314,5 @@ def classical_verdict(
         return _dermoscopic(report, causes, locale)
     failing = [n for n in IMPORTANCE if not report.checks[n].passed]
     verdict = Verdict.retake if causes or failing else Verdict.accept
-    ranked = _unreadable_first(causes) + [CHECK_DEFECT[n] for n in failing]
+    ranked = _ranked(causes, [CHECK_DEFECT[n] for n in failing])
     return _finish(verdict, report.score, ranked, report, locale, not causes, modality)
