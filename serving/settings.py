@@ -75,6 +75,10 @@ class Settings(BaseSettings):
         default=15.0, gt=0, le=24 * 60, description="Failures counted over."
     )
 
+    # limits that hold: streaming body cap, read timeouts, decode memory, rate limits (issue 13)
+    # observability: metrics, structured logs, tracing (issue 13)
+    # photo storage backends, encryption at rest, backups (issue 13)
+
     @field_validator("database_url")
     @classmethod
     def _driver(cls, url: str) -> str:
