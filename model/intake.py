@@ -64,7 +64,6 @@ from PIL import Image
 
 from model.decode import (
     DEFAULT_TARGET_LONG_SIDE,
-    CorruptImage,
     DecodedPhoto,
     PhotoDecodeError,
     PhotoSource,
@@ -72,6 +71,7 @@ from model.decode import (
     UnsupportedFormat,
     describe_unsupported,
     finish_reduced,
+    jpeg_draft_scale,
     load_full,
     open_photo,
     orient_image,
@@ -86,6 +86,8 @@ __all__ = [
     "PhotoLimits",
     "PhotoRejected",
     "SanitizeError",
+    "check_photo",
+    "decode_memory",
     "ingest_photo",
 ]
 
@@ -167,13 +169,31 @@ def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
 
 
-def ingest_photo(data: bytes, *, filename: str, limits: PhotoLimits) -> IngestedPhoto:
-    """Check, decode and sanitize one uploaded photo (see the module docs). Stores nothing."""
-    name = _display_name(filename)
+class _Rejecting:
+    """Turns the decoder's typed refusals into :class:`PhotoRejected` naming the file."""
 
-    def reject(status: int, code: str, what: str, fix: str) -> PhotoRejected:
-        return PhotoRejected(status, code, f"{name}: {what}", fix, filename=filename)
+    def __init__(self, filename: str):
+        self.filename = filename
+        self.name = _display_name(filename)
 
+    def __call__(self, status: int, code: str, what: str, fix: str) -> PhotoRejected:
+        return PhotoRejected(status, code, f"{self.name}: {what}", fix, filename=self.filename)
+
+    def __enter__(self) -> _Rejecting:
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if isinstance(exc, PhotoDecodeError):  # corrupt (422) unless too many pixels or unsupported
+            status = 422
+            if isinstance(exc, TooManyPixels | UnsupportedFormat):
+                status = 413 if isinstance(exc, TooManyPixels) else 415
+            raise self(status, exc.code, exc.message, exc.fix) from exc
+
+
+def check_photo(data: bytes, *, filename: str, limits: PhotoLimits) -> PhotoSource:
+    """Checks 1-4 of the module docs and the structure: everything before a pixel is decoded (cheap;
+    nothing is allocated in proportion to the pixels). Raises :class:`PhotoRejected`."""
+    reject = _Rejecting(filename)
     if not data:
         raise reject(
             422,
@@ -196,18 +216,46 @@ def ingest_photo(data: bytes, *, filename: str, limits: PhotoLimits) -> Ingested
             f"{describe_unsupported(data)} is not an accepted photo format",
             UnsupportedFormat.default_fix,
         )
-    try:
-        src = open_photo(data, max_pixels=limits.max_pixels)
-        content, media_type, method, analysis = _sanitize(src, limits)
-    except TooManyPixels as exc:
-        raise reject(413, exc.code, exc.message, exc.fix) from exc
-    except UnsupportedFormat as exc:
-        raise reject(415, exc.code, exc.message, exc.fix) from exc
-    except CorruptImage as exc:
-        raise reject(422, exc.code, exc.message, exc.fix) from exc
-    except PhotoDecodeError as exc:  # pragma: no cover - every subclass is handled above
-        raise reject(422, exc.code, exc.message, exc.fix) from exc
+    with reject:
+        return open_photo(data, max_pixels=limits.max_pixels)
 
+
+#: Peak memory of one :func:`ingest_photo` per pixel of a full decode, by format: measured with
+#: ``bench/decode_cost.py`` (peak RSS over RSS before, in a fresh process, 16 MP photos of every path:
+#: rotated, CMYK, RGBA, palette, 16-bit), the highest of each format, rounded up. A full decode holds
+#: Pillow's image (4 bytes a pixel: RGB is stored as RGBX), the array the reduced decode is computed
+#: from (3), and a converted or rotated copy (4); WebP and HEIF add their decoder's own buffer.
+DECODE_BYTES_PER_PIXEL = {"jpeg": 9.0, "png": 10.0, "webp": 17.5, "heif": 13.0}
+#: An upright, portable JPEG is decoded only reduced (libjpeg's DCT scaling): bytes per reduced pixel,
+#: plus copies of the file itself (the metadata-free copy the decoder reads, the stored bytes).
+REDUCED_BYTES_PER_PIXEL = 8.0
+FILE_COPIES = 2
+#: what an ingest holds whatever the photo's size (encoders' and decoders' buffers, the thumbnail)
+DECODE_BASE_BYTES = 8 * 1024 * 1024
+
+
+def decode_memory(src: PhotoSource, limits: PhotoLimits) -> int:
+    """The most memory, in bytes, that :func:`ingest_photo` of ``src`` is expected to hold at once, from
+    the header alone (see :data:`DECODE_BYTES_PER_PIXEL`): what a caller that bounds the memory of
+    concurrent decodes reserves before decoding."""
+    reduced_only = src.jpeg is not None and src.orientation == 1 and src.jpeg.portable  # see _sanitize
+    if reduced_only:
+        k = jpeg_draft_scale(max(src.raw_width, src.raw_height), limits.analysis_long_side)
+        pixels = -(-src.raw_width // k) * -(-src.raw_height // k)
+        size = pixels * REDUCED_BYTES_PER_PIXEL + FILE_COPIES * len(src.decode_bytes)
+    else:
+        size = src.raw_width * src.raw_height * DECODE_BYTES_PER_PIXEL[src.format]
+    return DECODE_BASE_BYTES + int(size)
+
+
+def ingest_photo(
+    data: bytes, *, filename: str, limits: PhotoLimits, source: PhotoSource | None = None
+) -> IngestedPhoto:
+    """Check, decode and sanitize one uploaded photo (see the module docs). Stores nothing.
+    ``source``: what :func:`check_photo` returned for the same ``data`` (it is not checked twice)."""
+    src = source if source is not None else check_photo(data, filename=filename, limits=limits)
+    with _Rejecting(filename):
+        content, media_type, method, analysis = _sanitize(src, limits)
     _verify_clean(content, media_type, src.width, src.height, what="photo")
     thumbnail = _thumbnail(analysis.rgb, limits.thumbnail_long_side)
     return IngestedPhoto(

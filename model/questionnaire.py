@@ -73,7 +73,11 @@ class Questionnaire(BaseModel):
 
     jurisdiction: Annotated[
         str,
-        Field(description="Where the patient is, as ISO 3166 country[-subdivision], e.g. US-CA."),
+        Field(
+            description="Where the patient is, as ISO 3166 country[-subdivision], e.g. US-CA.",
+            # documented for clients; the validator below checks it (with its own message)
+            json_schema_extra={"pattern": JURISDICTION_PATTERN.pattern},
+        ),
     ]
     age: Annotated[int | None, Field(ge=0, le=120, description="Age in years.")] = None
     sex: Sex | None = None

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from model.intake import PhotoLimits
@@ -15,6 +16,7 @@ from model.loading import load_quality_model, load_urgency_model
 from model.triage.engine import TriageEngine
 from serving.api.cases import router as cases_router
 from serving.api.consults import router as consults_router
+from serving.api.docs import install_docs
 from serving.api.events import router as events_router
 from serving.api.messages import router as messages_router
 from serving.api.people import router as people_router
@@ -24,10 +26,15 @@ from serving.auth import request_id
 from serving.cases.reads import Intake
 from serving.consults.follow_ups import mark_received
 from serving.db import make_engine, make_session_factory
-from serving.errors import error_body, install_handlers
+from serving.encryption import keyring_from
+from serving.errors import install_handlers
 from serving.events.delivery import RetryPolicy
+from serving.limits.body import BodyLimits, RequestBodyLimits
+from serving.limits.budget import MemoryBudget
+from serving.limits.rate import RateLimiter
 from serving.migrations import at_head, upgrade
-from serving.photos.store import PhotoStore
+from serving.observability import install as install_observability
+from serving.photos.backends import photo_store_from
 from serving.settings import Settings
 from serving.web import install as install_web
 from serving.worker import BackgroundDelivery
@@ -35,20 +42,30 @@ from serving.worker import BackgroundDelivery
 log = logging.getLogger("dermatriage")
 
 
+class Health(BaseModel):
+    status: str = Field(description="'ok'.")
+
+
+class Readiness(BaseModel):
+    status: str = Field(description="'ready' or 'not ready'.")
+    checks: dict[str, str] = Field(description="database, photo_store, models: 'ok' or what is wrong.")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        keyring = keyring_from(settings)  # seals webhook secrets (and photos, with photo_encryption)
         if settings.migrate_on_start:
-            upgrade(settings.database_url)
+            upgrade(settings.database_url, keyring=keyring)
         engine = make_engine(settings.database_url)
-        sessions = make_session_factory(engine)
+        sessions = make_session_factory(engine, keyring=keyring)
         app.state.engine = engine
         app.state.sessions = sessions
         app.state.intake = Intake(
             sessions=sessions,
-            store=PhotoStore(settings.photo_dir),
+            store=photo_store_from(settings, keyring=keyring),
             engine=TriageEngine(
                 urgency_model=load_urgency_model(
                     settings.urgency_model, cache_dir=settings.model_cache_dir, threads=settings.model_threads
@@ -63,11 +80,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 analysis_long_side=settings.analysis_long_side,
             ),
             on_follow_up_photos=mark_received,  # usable follow-up photos answer the follow-up
+            on_stage_timings=app.state.observability.record_stages,  # metrics and spans per stage
+            decode_budget=MemoryBudget(settings.decode_memory_budget_mb * 1024 * 1024),
         )
         log.info(
             "dermatriage ready: database %s, photos in %s",
             engine.url.render_as_string(hide_password=True),
-            settings.photo_dir,
+            app.state.intake.store.location,
         )
         delivery = None
         if settings.deliver_events:
@@ -81,39 +100,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if delivery is not None:
                 await delivery.stop()
             engine.dispose()
+            app.state.observability.shutdown()
 
     app = FastAPI(
         title="dermatriage",
         version="0.1.0",
         summary="Intake and triage for store-and-forward teledermatology",
         lifespan=lifespan,
+        docs_url=None,  # install_docs: the pages from installed files, not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     install_handlers(app)
 
     @app.middleware("http")
-    async def _limits_and_request_id(request: Request, call_next):
+    async def _request_id(request: Request, call_next):
         rid = request_id(request)
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_request_bytes:
-            response = JSONResponse(
-                error_body(
-                    "request_too_large",
-                    f"the request is {length} bytes; the limit is {settings.max_request_bytes}",
-                    fix="Send fewer or smaller photos.",
-                ),
-                status_code=413,
-            )
-        else:
-            response = await call_next(request)
+        response = await call_next(request)
         response.headers["X-Request-ID"] = rid
         return response
 
-    @app.get("/healthz", tags=["health"], summary="The process is up")
+    @app.get("/healthz", tags=["health"], response_model=Health, summary="The process is up")
     def healthz() -> dict:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], summary="Database, photo store and models are reachable")
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "Not ready: the failed checks say why."}},
+        summary="Database, photo store and models are reachable",
+    )
     def readyz(request: Request) -> JSONResponse:
         checks = {}
         try:
@@ -139,4 +156,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(messages_router)
     app.include_router(renewals_router)
     install_web(app)  # the dermatologists' pages (serving/web/)
+    install_docs(app)  # /docs and /redoc (serving/api/docs.py)
+    # the request body's size cap and read timeouts (serving/limits/body.py): outside every other
+    # middleware but observability's, which sees its 413 and 408 answers
+    app.add_middleware(RequestBodyLimits, limits=BodyLimits.from_settings(settings))
+    app.state.rate_limiter = RateLimiter.from_settings(settings)  # per key, checked by serving.auth
+    # /metrics, access log, request ids, tracing: last, so that its middleware is the outermost
+    app.state.observability = install_observability(app, settings)
     return app

@@ -9,7 +9,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from serving.audit import Actor
 from serving.db import transaction
@@ -19,6 +20,13 @@ from serving.orgs.service import Role, find_active_key
 from serving.people.models import User
 
 _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+#: the API key, as the OpenAPI document declares it (the answer to a missing one is ours: a 401 ErrorBody)
+API_KEY = HTTPBearer(
+    scheme_name="apiKey",
+    description="An API key of your organization: `Authorization: Bearer <key>`. Its role (intake, "
+    "dermatologist, admin) decides what it may do.",
+    auto_error=False,
+)
 
 
 @dataclass(frozen=True)
@@ -51,10 +59,19 @@ def request_id(request: Request) -> str:
     return rid
 
 
-def authenticate(request: Request) -> Client:
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
+def check_rate(request: Request, caller: str, role: Role) -> None:
+    """Count one request of ``caller`` (an API key, a signed-in user) at its role's rate: 429
+    ``RateLimited`` when it has none left (serving.limits.rate; the limiter is the app's)."""
+    limiter = getattr(request.app.state, "rate_limiter", None)
+    if limiter is not None:
+        limiter.check(caller, role.value)
+
+
+def authenticate(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(API_KEY)]
+) -> Client:
+    key = credentials.credentials if credentials else ""
+    if not key.strip():
         raise DomainError(
             401,
             "unauthenticated",
@@ -83,6 +100,7 @@ def authenticate(request: Request) -> Client:
         )
     api_key, org = found
     role = Role(api_key.role)
+    check_rate(request, f"key:{api_key.id}", role)
     actor = Actor(
         organization_id=org.id,
         key_id=api_key.id,

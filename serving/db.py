@@ -73,12 +73,16 @@ def new_id() -> str:
 
 
 def make_engine(url: str) -> Engine:
+    """An engine whose errors never carry the statement's values (``hide_parameters``): a failed
+    insert's exception, logged, must not put a patient's answers in the log."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    engine = create_engine(
+        url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True
+    )
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -96,8 +100,11 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, *, keyring: object | None = None) -> sessionmaker[Session]:
+    """Sessions of ``engine``. ``keyring`` (``serving.encryption.keyring_from(settings)``) travels
+    with every session (``session.info["keyring"]``): it seals the secrets written and opens those
+    read (webhook signing secrets); None keeps them in clear."""
+    return sessionmaker(engine, expire_on_commit=False, info={"keyring": keyring})
 
 
 @contextmanager

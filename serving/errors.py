@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match, Mount
 
 
 class DomainError(Exception):
@@ -95,6 +96,45 @@ def error_response(exc: DomainError) -> JSONResponse:
     )
 
 
+#: the methods a 405 may list
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(routes: list[BaseRoute], scope: dict, *, named: str = "") -> list[str]:
+    """Every method some route serves at the request's path, with those ``named`` by the 405 (Starlette's
+    own 405 names only the methods of the first route there, though several routes may share a path).
+    Each method is tried against every route (included routers too); a mount (static files) answers its
+    own 405, which names its methods."""
+    methods = {method.strip() for method in named.split(",") if method.strip()}
+    at_path = {"type": "http", "path": scope["path"], "root_path": scope.get("root_path", ""), "headers": []}
+    for route in routes:
+        if isinstance(route, Mount):
+            continue
+        methods.update(m for m in METHODS if route.matches({**at_path, "method": m})[0] is Match.FULL)
+    return [m for m in METHODS if m in methods]
+
+
+def _routing_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """A path nobody serves (404) or a method not served there (405), in the one error shape."""
+    if exc.status_code == 405:
+        named = (exc.headers or {}).get("Allow", "")
+        allowed = allowed_methods(request.app.router.routes, request.scope, named=named)
+        return JSONResponse(
+            error_body(
+                "method_not_allowed",
+                f"{request.method} is not served at {request.url.path}",
+                fix=f"Use one of: {', '.join(allowed)}.",
+            ),
+            status_code=405,
+            headers={**(exc.headers or {}), "Allow": ", ".join(allowed)},
+        )
+    return JSONResponse(
+        error_body("not_found", f"nothing is served at {request.url.path}", fix="Check the path; see /docs."),
+        status_code=404,
+        headers=exc.headers,
+    )
+
+
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
@@ -105,8 +145,19 @@ def install_handlers(app: FastAPI) -> None:
         return error_response(validation_error(list(exc.errors()), prefix=""))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code in (404, 405):
+            return _routing_error(request, exc)
+        if exc.status_code == 400:  # the framework could not parse the body (e.g. JSON that is not UTF-8)
+            return error_response(
+                DomainError(
+                    422,
+                    "unreadable_body",
+                    f"the request body could not be read: {exc.detail}",
+                    fix="Send the body in the operation's content type: UTF-8 JSON, or multipart/form-data.",
+                )
+            )
+        code = "http_error"
         return JSONResponse(
             error_body(code, str(exc.detail)),
             status_code=exc.status_code,

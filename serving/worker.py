@@ -19,6 +19,7 @@ from serving.cases.retake_deadline import queue_overdue_retakes
 from serving.consults.follow_ups import emit_due_follow_ups
 from serving.db import transaction, utcnow
 from serving.events.delivery import HttpPost, RetryPolicy, claim_due, post_webhook, record_outcome, send
+from serving.telemetry import observe_webhook_attempt
 
 log = logging.getLogger("dermatriage.events")
 
@@ -52,6 +53,10 @@ def deliver_due(
             for item, outcome in zip(claimed, outcomes, strict=True):
                 with transaction(sessions) as session:
                     record_outcome(session, item, outcome, now=clock(), policy=policy)
+                lag = (clock() - item.created_at).total_seconds()
+                observe_webhook_attempt(
+                    status_code=outcome.status_code, seconds=outcome.duration_ms / 1000, lag_s=lag
+                )
                 if outcome.ok:
                     delivered += 1
                 else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +19,8 @@ import pytest
 from click.testing import CliRunner
 from fake_sources import make_fake_data
 from fastapi.testclient import TestClient
+from live_service import throwaway_database
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from data_pipelines.build import build_manifest
 from data_pipelines.manifest import read_manifest
@@ -50,25 +51,24 @@ def _postgres_reachable(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
+@contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """A new, empty database on the test PostgreSQL, dropped afterwards; skips (fails under CI) when
+    none answers."""
     admin_url = _postgres_admin_url()
     if not _postgres_reachable(admin_url):
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL is not reachable at {admin_url}; CI must test on it")
         pytest.skip("PostgreSQL is not reachable")
-    name = f"dermatriage_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    try:
+    with throwaway_database(admin_url) as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with throwaway_postgres() as url:
+        upgrade(url)
+        yield url
 
 
 @pytest.fixture(scope="session")

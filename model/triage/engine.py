@@ -12,12 +12,17 @@ model's validated domain (phone photos): its reading is marked so, and the case 
 The urgency model reads a photo while its quality is being judged (ONNX Runtime and OpenCV release
 the GIL, so the two run on two cores); the reading of a photo judged unreadable is dropped, as if it
 had never been made. A patient waits for the slower of the two, not for their sum.
+
+Each assessment carries how long its stages took (``StageTiming``: ``quality``, and ``urgency`` when
+the model read the photo); serving turns them into metrics and trace spans (this package knows of
+neither).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -58,9 +63,34 @@ def _modality_of(rgb) -> str:
 
 
 @dataclass(frozen=True)
+class StageTiming:
+    """When one stage of a photo's triage ran, on the wall clock (``time.time_ns()``), so that a tracer
+    can place it in a request and a histogram can count it."""
+
+    stage: str  # "decode" (serving's intake), "quality", "urgency"
+    started_ns: int
+    ended_ns: int
+
+    @classmethod
+    def since(cls, stage: str, started_ns: int) -> StageTiming:
+        return cls(stage, started_ns, time.time_ns())
+
+    @property
+    def seconds(self) -> float:
+        return (self.ended_ns - self.started_ns) / 1e9
+
+
+def _timed(stage: str, read, *args) -> tuple[Any, StageTiming]:
+    started = time.time_ns()
+    result = read(*args)
+    return result, StageTiming.since(stage, started)
+
+
+@dataclass(frozen=True)
 class PhotoAssessment:
     quality: PhotoQuality
     predictions: dict[str, Any] | None  # the urgency model's output; None for an unreadable photo or no model
+    timings: tuple[StageTiming, ...] = ()  # this assessment's stages (none for a stored photo's)
 
 
 @dataclass(frozen=True)
@@ -97,7 +127,8 @@ class TriageEngine:
         modality = _READER.submit(_modality_of, rgb)
         reading = None
         if self.urgency_model is not None:
-            reading = _READER.submit(self.urgency_model.predict_photo, rgb, questionnaire)
+            reading = _READER.submit(_timed, "urgency", self.urgency_model.predict_photo, rgb, questionnaire)
+        started = time.time_ns()
         quality = self.judge_quality(
             rgb,
             original_size=(photo.width, photo.height),
@@ -105,15 +136,16 @@ class TriageEngine:
             capture_device=questionnaire.capture_device,
             modality=modality,
         )
+        timings = (StageTiming.since("quality", started),)
         if reading is None:
-            return PhotoAssessment(quality=quality, predictions=None)
+            return PhotoAssessment(quality=quality, predictions=None, timings=timings)
         if not quality.usable:
             reading.cancel()  # an unreadable photo is never read (a reading under way is dropped)
-            return PhotoAssessment(quality=quality, predictions=None)
-        predictions = reading.result()
+            return PhotoAssessment(quality=quality, predictions=None, timings=timings)
+        predictions, read_timing = reading.result()
         if quality.modality == Modality.dermoscopic:
             predictions = {**predictions, "domain": OUTSIDE_DOMAIN}
-        return PhotoAssessment(quality=quality, predictions=predictions)
+        return PhotoAssessment(quality=quality, predictions=predictions, timings=(*timings, read_timing))
 
     def decide(self, questionnaire: Questionnaire, photos: Sequence[PhotoAssessment]) -> TriageDecision:
         model = None

@@ -3,18 +3,19 @@ their JSON answers in ``serving.errors``)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData, UploadFile
-from starlette.formparsers import MultiPartException
 
 from model.questionnaire import Questionnaire
+from serving.api import idempotency
+from serving.api.multipart import read_form
+from serving.api.openapi import AUTHENTICATED, WITH_BODY, errors, images, model_schema, multipart_body
 from serving.auth import REVIEWERS, CurrentClient, require
 from serving.cases.intake import Upload, create_case
 from serving.cases.intake import add_photos as add_photos_to_case
@@ -23,30 +24,30 @@ from serving.cases.schemas import CaseOut, ReviewerCaseOut, SubmittedBy, case_ou
 from serving.errors import DomainError, validation_error
 from serving.orgs.service import Role
 
-router = APIRouter(prefix="/v1", tags=["cases"])
+router = APIRouter(prefix="/v1", tags=["cases"], responses=errors(*AUTHENTICATED))
 
 _PHOTOS_FIELD = {
     "type": "array",
     "items": {"type": "string", "format": "binary"},
-    "description": "1 to 10 photos: JPEG, PNG, WebP or HEIC/HEIF.",
+    "minItems": 1,
+    "maxItems": 10,
+    "description": "1 to 10 photos (DERMATRIAGE_MAX_PHOTOS_PER_REQUEST): JPEG, PNG, WebP or HEIC/HEIF.",
 }
+_PHOTO_TYPES = "image/jpeg, image/png, image/webp, image/heic, image/heif"
+_JSON_PART = "application/json"
 
-
-def _multipart_body(properties: dict, required: list[str]) -> dict:
-    """OpenAPI for a multipart form the route parses itself (to answer with its own errors)."""
-    schema = {"type": "object", "required": required, "properties": properties}
-    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
-
-
-_PHOTO_FORM = _multipart_body(
+_PHOTO_FORM = multipart_body(
     {
-        "questionnaire": {"type": "string", "description": "JSON object; see Questionnaire."},
-        "submitted_by": {"type": "string", "description": "JSON object; see SubmittedBy."},
+        "questionnaire": {**model_schema(Questionnaire), "description": "The answers, as a JSON object."},
+        "submitted_by": {**model_schema(SubmittedBy), "description": "Who sent the case, as a JSON object."},
         "photos": _PHOTOS_FIELD,
     },
     ["questionnaire", "photos"],
+    encoding={"questionnaire": _JSON_PART, "submitted_by": _JSON_PART, "photos": _PHOTO_TYPES},
 )
-_ADD_PHOTOS_FORM = _multipart_body({"photos": _PHOTOS_FIELD}, ["photos"])
+_ADD_PHOTOS_FORM = multipart_body({"photos": _PHOTOS_FIELD}, ["photos"], encoding={"photos": _PHOTO_TYPES})
+#: what a photo upload can answer, beyond the key's own statuses
+_UPLOAD_ERRORS = (*WITH_BODY, 403, 415)
 
 
 def intake_service(request: Request) -> Intake:
@@ -56,30 +57,24 @@ def intake_service(request: Request) -> Intake:
 IntakeDep = Annotated[Intake, Depends(intake_service)]
 
 
-@asynccontextmanager
-async def _form(request: Request) -> AsyncIterator[FormData]:
-    """The multipart form, its spooled files closed afterwards."""
+def _form(request: Request) -> AbstractAsyncContextManager[FormData]:
+    """The multipart form, every refusal in the error shape (``serving.api.multipart``); its spooled
+    files closed afterwards."""
     limit = request.app.state.settings.max_photos_per_request
-    try:
-        form = await request.form(max_files=limit + 1, max_fields=20)
-    except MultiPartException as exc:
+    return read_form(request, files="photos", max_files=limit, max_fields=20)
+
+
+def _only_parts(form: FormData, *names: str) -> None:
+    """A part the operation does not take is refused, as an unknown JSON field is."""
+    unknown = sorted(set(form.keys()) - set(names))
+    if unknown:
         raise DomainError(
             422,
-            "invalid_form",
-            f"the multipart form could not be read: {exc.message}",
-            fix=f"Send multipart/form-data with at most {limit} files in 'photos'.",
-        ) from exc
-    except AssertionError as exc:  # starlette asserts on a non-multipart body
-        raise DomainError(
-            415,
-            "unsupported_media_type",
-            "expected a multipart/form-data body",
-            fix="Send the photos and the questionnaire as multipart/form-data.",
-        ) from exc
-    try:
-        yield form
-    finally:
-        await form.close()
+            "unknown_field",
+            f"the form has parts this operation does not take: {', '.join(map(repr, unknown[:5]))}",
+            field=unknown[0],
+            fix=f"Send only the parts {', '.join(map(repr, names))}.",
+        )
 
 
 async def _uploads(request: Request, form) -> list[Upload]:
@@ -111,7 +106,7 @@ async def _uploads(request: Request, form) -> list[Upload]:
         )
     uploads = []
     for index, upload in enumerate(files):
-        name = upload.filename or f"photo {index + 1}"
+        name = (upload.filename or f"photo {index + 1}")[:255]
         if upload.size is not None and upload.size > settings.max_photo_bytes:
             raise DomainError(
                 413,
@@ -164,27 +159,25 @@ def _json_field(form, name: str, model: type[BaseModel], *, required: bool) -> B
     "/cases",
     status_code=201,
     response_model=CaseOut,
-    openapi_extra=_PHOTO_FORM,
-    responses={200: {"model": CaseOut, "description": "A retry: the case this Idempotency-Key made before."}},
+    openapi_extra={
+        **_PHOTO_FORM,
+        "parameters": [
+            idempotency.parameter(
+                required=True, description="One per submission; a retry with the same key gets the same case."
+            )
+        ],
+    },
+    responses={
+        200: {"model": CaseOut, "description": "A retry: the case this Idempotency-Key made before."},
+        **errors(*_UPLOAD_ERRORS, 400),
+    },
     summary="Submit a case: photos and questionnaire; returns the triage",
 )
-async def submit_case(
-    request: Request,
-    client: CurrentClient,
-    intake: IntakeDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-):
+async def submit_case(request: Request, client: CurrentClient, intake: IntakeDep):
     require(client, Role.intake, Role.admin)
-    if not idempotency_key or not idempotency_key.strip() or len(idempotency_key) > 255:
-        raise DomainError(
-            400,
-            "idempotency_key_required",
-            "the Idempotency-Key header is missing or too long",
-            field="Idempotency-Key",
-            fix="Send a unique Idempotency-Key (e.g. a UUID, at most 255 characters) with each "
-            "submission, and the same one when you retry it.",
-        )
+    idempotency_key = idempotency.read(request, required=True)
     async with _form(request) as form:
+        _only_parts(form, "questionnaire", "submitted_by", "photos")
         questionnaire = _json_field(form, "questionnaire", Questionnaire, required=True)
         submitted_by = _json_field(form, "submitted_by", SubmittedBy, required=False)
         uploads = await _uploads(request, form)
@@ -192,7 +185,7 @@ async def submit_case(
         create_case,
         intake,
         client=client,
-        idempotency_key=idempotency_key.strip(),
+        idempotency_key=idempotency_key,
         questionnaire=questionnaire,
         submitted_by=submitted_by,
         uploads=uploads,
@@ -206,6 +199,7 @@ async def submit_case(
 @router.get(
     "/cases/{case_id}",
     response_model=ReviewerCaseOut | CaseOut,
+    responses=errors(404),
     summary="A case, its photos, triage and status",
     description="Dermatologist and admin keys also get the urgency model's reading of each photo "
     "(`triage.photos[].urgency_model`: calibrated malignancy and class probabilities); an intake key "
@@ -220,11 +214,13 @@ def get_case(case_id: str, client: CurrentClient, intake: IntakeDep) -> CaseOut:
     "/cases/{case_id}/photos",
     response_model=CaseOut,
     openapi_extra=_ADD_PHOTOS_FORM,
+    responses=errors(*_UPLOAD_ERRORS, 404, 409),
     summary="More photos for a case (a retake or a follow-up); the case is triaged again",
 )
 async def add_photos(case_id: str, request: Request, client: CurrentClient, intake: IntakeDep) -> CaseOut:
     require(client, Role.intake, Role.admin)
     async with _form(request) as form:
+        _only_parts(form, "photos")
         uploads = await _uploads(request, form)
     case = await run_in_threadpool(
         add_photos_to_case, intake, client=client, case_id=case_id, uploads=uploads
@@ -240,13 +236,21 @@ def _photo_response(client, intake: Intake, case_id: str, photo_id: str, *, thum
     return Response(content, media_type=media_type, headers={"Cache-Control": "private, no-store"})
 
 
-@router.get("/cases/{case_id}/photos/{photo_id}/image", response_class=Response, summary="A stored photo")
+@router.get(
+    "/cases/{case_id}/photos/{photo_id}/image",
+    response_class=Response,
+    responses={**images("image/jpeg", "image/png", description="The photo, no metadata."), **errors(404)},
+    summary="A stored photo",
+)
 def photo_image(case_id: str, photo_id: str, client: CurrentClient, intake: IntakeDep):
     return _photo_response(client, intake, case_id, photo_id, thumbnail=False)
 
 
 @router.get(
-    "/cases/{case_id}/photos/{photo_id}/thumbnail", response_class=Response, summary="A photo's thumbnail"
+    "/cases/{case_id}/photos/{photo_id}/thumbnail",
+    response_class=Response,
+    responses={**images("image/jpeg", description="The photo's thumbnail."), **errors(404)},
+    summary="A photo's thumbnail",
 )
 def photo_thumbnail(case_id: str, photo_id: str, client: CurrentClient, intake: IntakeDep):
     return _photo_response(client, intake, case_id, photo_id, thumbnail=True)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from serving.api.consult_common import audited_lookups, case_ref, sessions
+from serving.api.openapi import AUTHENTICATED, WITH_BODY, errors
 from serving.audit import record
 from serving.auth import EVERYONE, REVIEWERS, Client, CurrentClient, require
 from serving.cases.visibility import load_case
@@ -23,7 +24,9 @@ from serving.consults import (
 )
 from serving.db import transaction, utcnow
 
-router = APIRouter(prefix="/v1", tags=["consults"])
+router = APIRouter(prefix="/v1", tags=["consults"], responses=errors(*AUTHENTICATED))
+#: what acting on a case can answer, beyond the key's own statuses
+_ACT_ERRORS = errors(*WITH_BODY, 403, 404, 409)
 
 
 # -- catalogues -------------------------------------------------------------------------------
@@ -32,6 +35,7 @@ router = APIRouter(prefix="/v1", tags=["consults"])
 @router.get(
     "/catalogue/diagnoses",
     response_model=list[schemas.DiagnosisCodeOut],
+    responses=errors(422),
     summary="Search the diagnosis catalogue",
 )
 def search_diagnoses(
@@ -45,7 +49,10 @@ def search_diagnoses(
 
 
 @router.get(
-    "/catalogue/medications", response_model=list[schemas.MedicationOut], summary="Search the formulary"
+    "/catalogue/medications",
+    response_model=list[schemas.MedicationOut],
+    responses=errors(422),
+    summary="Search the formulary",
 )
 def search_medications(
     client: CurrentClient,
@@ -63,6 +70,7 @@ def search_medications(
 @router.get(
     "/cases/{case_id}/consult",
     response_model=schemas.ConsultOut,
+    responses=errors(404),
     summary="Diagnoses (history), prescriptions...",
 )
 def get_consult(case_id: str, request: Request, client: CurrentClient) -> schemas.ConsultOut:
@@ -94,7 +102,11 @@ def _act(request: Request, client: Client, *, action: str, case_id: str, call, d
 
 
 @router.post(
-    "/cases/{case_id}/diagnosis", status_code=201, response_model=schemas.DiagnosisActed, summary="Diagnose"
+    "/cases/{case_id}/diagnosis",
+    status_code=201,
+    response_model=schemas.DiagnosisActed,
+    responses=_ACT_ERRORS,
+    summary="Diagnose",
 )
 def post_diagnosis(
     case_id: str, data: schemas.DiagnosisIn, request: Request, client: CurrentClient
@@ -117,6 +129,7 @@ def post_diagnosis(
     "/cases/{case_id}/prescriptions",
     status_code=201,
     response_model=schemas.PrescriptionActed,
+    responses=_ACT_ERRORS,
     summary="Prescribe",
 )
 def post_prescription(
@@ -140,6 +153,7 @@ def post_prescription(
     "/cases/{case_id}/follow-ups",
     status_code=201,
     response_model=schemas.FollowUpActed,
+    responses=_ACT_ERRORS,
     summary="Schedule a follow-up",
 )
 def post_follow_up(
@@ -159,7 +173,10 @@ def post_follow_up(
 
 
 @router.get(
-    "/follow-ups/overdue", response_model=list[schemas.FollowUpOut], summary="Follow-ups past their date"
+    "/follow-ups/overdue",
+    response_model=list[schemas.FollowUpOut],
+    responses=errors(422),
+    summary="Follow-ups past their date",
 )
 def get_overdue(
     request: Request, client: CurrentClient, limit: Annotated[int, Query(ge=1, le=1000)] = 200
@@ -176,6 +193,7 @@ def get_overdue(
     "/cases/{case_id}/retake-request",
     status_code=201,
     response_model=schemas.MessageActed,
+    responses=_ACT_ERRORS,
     summary="Ask the patient for new photos",
 )
 def post_retake_request(
@@ -198,6 +216,7 @@ def post_retake_request(
     "/cases/{case_id}/referral",
     status_code=201,
     response_model=schemas.DispositionActed,
+    responses=_ACT_ERRORS,
     summary="Refer in person",
 )
 def post_referral(
@@ -210,7 +229,12 @@ def post_referral(
     return schemas.DispositionActed(case=case_ref(case), disposition=schemas.disposition_out(row))
 
 
-@router.post("/cases/{case_id}/close", response_model=schemas.DispositionActed, summary="Close the case")
+@router.post(
+    "/cases/{case_id}/close",
+    response_model=schemas.DispositionActed,
+    responses=_ACT_ERRORS,
+    summary="Close the case",
+)
 def post_close(
     case_id: str, data: schemas.CloseIn, request: Request, client: CurrentClient
 ) -> schemas.DispositionActed:

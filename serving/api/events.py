@@ -6,16 +6,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from serving.api.openapi import AUTHENTICATED, WITH_BODY, errors
 from serving.auth import CurrentClient, require
 from serving.events import service
 from serving.events.schemas import FeedOut, WebhookIn, WebhookOut, event_out
 from serving.orgs.service import Role
 
-router = APIRouter(prefix="/v1", tags=["events"])
+router = APIRouter(prefix="/v1", tags=["events"], responses=errors(*AUTHENTICATED))
 
 
 @router.get(
-    "/events", response_model=FeedOut, summary="The organization's events, oldest first, from a cursor"
+    "/events",
+    response_model=FeedOut,
+    responses=errors(403, 422),
+    summary="The organization's events, oldest first, from a cursor",
 )
 def feed(
     request: Request,
@@ -36,7 +40,9 @@ def _webhook_out(status: service.WebhookStatus) -> WebhookOut:
     return WebhookOut(url=status.url, secret=status.secret, pending=status.pending, failed=status.failed)
 
 
-@router.get("/webhook", response_model=WebhookOut, summary="Where events go, and how many wait")
+@router.get(
+    "/webhook", response_model=WebhookOut, responses=errors(403), summary="Where events go, and how many wait"
+)
 def get_webhook(request: Request, client: CurrentClient) -> WebhookOut:
     require(client, Role.admin)
     return _webhook_out(
@@ -44,7 +50,12 @@ def get_webhook(request: Request, client: CurrentClient) -> WebhookOut:
     )
 
 
-@router.put("/webhook", response_model=WebhookOut, summary="Set the webhook URL (the first time: a secret)")
+@router.put(
+    "/webhook",
+    response_model=WebhookOut,
+    responses=errors(*WITH_BODY, 403),
+    summary="Set the webhook URL (the first time: a secret)",
+)
 def put_webhook(request: Request, client: CurrentClient, body: WebhookIn) -> WebhookOut:
     require(client, Role.admin)
     status = service.configure_webhook(
@@ -57,7 +68,12 @@ def put_webhook(request: Request, client: CurrentClient, body: WebhookIn) -> Web
     return _webhook_out(status)
 
 
-@router.delete("/webhook", response_model=WebhookOut, summary="Stop sending events (the feed keeps them)")
+@router.delete(
+    "/webhook",
+    response_model=WebhookOut,
+    responses=errors(403),
+    summary="Stop sending events (the feed keeps them)",
+)
 def delete_webhook(request: Request, client: CurrentClient) -> WebhookOut:
     require(client, Role.admin)
     return _webhook_out(

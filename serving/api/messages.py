@@ -7,19 +7,24 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from serving.api.consult_common import audited_lookups, case_ref, sessions
+from serving.api.openapi import AUTHENTICATED, WITH_BODY, errors, images
 from serving.auth import EVERYONE, Client, CurrentClient, require
 from serving.consults import messages
 from serving.consults.schemas import MessageActed, MessageIn, MessageOut, message_out
 from serving.db import transaction, utcnow
 
-router = APIRouter(prefix="/v1", tags=["consults"])
+router = APIRouter(prefix="/v1", tags=["consults"], responses=errors(*AUTHENTICATED))
 
 
 # -- messages ---------------------------------------------------------------------------------
 
 
 @router.post(
-    "/cases/{case_id}/messages", status_code=201, response_model=MessageActed, summary="Write to the thread"
+    "/cases/{case_id}/messages",
+    status_code=201,
+    response_model=MessageActed,
+    responses=errors(*WITH_BODY, 404, 409, 415),
+    summary="Write to the thread",
 )
 async def post_message(
     case_id: str, data: MessageIn, request: Request, client: CurrentClient
@@ -35,6 +40,7 @@ async def post_message(
             sessions(request),
             store=intake.store,
             limits=intake.limits,
+            budget=intake.decode_budget,
             client=client,
             case_id=case_id,
             data=data,
@@ -43,7 +49,12 @@ async def post_message(
     return MessageActed(case=case_ref(case), message=message_out(row))
 
 
-@router.get("/cases/{case_id}/messages", response_model=list[MessageOut], summary="The thread, oldest first")
+@router.get(
+    "/cases/{case_id}/messages",
+    response_model=list[MessageOut],
+    responses=errors(404),
+    summary="The thread, oldest first",
+)
 def get_messages(case_id: str, request: Request, client: CurrentClient) -> list[MessageOut]:
     require(client, *EVERYONE)
     with (
@@ -76,6 +87,7 @@ def _attachment(
 @router.get(
     "/cases/{case_id}/messages/{message_id}/attachments/{attachment_id}/image",
     response_class=Response,
+    responses={**images("image/jpeg", "image/png", description="The image, no metadata."), **errors(404)},
     summary="An attachment",
 )
 def attachment_image(
@@ -87,6 +99,7 @@ def attachment_image(
 @router.get(
     "/cases/{case_id}/messages/{message_id}/attachments/{attachment_id}/thumbnail",
     response_class=Response,
+    responses={**images("image/jpeg", description="The image's thumbnail."), **errors(404)},
     summary="An attachment's thumbnail",
 )
 def attachment_thumbnail(

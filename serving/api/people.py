@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from serving.api.openapi import AUTHENTICATED, WITH_BODY, errors
 from serving.auth import CurrentClient, require
 from serving.db import transaction
 from serving.orgs.service import Role
@@ -15,7 +16,10 @@ from serving.people import service
 from serving.people.models import User
 from serving.queue.staff import deactivate_user
 
-router = APIRouter(prefix="/v1", tags=["people"])
+#: an ISO 3166 code as create_user takes it: any case, surrounding spaces stripped
+_JURISDICTION = r"^\s*[A-Za-z]{2}(-[A-Za-z0-9]{1,3})?\s*$"
+
+router = APIRouter(prefix="/v1", tags=["people"], responses=errors(*AUTHENTICATED))
 
 
 class UserOut(BaseModel):
@@ -34,12 +38,28 @@ class MeOut(BaseModel):
 
 
 class UserIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        # a dermatologist is licensed somewhere (service.create_user), for clients reading the document
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"role": {"const": "admin"}}},
+                {
+                    "properties": {"role": {"const": "dermatologist"}, "jurisdictions": {"minItems": 1}},
+                    "required": ["jurisdictions"],
+                },
+            ]
+        },
+    )
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=r"\S", description="Blank is refused.")
     role: service.UserRole
     jurisdictions: list[str] = Field(
-        default_factory=list, max_length=100, description="e.g. ['US-CA', 'US-NY']."
+        default_factory=list,
+        max_length=100,
+        json_schema_extra={"items": {"type": "string", "pattern": _JURISDICTION}},  # checked by create_user
+        description="ISO 3166 codes (upper-cased on the way in), e.g. ['US-CA', 'US-NY']; a dermatologist "
+        "needs at least one.",
     )
 
 
@@ -72,14 +92,22 @@ def me(request: Request, client: CurrentClient) -> MeOut:
     )
 
 
-@router.get("/users", response_model=list[UserOut], summary="Admin: the organization's users")
+@router.get(
+    "/users", response_model=list[UserOut], responses=errors(403), summary="Admin: the organization's users"
+)
 def list_users(request: Request, client: CurrentClient) -> list[UserOut]:
     require(client, Role.admin)
     with transaction(request.app.state.sessions) as session:
         return [user_out(u) for u in service.list_users(session, org=client.organization)]
 
 
-@router.post("/users", response_model=CreatedUserOut, status_code=201, summary="Admin: create a user and key")
+@router.post(
+    "/users",
+    response_model=CreatedUserOut,
+    status_code=201,
+    responses=errors(*WITH_BODY, 403),
+    summary="Admin: create a user and key",
+)
 def create_user(body: UserIn, request: Request, client: CurrentClient):
     require(client, Role.admin)
     with transaction(request.app.state.sessions) as session:
@@ -102,6 +130,7 @@ def create_user(body: UserIn, request: Request, client: CurrentClient):
 @router.post(
     "/users/{user_id}/deactivate",
     response_model=UserOut,
+    responses=errors(403, 404),
     summary="Admin: revoke a user's keys; the cases they hold go back to the queue",
 )
 def deactivate(user_id: str, request: Request, client: CurrentClient) -> UserOut:

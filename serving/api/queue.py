@@ -8,8 +8,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
+from serving.api.openapi import AUTHENTICATED, WITH_BODY, errors
 from serving.auth import REVIEWERS, CurrentClient, require
 from serving.cases.schemas import case_out
 from serving.consults.renewals import pending_for as pending_renewals
@@ -19,7 +20,7 @@ from serving.orgs.service import Role
 from serving.queue import schemas, service
 from serving.queue.metrics import SlaOut, sla_report
 
-router = APIRouter(prefix="/v1", tags=["queue"])
+router = APIRouter(prefix="/v1", tags=["queue"], responses=errors(*AUTHENTICATED))
 
 
 class QueuePageOut(BaseModel):
@@ -43,12 +44,25 @@ def _lease(request: Request) -> timedelta:
     return timedelta(minutes=request.app.state.settings.lease_minutes)
 
 
-@router.get("/queue", response_model=QueuePageOut, summary="The caller's queue, most pressing first")
+@router.get(
+    "/queue",
+    response_model=QueuePageOut,
+    responses=errors(403, 422),
+    summary="The caller's queue, most pressing first",
+)
 def get_queue(
     request: Request,
     client: CurrentClient,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=1000,
+            description="The next_cursor of the previous page, unchanged (an opaque token: any other value "
+            "is a 422); none for the first page.",
+        ),
+        WithJsonSchema({"type": "string", "maxLength": 1000, "format": "queue-cursor"}),
+    ] = None,
 ) -> QueuePageOut:
     """Queued cases of the caller's organization in the caller's licensed jurisdictions (admins:
     all), ordered by review_due_at, then urgency score (higher first), then age (older first).
@@ -72,7 +86,7 @@ def get_queue(
 @router.post(
     "/queue/claim",
     response_model=schemas.ClaimOut,
-    responses={204: {"description": "Nothing left to claim."}},
+    responses={204: {"description": "Nothing left to claim."}, **errors(*WITH_BODY, 403, 404, 409)},
     summary="Take the top case of the queue (or a named one) into review, under a lease",
 )
 def claim(request: Request, client: CurrentClient, body: schemas.ClaimIn | None = None):
@@ -86,7 +100,10 @@ def claim(request: Request, client: CurrentClient, body: schemas.ClaimIn | None 
 
 
 @router.post(
-    "/cases/{case_id}/lease", response_model=schemas.LeaseOut, summary="Renew the lease on a case you hold"
+    "/cases/{case_id}/lease",
+    response_model=schemas.LeaseOut,
+    responses=errors(403, 404, 409),
+    summary="Renew the lease on a case you hold",
 )
 def renew(case_id: str, request: Request, client: CurrentClient) -> schemas.LeaseOut:
     require(client, *REVIEWERS)
@@ -98,6 +115,7 @@ def renew(case_id: str, request: Request, client: CurrentClient) -> schemas.Leas
 @router.post(
     "/cases/{case_id}/release",
     response_model=schemas.LeaseOut,
+    responses=errors(*WITH_BODY, 403, 404, 409),
     summary="Put a case in review back in the queue",
 )
 def release(
@@ -112,6 +130,7 @@ def release(
 @router.post(
     "/cases/{case_id}/assign",
     response_model=schemas.LeaseOut,
+    responses=errors(*WITH_BODY, 403, 404, 409),
     summary="Admin: hand a case to a dermatologist",
 )
 def assign(case_id: str, body: schemas.AssignIn, request: Request, client: CurrentClient) -> schemas.LeaseOut:
@@ -124,7 +143,10 @@ def assign(case_id: str, body: schemas.AssignIn, request: Request, client: Curre
 
 
 @router.get(
-    "/metrics/sla", response_model=SlaOut, summary="Queue depth, compliance and predicted SLA breaches"
+    "/metrics/sla",
+    response_model=SlaOut,
+    responses=errors(403, 422),
+    summary="Queue depth, compliance and predicted SLA breaches",
 )
 def sla_metrics(
     request: Request,

@@ -4,44 +4,39 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
+from serving.api import idempotency
 from serving.api.consult_common import audited_lookups, case_ref, sessions
+from serving.api.openapi import AUTHENTICATED, WITH_BODY, errors
 from serving.auth import REVIEWERS, CurrentClient, require
 from serving.cases.models import Case
 from serving.consults import renewals, schemas
 from serving.db import transaction, utcnow
-from serving.errors import DomainError
 from serving.orgs.service import Role
 
-router = APIRouter(prefix="/v1", tags=["consults"])
+router = APIRouter(prefix="/v1", tags=["consults"], responses=errors(*AUTHENTICATED))
 
 
 # -- renewals ---------------------------------------------------------------------------------
-
-
-def _idempotency_key(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if not value.strip() or len(value) > 255:
-        raise DomainError(
-            400,
-            "invalid_idempotency_key",
-            "the Idempotency-Key header is empty or longer than 255 characters",
-            field="Idempotency-Key",
-            fix="Send a unique key (e.g. a UUID) and the same one when you retry.",
-        )
-    return value.strip()
 
 
 @router.post(
     "/prescriptions/{prescription_id}/renewal-requests",
     status_code=201,
     response_model=schemas.RenewalRequestOut,
+    openapi_extra={
+        "parameters": [
+            idempotency.parameter(
+                required=False, description="Optional: a retry with the same key answers the first request."
+            )
+        ]
+    },
     responses={
-        200: {"model": schemas.RenewalRequestOut, "description": "A retry with the same Idempotency-Key."}
+        200: {"model": schemas.RenewalRequestOut, "description": "A retry with the same Idempotency-Key."},
+        **errors(*WITH_BODY, 400, 403, 404, 409),
     },
     summary="Ask for a renewal (intake)",
 )
@@ -50,12 +45,11 @@ def post_renewal_request(
     data: schemas.RenewalRequestIn,
     request: Request,
     client: CurrentClient,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ):
     """The renewal enters the dermatologists' queue as an item of its own, due within the organization's
     ROUTINE review time. Retries with the same Idempotency-Key return the first request."""
     require(client, Role.intake, Role.admin)
-    key = _idempotency_key(idempotency_key)
+    key = idempotency.read(request, required=False)
 
     def attempt():
         with transaction(sessions(request)) as session:
@@ -78,7 +72,12 @@ def post_renewal_request(
     return JSONResponse(schemas.renewal_out(row).model_dump(mode="json"), status_code=201 if created else 200)
 
 
-@router.get("/renewal-requests", response_model=list[schemas.RenewalRequestOut], summary="Pending renewals")
+@router.get(
+    "/renewal-requests",
+    response_model=list[schemas.RenewalRequestOut],
+    responses=errors(403, 422),
+    summary="Pending renewals",
+)
 def get_renewal_requests(
     request: Request, client: CurrentClient, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> list[schemas.RenewalRequestOut]:
@@ -92,6 +91,7 @@ def get_renewal_requests(
 @router.post(
     "/renewal-requests/{request_id}/decision",
     response_model=schemas.RenewalActed,
+    responses=errors(*WITH_BODY, 403, 404, 409),
     summary="Approve or decline a renewal",
 )
 def post_renewal_decision(

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
-from model.intake import IngestedPhoto, PhotoRejected, ingest_photo
+from model.intake import IngestedPhoto, PhotoRejected
 from model.questionnaire import Questionnaire
 from model.triage.decision import TriageDecision
-from model.triage.engine import PhotoAssessment
+from model.triage.engine import PhotoAssessment, StageTiming
 from serving.audit import record, record_case
 from serving.auth import Client
 from serving.cases.events import emit_after_triage
@@ -37,6 +38,7 @@ from serving.cases.status import CaseStatus
 from serving.cases.visibility import load_case
 from serving.db import new_id, transaction, utcnow
 from serving.errors import DomainError
+from serving.limits.budget import ingest_within
 from serving.orgs.models import Organization
 from serving.orgs.service import sla_policy
 from serving.photos.files import StoredPhotos, remove_orphans, restore_missing, store_photos
@@ -99,14 +101,22 @@ def fingerprint(questionnaire: Questionnaire, submitted_by: SubmittedBy, uploads
 
 
 def _assess(intake: Intake, uploads: Sequence[Upload], questionnaire: Questionnaire) -> _Assessed:
+    """Decode and judge each photo; how long each stage took goes to ``intake.on_stage_timings``."""
     photos, assessments = [], []
     for index, upload in enumerate(uploads):
+        started = time.time_ns()
         try:
-            photo = ingest_photo(upload.data, filename=upload.filename, limits=intake.limits)
+            photo = ingest_within(
+                intake.decode_budget, upload.data, filename=upload.filename, limits=intake.limits
+            )
         except PhotoRejected as exc:
             raise BadPhoto(index, exc) from exc
+        decoded = StageTiming.since("decode", started)
         photos.append(photo)
-        assessments.append(intake.engine.assess_photo(photo, questionnaire))
+        assessment = intake.engine.assess_photo(photo, questionnaire)
+        assessments.append(assessment)
+        if intake.on_stage_timings is not None:
+            intake.on_stage_timings((decoded, *assessment.timings))
     return _Assessed(photos=photos, assessments=assessments)
 
 

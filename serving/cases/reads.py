@@ -3,21 +3,22 @@ organization's id, a case outside a dermatologist's licences) too, before it is 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from model.intake import PhotoLimits
-from model.triage.engine import TriageEngine
+from model.triage.engine import StageTiming, TriageEngine
 from serving.audit import record, record_refused_lookup
 from serving.auth import Client
 from serving.cases.models import Case, Photo
 from serving.cases.visibility import CaseNotFound, visible_cases
 from serving.db import transaction
 from serving.errors import NotFound
+from serving.limits.budget import MemoryBudget
 from serving.photos.store import PhotoStore
 
 T = TypeVar("T")
@@ -27,13 +28,17 @@ T = TypeVar("T")
 class Intake:
     """What the case service needs to work: the database, the photo store, the triage, and what
     happens when follow-up photos arrive (``on_follow_up_photos(session, case=, batch=, now=)``, which
-    the consult wires in: it marks the follow-up received)."""
+    the consult wires in: it marks the follow-up received), and who is told how long each photo's
+    stages took (``on_stage_timings(timings)``: the metrics and traces of ``serving.observability``)."""
 
     sessions: sessionmaker[Session]
     store: PhotoStore
     engine: TriageEngine
     limits: PhotoLimits
     on_follow_up_photos: Callable[..., object] | None = None
+    on_stage_timings: Callable[[Sequence[StageTiming]], object] | None = None
+    #: the memory the photos being decoded at once may hold, in this process (serving.limits.budget)
+    decode_budget: MemoryBudget = field(default_factory=MemoryBudget.unlimited)
 
 
 def _audited(

@@ -22,7 +22,23 @@ class SubmittedBy(BaseModel):
     """Who sent the case: the patient, a caregiver, or a referring clinician (primary care,
     a nursing home...). Every submission takes the same path."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        # the rule of _clinician_names_practice, for clients reading the OpenAPI document
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"role": {"enum": ["patient", "caregiver"]}}},
+                {
+                    "properties": {
+                        "role": {"const": "clinician"},
+                        "practice": {"type": "string", "pattern": r"\S"},
+                    },
+                    "required": ["role", "practice"],
+                },
+            ]
+        },
+    )
 
     role: SubmitterRole = SubmitterRole.patient
     name: str | None = Field(default=None, max_length=200)

@@ -11,6 +11,7 @@ import click
 
 from serving.cli.operations import db, follow_ups, photos, queue_group, retakes, serve, worker
 from serving.cli.orgs import keys, orgs
+from serving.cli.storage import backup_command, restore_command, secrets_group
 from serving.cli.users import users
 
 #: the entry point group whose functions ``register(main)`` add commands to ``dermatriage``
@@ -23,6 +24,8 @@ def main() -> None:
 
 
 for _command in (serve, db, orgs, keys, users, worker, follow_ups, retakes, photos, queue_group):
+    main.add_command(_command)
+for _command in (secrets_group, backup_command, restore_command):  # what is kept at rest (storage.py)
     main.add_command(_command)
 
 for _plugin in entry_points(group=PLUGIN_GROUP):

@@ -3,21 +3,24 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 
 import click
 import uvicorn
+from prometheus_client import start_http_server
 
 from serving.app import create_app
 from serving.cases.retake_deadline import queue_overdue_retakes
-from serving.cli.common import require_org, sessions, settings
+from serving.cli.common import keyring, require_org, sessions, settings
 from serving.consults.follow_ups import emit_due_follow_ups
 from serving.db import transaction, utcnow
 from serving.events.delivery import RetryPolicy
+from serving.limits.connection import HTTP_PROTOCOL
 from serving.migrations import upgrade
-from serving.photos.store import PhotoStore
+from serving.observability import metrics_directory
+from serving.observability.logs import configure_logging, logging_config
+from serving.photos.backends import photo_store_from
 from serving.photos.sweep import sweep_orphans
 from serving.queue.expiry import sweep_expired_leases
 from serving.worker import deliver_due, run_worker
@@ -30,10 +33,15 @@ from serving.worker import deliver_due, run_worker
 def serve(host: str, port: int, workers: int) -> None:
     """Run the API (migrates the database first)."""
     config = settings()
+    # every line through the service's formatter (log_format); its own access line replaces uvicorn's
+    configure_logging(config)  # already for what create_app says; uvicorn applies the same in each worker
+    logs = {"log_level": config.log_level, "log_config": logging_config(config), "access_log": False}
+    # HTTP_PROTOCOL: uvicorn's, with a timeout on the request line and headers (serving/limits/connection.py)
     if workers > 1:
-        uvicorn.run("serving.asgi:app", host=host, port=port, workers=workers, log_level=config.log_level)
+        with metrics_directory():  # the workers' metric files, added up by /metrics
+            uvicorn.run("serving.asgi:app", host=host, port=port, workers=workers, http=HTTP_PROTOCOL, **logs)
     else:
-        uvicorn.run(create_app(config), host=host, port=port, log_level=config.log_level)
+        uvicorn.run(create_app(config), host=host, port=port, http=HTTP_PROTOCOL, **logs)
 
 
 @click.group()
@@ -45,13 +53,16 @@ def db() -> None:
 @click.option("--revision", default="heads", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Apply the migrations up to REVISION."""
-    upgrade(settings().database_url, revision)
+    config = settings()
+    upgrade(config.database_url, revision, keyring=keyring(config))
     click.echo(f"database at {revision}")
 
 
 @click.command()
 @click.option("--once", is_flag=True, help="One delivery pass, then exit.")
-def worker(once: bool) -> None:
+@click.option("--metrics-port", type=int, default=None, help="Serve this process's /metrics on this port.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="... on this address.")
+def worker(once: bool, metrics_port: int | None, metrics_host: str) -> None:
     """Deliver webhook events until interrupted (Ctrl-C or SIGTERM finish the pass under way)."""
     config = settings()
     database = sessions(config)
@@ -59,7 +70,9 @@ def worker(once: bool) -> None:
     if once:
         click.echo(f"{deliver_due(database, policy=policy)} event(s) delivered")
         return
-    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging(config)
+    if metrics_port is not None:  # the delivery counters of this process (the backlog is in the API's)
+        start_http_server(metrics_port, addr=metrics_host)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -124,8 +137,9 @@ def photos() -> None:
 def photos_sweep(grace: float) -> None:
     """Delete stored files that no photo or message attachment references (left by a crash mid-request)."""
     config = settings()
-    removed = sweep_orphans(sessions(config), PhotoStore(config.photo_dir), grace_s=grace)
-    click.echo(f"{len(removed)} orphaned file(s) removed from {config.photo_dir}")
+    store = photo_store_from(config, keyring=keyring(config))
+    removed = sweep_orphans(sessions(config), store, grace_s=grace)
+    click.echo(f"{len(removed)} orphaned file(s) removed from {store.location}")
 
 
 @click.group("queue")

@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from model.intake import IngestedPhoto, PhotoLimits, PhotoRejected, ingest_photo
+from model.intake import IngestedPhoto, PhotoLimits, PhotoRejected
 from serving.auth import Client
 from serving.cases.leases import LEASED_STATUSES, lease_active
 from serving.cases.models import Case
@@ -30,6 +30,7 @@ from serving.consults.schemas import AttachmentIn, MessageIn, message_out
 from serving.db import transaction
 from serving.errors import DomainError, NotFound
 from serving.events import types
+from serving.limits.budget import MemoryBudget, ingest_within
 from serving.orgs.service import Role
 from serving.photos.files import StoredPhotos, remove_orphans, restore_missing, store_photos
 from serving.photos.store import PhotoStore
@@ -38,8 +39,11 @@ from serving.queue.service import require_lease
 S = CaseStatus
 
 
-def decode_attachments(items: Sequence[AttachmentIn], *, limits: PhotoLimits) -> list[IngestedPhoto]:
-    """Decode and sanitize every attachment in memory (nothing written); DomainError naming the item."""
+def decode_attachments(
+    items: Sequence[AttachmentIn], *, limits: PhotoLimits, budget: MemoryBudget
+) -> list[IngestedPhoto]:
+    """Decode and sanitize every attachment in memory (nothing written), each within the process's
+    decode-memory ``budget``; DomainError naming the item."""
     photos = []
     for index, item in enumerate(items):
         field = f"attachments[{index}]"
@@ -63,7 +67,9 @@ def decode_attachments(items: Sequence[AttachmentIn], *, limits: PhotoLimits) ->
             ) from exc
         try:
             photos.append(
-                ingest_photo(data, filename=item.filename or f"attachment {index + 1}", limits=limits)
+                ingest_within(
+                    budget, data, filename=item.filename or f"attachment {index + 1}", limits=limits
+                )
             )
         except PhotoRejected as exc:
             raise DomainError(exc.status_code, exc.code, exc.message, fix=exc.fix, field=field) from exc
@@ -153,6 +159,7 @@ def post_message(
     *,
     store: PhotoStore,
     limits: PhotoLimits,
+    budget: MemoryBudget,
     client: Client,
     case_id: str,
     data: MessageIn,
@@ -163,7 +170,7 @@ def post_message(
     with transaction(sessions) as session:  # refuse early, before any image work
         case = load_case(session, client=client, case_id=case_id)
         _check_sender(session, client=client, case=case, data=data, now=now)
-    stored = store_photos(store, decode_attachments(data.attachments, limits=limits))
+    stored = store_photos(store, decode_attachments(data.attachments, limits=limits, budget=budget))
     try:
         with transaction(sessions) as session:
             case, message = _post(session, client=client, case_id=case_id, data=data, stored=stored, now=now)

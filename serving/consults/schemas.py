@@ -12,9 +12,17 @@ from serving.consults.formulary import Medication
 from serving.consults.models import Diagnosis, Disposition, FollowUp, Message, Prescription, RenewalRequest
 from serving.schemas import from_row, image_urls
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+#: not blank: the pattern says so in the OpenAPI document (whitespace alone strips to nothing)
+_NOT_BLANK = r"\S"
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000, pattern=_NOT_BLANK)
+]
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=_NOT_BLANK)
+]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=_NOT_BLANK)
+]
 
 
 class _In(BaseModel):
@@ -25,9 +33,9 @@ class _In(BaseModel):
 
 
 class DiagnosisIn(_In):
-    code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16)] = Field(
-        description="ICD-10-CM code from GET /v1/catalogue/diagnoses, e.g. 'L70.0'."
-    )
+    code: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16, pattern=_NOT_BLANK)
+    ] = Field(description="ICD-10-CM code from GET /v1/catalogue/diagnoses, e.g. 'L70.0'.")
     certainty: Literal["provisional", "confirmed", "revised"] = Field(
         default="provisional",
         description="'confirmed' or 'revised' for a later diagnosis, e.g. at follow-up.",
@@ -54,6 +62,24 @@ class RenewalRequestIn(_In):
 
 
 class RenewalDecisionIn(_In):
+    # what _check_decision requires, for clients reading the OpenAPI document
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"decision": {"const": "approve"}}},
+                {
+                    "properties": {
+                        "decision": {"const": "decline"},
+                        "reason": {"type": "string"},
+                        "quantity": {"type": "null"},
+                        "refills": {"type": "null"},
+                    },
+                    "required": ["reason"],
+                },
+            ]
+        }
+    )
+
     decision: Literal["approve", "decline"]
     reason: ShortText | None = Field(default=None, description="Required to decline; told to the patient.")
     quantity: float | None = Field(default=None, gt=0, le=10_000, description="Approve: else as before.")

@@ -11,6 +11,7 @@ event of a case blocks that case's later events, not other cases'.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 import urllib.error
@@ -23,9 +24,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, aliased
 
+from serving.encryption import Undecryptable, keyring_of
 from serving.events.models import DeliveryAttempt, DeliveryState, OutboxEvent
+from serving.events.secrets import open_secret
 from serving.events.signing import SIGNATURE_HEADER, signature_header
 from serving.orgs.models import Organization
+
+log = logging.getLogger("dermatriage.events")
 
 USER_AGENT = "dermatriage-webhooks/1"
 
@@ -77,13 +82,15 @@ class Claimed:
     url: str
     secret: str
     body: bytes
+    created_at: datetime  # when the event was written (its delivery lag is measured from here)
 
     @classmethod
     def of(cls, event: OutboxEvent, *, url: str, secret: str) -> Claimed:
         """The event as its worker claimed it (``claim_token`` and ``attempts`` set)."""
         identity = {"sequence": event.sequence, "event_id": event.id, "event_type": event.event_type}
         claim = {"attempt": event.attempts, "token": event.claim_token}
-        return cls(**identity, **claim, url=url, secret=secret, body=event_body(event))
+        body = event_body(event)
+        return cls(**identity, **claim, url=url, secret=secret, body=body, created_at=event.created_at)
 
 
 @dataclass(frozen=True)
@@ -137,11 +144,19 @@ def claim_due(session: Session, *, now: datetime, policy: RetryPolicy) -> list[C
         .with_for_update(of=OutboxEvent, skip_locked=True)
     ).all()
     claimed = []
-    for event, url, secret in rows:
+    for event, url, stored_secret in rows:
         event.claim_token = uuid.uuid4().hex
         event.attempts += 1
         event.last_attempt_at = now
         event.next_attempt_at = now + timedelta(seconds=policy.lease_s)
+        try:
+            secret = open_secret(keyring_of(session), event.organization_id, stored_secret)
+        except Undecryptable as exc:  # a failed attempt (retried later), not a failed pass for everyone
+            log.error("cannot sign event %s: the webhook secret does not open: %s", event.id, exc)
+            error = f"cannot sign: {exc}"[:500]
+            failed = Outcome(started_at=now, duration_ms=0, status_code=None, error=error)
+            record_outcome(session, Claimed.of(event, url=url, secret=""), failed, now=now, policy=policy)
+            continue
         claimed.append(Claimed.of(event, url=url, secret=secret))
     return claimed
 

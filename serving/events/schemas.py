@@ -37,10 +37,19 @@ class FeedOut(BaseModel):
     has_more: bool
 
 
+#: an absolute http(s) URL: a host, maybe a port, then a path or query; no user, password or fragment
+WEBHOOK_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@:\[\]]+(:[0-9]*)?([/?][^#\s]*)?$"
+
+
 class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(description="Where events are POSTed: an absolute http(s) URL (https in production).")
+    url: str = Field(
+        description="Where events are POSTed: an absolute http(s) URL (https in production), without a user "
+        "name, password or #fragment.",
+        # what service.webhook_url_problem accepts, for clients reading the OpenAPI document
+        json_schema_extra={"pattern": WEBHOOK_URL_PATTERN, "maxLength": 2000},
+    )
     rotate_secret: bool = Field(default=False, description="Make a new signing secret (the old one stops).")
 
 

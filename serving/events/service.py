@@ -10,9 +10,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from serving.audit import Actor, record
 from serving.db import transaction
+from serving.encryption import keyring_of
 from serving.errors import DomainError
 from serving.events.models import DeliveryState, OutboxEvent
 from serving.events.outbox import skip_pending
+from serving.events.secrets import seal_secret
 from serving.events.signing import new_secret
 from serving.orgs.models import Organization
 
@@ -96,7 +98,10 @@ def webhook_status(sessions: sessionmaker[Session], *, org: Organization, actor:
 
 def webhook_url_problem(url: str) -> str | None:
     """Why ``url`` cannot receive events, or None when it can."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unbalanced '[' of an IPv6 address
+        return "the webhook URL cannot be parsed; send an absolute http:// or https:// URL"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "the webhook URL must be an absolute http:// or https:// URL, e.g. https://app.example/hooks"
     if parts.username or parts.password:
@@ -127,8 +132,11 @@ def set_webhook(
         raise WebhookUrlRefused(problem)
     org.webhook_url = url
     if org.webhook_secret is None or rotate_secret:
-        org.webhook_secret = new_secret()
-        return org.webhook_secret
+        if org.id is None:
+            session.flush()  # the secret is sealed for its organization's id
+        secret = new_secret()
+        org.webhook_secret = seal_secret(keyring_of(session), org.id, secret)  # clear only with no key
+        return secret
     return None
 
 

@@ -15,19 +15,23 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
 from serving.db import make_engine
+from serving.encryption import Keyring
 
 HERE = Path(__file__).parent
 _ADVISORY_LOCK = 7_210_042  # arbitrary, fixed: "dermatriage migrations"
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
+def alembic_config(connection: Connection | None = None, keyring: Keyring | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(HERE))
     config.attributes["connection"] = connection
+    config.attributes["keyring"] = keyring  # for data migrations that seal secrets (0008)
     return config
 
 
-def upgrade(url: str, revision: str = "heads") -> None:
+def upgrade(url: str, revision: str = "heads", *, keyring: Keyring | None = None) -> None:
+    """Migrate to ``revision``; ``keyring`` (``serving.encryption.keyring_from(settings)``) lets the
+    migrations seal what they find in clear (webhook secrets, 0008); without one it stays clear."""
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
@@ -36,7 +40,7 @@ def upgrade(url: str, revision: str = "heads") -> None:
                 conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _ADVISORY_LOCK})
                 conn.commit()
             try:
-                command.upgrade(alembic_config(conn), revision)
+                command.upgrade(alembic_config(conn, keyring), revision)
             finally:
                 if postgres:
                     conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _ADVISORY_LOCK})

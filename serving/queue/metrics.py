@@ -1,4 +1,5 @@
-"""``GET /v1/metrics/sla``: read what the SLA figures need, compute them with ``serving.queue.sla``."""
+"""``GET /v1/metrics/sla``: read what the SLA figures need, compute them with ``serving.queue.sla``
+(``waiting_cases`` also feeds the queue gauges of ``/metrics``)."""
 
 from __future__ import annotations
 
@@ -69,32 +70,43 @@ class SlaOut(BaseModel):
     predicted_breaches: ForecastOut
 
 
+def waiting_cases(
+    session: Session, *, organization_id: str | None = None
+) -> dict[str, list[sla.WaitingCase]]:
+    """The queued cases, by organization id (one organization's, or every organization's)."""
+    query = select(
+        Case.organization_id,
+        Case.id,
+        Case.tier,
+        Case.urgency_score,
+        Case.review_due_at,
+        Case.created_at,
+        Case.last_queued_at,
+        Case.queued_at,
+    ).where(Case.status == CaseStatus.queued)
+    if organization_id is not None:
+        query = query.where(Case.organization_id == organization_id)
+    waiting: dict[str, list[sla.WaitingCase]] = {}
+    for r in session.execute(query):
+        waiting.setdefault(r.organization_id, []).append(
+            sla.WaitingCase(
+                id=r.id,
+                tier=r.tier,
+                urgency_score=r.urgency_score,
+                review_due_at=r.review_due_at,
+                created_at=r.created_at,
+                waiting_since=r.last_queued_at or r.queued_at or r.created_at,
+            )
+        )
+    return waiting
+
+
 def sla_report(
     session: Session, *, org: Organization, actor: Actor, window_days: int = 30, now: datetime | None = None
 ) -> SlaOut:
     now = now or utcnow()
     window = timedelta(days=window_days)
-    waiting = [
-        sla.WaitingCase(
-            id=r.id,
-            tier=r.tier,
-            urgency_score=r.urgency_score,
-            review_due_at=r.review_due_at,
-            created_at=r.created_at,
-            waiting_since=r.last_queued_at or r.queued_at or r.created_at,
-        )
-        for r in session.execute(
-            select(
-                Case.id,
-                Case.tier,
-                Case.urgency_score,
-                Case.review_due_at,
-                Case.created_at,
-                Case.last_queued_at,
-                Case.queued_at,
-            ).where(Case.organization_id == org.id, Case.status == CaseStatus.queued)
-        )
-    ]
+    waiting = waiting_cases(session, organization_id=org.id).get(org.id, [])
     reviewed = [
         sla.ReviewedCase(
             queued_at=r.queued_at, review_due_at=r.review_due_at, first_reviewed_at=r.first_reviewed_at

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from serving.web import routes_actions, routes_admin, routes_auth, routes_case, routes_dashboard, routes_queue
-from serving.web.auth_web import CsrfRejected, SignInRequired
+from serving.web.auth_web import CsrfRejected, SignInRequired, TooManyRequests
 from serving.web.rendering import STATIC_DIR, render
 
 
@@ -28,6 +28,17 @@ def install(app: FastAPI) -> None:
         if request.method != "GET":
             target = "/queue"
         return RedirectResponse(f"/sign-in?next={quote(target, safe='')}", status_code=303)
+
+    @app.exception_handler(TooManyRequests)
+    async def _too_many(request: Request, exc: TooManyRequests):
+        response = render(
+            request,
+            "error.html",
+            {"title": "Too many requests", "message": exc.limited.message, "fix": exc.limited.fix},
+            status_code=429,
+        )
+        response.headers.update(exc.limited.headers or {})
+        return response
 
     @app.exception_handler(CsrfRejected)
     async def _csrf(request: Request, _exc: CsrfRejected):

@@ -21,8 +21,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from serving.audit import Actor, record
-from serving.auth import Client, client_address, request_id
+from serving.auth import Client, check_rate, client_address, request_id
 from serving.db import transaction, utcnow
+from serving.limits.rate import RateLimited
 from serving.orgs.models import Organization
 from serving.orgs.service import Role, get_org_by_slug
 from serving.people.models import User
@@ -53,6 +54,14 @@ class SignInRequired(Exception):
 
 class CsrfRejected(Exception):
     """A POST without the right CSRF token: 403."""
+
+
+class TooManyRequests(Exception):
+    """A signed-in user over their role's rate (serving.limits.rate): a 429 page with Retry-After."""
+
+    def __init__(self, limited: RateLimited):
+        super().__init__(limited.message)
+        self.limited = limited
 
 
 class SignInFailed(Exception):
@@ -121,6 +130,10 @@ def current_user(request: Request) -> WebUser:
         signed = find_session(session, token=token, now=utcnow(), policy=policy(request))
     if signed is None:
         raise SignInRequired
+    try:  # once per request: later calls take the cached user above
+        check_rate(request, f"user:{signed.user.id}", Role(signed.user.role))
+    except RateLimited as exc:
+        raise TooManyRequests(exc) from exc
     request.state.web_user = _web_user(request, signed)
     return request.state.web_user
 

@@ -59,6 +59,7 @@ def _post_message(request: Request, user: WebUser, case_id: str, data):
         request.app.state.sessions,
         store=intake.store,
         limits=intake.limits,
+        budget=intake.decode_budget,
         client=user.client,
         case_id=case_id,
         data=data,

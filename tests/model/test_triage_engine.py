@@ -66,3 +66,16 @@ def test_a_photo_that_could_be_better_is_still_read():
 def test_without_an_urgency_model_only_the_quality_is_judged():
     assessment = TriageEngine().assess_photo(photo(good_jpeg()), QUESTIONNAIRE)
     assert assessment.quality.usable and assessment.predictions is None
+
+
+def test_each_assessment_says_how_long_its_stages_took():
+    reader = SlowReader(0.2)
+    read = TriageEngine(urgency_model=reader).assess_photo(photo(good_jpeg()), QUESTIONNAIRE)
+    stages = {t.stage: t for t in read.timings}
+    assert set(stages) == {"quality", "urgency"}
+    assert 0.2 <= stages["urgency"].seconds < 5  # the reader's sleep, timed on its own thread
+    assert 0 < stages["quality"].seconds < 5
+    assert all(t.started_ns <= t.ended_ns for t in read.timings)
+    black = encode(np.zeros((600, 800, 3), np.uint8))
+    dropped = TriageEngine(urgency_model=reader).assess_photo(photo(black), QUESTIONNAIRE)
+    assert [t.stage for t in dropped.timings] == ["quality"]  # a reading that was dropped is not counted

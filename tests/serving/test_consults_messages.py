@@ -18,7 +18,7 @@ from serving.app import create_app
 from serving.consults.models import Message
 from serving.db import transaction
 from serving.events import types
-from serving.photos.store import PhotoStore
+from serving.photos.local import LocalPhotoStore
 from serving.photos.sweep import sweep_orphans
 
 
@@ -172,6 +172,6 @@ def test_the_orphan_sweep_keeps_attachments(client, org, sessions, settings):
     body = {"body": "compare with this", "attachments": [{"content_base64": b64(good_jpeg(seed=31))}]}
     r = client.post(f"/v1/cases/{case_id}/messages", json=body, headers=org.headers("dermatologist"))
     (attachment,) = r.json()["message"]["attachments"]
-    sweep_orphans(sessions, PhotoStore(settings.photo_dir), grace_s=0)
+    sweep_orphans(sessions, LocalPhotoStore(settings.photo_dir), grace_s=0)
     assert client.get(attachment["image_url"], headers=org.headers()).status_code == 200
     assert client.get(attachment["thumbnail_url"], headers=org.headers()).status_code == 200

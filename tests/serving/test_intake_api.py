@@ -381,11 +381,11 @@ def test_review_sla_is_set_per_organization(client, org, sessions):
 
 
 def test_orphan_sweep_keeps_referenced_files(client, org, sessions, settings):
-    from serving.photos.store import PhotoStore
+    from serving.photos.local import LocalPhotoStore
     from serving.photos.sweep import sweep_orphans
 
     submit(client, org, [("a.jpg", good_jpeg())])
-    store = PhotoStore(settings.photo_dir)
+    store = LocalPhotoStore(settings.photo_dir)
     kept = sorted(store.iter_keys())
     orphan = jpeg_with_gps(9)
     import hashlib

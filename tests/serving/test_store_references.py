@@ -16,7 +16,7 @@ from serving.consults.models import MessageAttachment
 from serving.db import Base, transaction
 from serving.photos.files import remove_orphans
 from serving.photos.references import STORE_REFERENCES, is_referenced, referenced_keys
-from serving.photos.store import PhotoStore
+from serving.photos.local import LocalPhotoStore
 
 KEY_COLUMNS = {"storage_key", "thumbnail_key"}
 
@@ -40,7 +40,7 @@ def test_a_file_named_only_by_a_message_attachment_is_kept(client, org, sessions
         client.post(f"/v1/cases/{case_id}/messages", json=body, headers=org.headers("intake")).status_code
         == 201
     )
-    store = PhotoStore(settings.photo_dir)
+    store = LocalPhotoStore(settings.photo_dir)
     with transaction(sessions) as session:
         attachment = session.scalars(
             select(MessageAttachment).where(MessageAttachment.organization_id == org.org_id)

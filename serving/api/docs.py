@@ -1,0 +1,50 @@
+"""The API's documentation pages, ``/docs`` (Swagger UI) and ``/redoc``, built from files installed with the
+``fastapi-offline`` package and served by the app itself: nothing is fetched from a CDN, so the pages work
+without internet."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+#: where the Swagger UI and ReDoc scripts, stylesheet and icon are served
+ASSETS = "/docs/assets"
+_ASSETS_DIR = files("fastapi_offline") / "static"
+
+
+def install_docs(app: FastAPI) -> None:
+    """``/docs`` and ``/redoc`` over ``app.openapi_url``; the app must be made with ``docs_url=None,
+    redoc_url=None`` (FastAPI's own pages load their scripts from a CDN)."""
+    app.mount(ASSETS, StaticFiles(directory=str(_ASSETS_DIR)), name="docs-assets")
+
+    def assets(request: Request) -> str:
+        return f"{request.scope.get('root_path', '')}{ASSETS}"
+
+    def openapi_url(request: Request) -> str:
+        return f"{request.scope.get('root_path', '')}{app.openapi_url}"
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui(request: Request) -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi_url(request),
+            title=f"{app.title} API",
+            swagger_js_url=f"{assets(request)}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets(request)}/swagger-ui.css",
+            swagger_favicon_url=f"{assets(request)}/favicon.png",
+            oauth2_redirect_url=None,
+            swagger_ui_parameters=app.swagger_ui_parameters,
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc(request: Request) -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=openapi_url(request),
+            title=f"{app.title} API",
+            redoc_js_url=f"{assets(request)}/redoc.standalone.js",
+            redoc_favicon_url=f"{assets(request)}/favicon.png",
+            with_google_fonts=False,
+        )

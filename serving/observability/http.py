@@ -1,0 +1,89 @@
+"""The outermost middleware: for every HTTP request, its id in the logging context, its count and
+latency by route template and status, and one access log line.
+
+The route is the template the request matched (``/v1/cases/{case_id}``), never the raw path (ids)
+nor the query string; a request answered before routing (a refused body) is matched here against the
+app's routes, and one that matches none is counted as ``unmatched``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.requests import Request
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving.auth import request_id
+from serving.observability.logs import REQUEST_ID
+from serving.telemetry import HTTP_IN_PROGRESS, UNMATCHED_ROUTE, observe_pool, observe_request
+
+access_log = logging.getLogger("dermatriage.access")
+
+#: probes and scrapes: their access lines are logged at DEBUG (they come every few seconds)
+QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def route_template(scope: Scope, app) -> str:
+    """The path template of the route that handled (or would handle) the request."""
+    route = scope.get("route")
+    if route is None:
+        for candidate in getattr(app, "routes", ()):
+            match, _ = candidate.matches(scope)
+            if match is not Match.NONE:
+                route = candidate
+                break
+    return getattr(route, "path", None) or UNMATCHED_ROUTE
+
+
+class RequestTelemetry:
+    """Pure ASGI (the body streams through untouched)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # the same id the routes and the X-Request-ID answer header use (kept in the scope's state);
+        # set for this request's task: every line logged while it is handled carries it
+        REQUEST_ID.set(request_id(Request(scope)))
+        started = time.perf_counter()
+        status = 500  # unless an answer starts
+        app = scope.get("app")  # the FastAPI app (set before the middleware runs)
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        HTTP_IN_PROGRESS.inc()
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            HTTP_IN_PROGRESS.dec()
+            seconds = time.perf_counter() - started
+            route = route_template(scope, app)
+            observe_request(scope["method"], route, status, seconds)
+            engine = getattr(getattr(app, "state", None), "engine", None)
+            if engine is not None:  # each worker's share of the pool gauges, as its last request left it
+                observe_pool(engine.pool)
+            access_log.log(
+                logging.DEBUG if route in QUIET_ROUTES else logging.INFO,
+                "%s %s %d %.1f ms",
+                scope["method"],
+                route,
+                status,
+                seconds * 1000,
+                extra={
+                    "access": {
+                        "method": scope["method"],
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 1),
+                    }
+                },
+            )
