@@ -2,9 +2,10 @@
 path, in bytes per pixel: the measurement behind ``model.intake.DECODE_BYTES_PER_PIXEL``, which the
 service's decode-memory budget reserves before each decode.
 
-    python bench/decode_cost.py [--megapixels 24]
+    python bench/decode_cost.py [--megapixels 16] [--paths "png, RGBA" ...] [--json]
 
-Each photo is ingested in a fresh process (so that earlier allocations cannot hide a peak): the
+Each photo is ingested in a fresh process (so that earlier allocations cannot hide a peak), after a
+small photo of the same kind (the decoders' first-use costs, which a running service has paid): the
 process's peak RSS (VmHWM) minus its RSS just before the call, divided by the photo's pixels. Prints,
 per path, the measured bytes per pixel and what ``decode_memory`` estimates for the same photo
 (which must not be lower).
@@ -49,6 +50,7 @@ def rss(field):
             return int(line.split()[1]) * 1024
 data = Path(sys.argv[1]).read_bytes()
 limits = PhotoLimits(max_bytes=len(data) + 1, max_pixels=10**9)
+ingest_photo(Path(sys.argv[2]).read_bytes(), filename="warm-up", limits=limits)  # first-use costs
 src = check_photo(data, filename="probe", limits=limits)
 estimate = decode_memory(src, limits)
 Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
@@ -82,11 +84,20 @@ def make_photo(mode: str, fmt: str, options: dict, orientation: int | None, side
     return out.getvalue()
 
 
-def measure(data: bytes, scratch: Path) -> tuple[int, int, int]:
+def measure(data: bytes, warm_up: bytes, scratch: Path) -> tuple[int, int, int]:
+    """(pixels, peak bytes over the RSS before, the estimate) of ingesting ``data`` in a fresh process
+    that has ingested ``warm_up`` (a small photo of the same kind) first, as a running service has."""
     scratch.write_bytes(data)
+    small = scratch.with_suffix(".warm")
+    small.write_bytes(warm_up)
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(scratch)], cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-c", _CHILD, str(scratch), str(small)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
+    small.unlink()
     pixels, peak, estimate = (int(v) for v in done.stdout.split())
     return pixels, peak, estimate
 
@@ -96,14 +107,17 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--megapixels", type=float, default=16.0, help="size of each test photo")
+    parser.add_argument("--paths", nargs="+", choices=list(PATHS), default=list(PATHS), help="only these")
     parser.add_argument("--json", action="store_true", help="one JSON object instead of the table")
     args = parser.parse_args()
     side = int((args.megapixels * 1e6) ** 0.5)
     scratch = Path(f"/tmp/decode_cost_{side}.bin")
     rows = {}
     try:
-        for name, (mode, fmt, options, orientation) in PATHS.items():
-            pixels, peak, estimate = measure(make_photo(mode, fmt, options, orientation, side), scratch)
+        for name in args.paths:
+            mode, fmt, options, orientation = PATHS[name]
+            photo, warm_up = (make_photo(mode, fmt, options, orientation, n) for n in (side, 64))
+            pixels, peak, estimate = measure(photo, warm_up, scratch)
             rows[name] = {"measured": peak / pixels, "estimated": estimate / pixels}
     finally:
         scratch.unlink(missing_ok=True)

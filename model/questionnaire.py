@@ -143,3 +143,11 @@ class Questionnaire(BaseModel):
         if isinstance(value, int) and not isinstance(value, bool):
             return float(value)
         return value
+
+    @field_validator("age", "duration_days", "fitzpatrick", mode="before")
+    @classmethod
+    def _whole_number(cls, value: object) -> object:
+        # JSON has one number type: 30.0 is the integer 30 (as JSON Schema says), 30.5 is not
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value

@@ -19,6 +19,7 @@ from serving.api.consults import router as consults_router
 from serving.api.docs import install_docs
 from serving.api.events import router as events_router
 from serving.api.messages import router as messages_router
+from serving.api.openapi import install_openapi
 from serving.api.people import router as people_router
 from serving.api.queue import router as queue_router
 from serving.api.renewals import router as renewals_router
@@ -30,7 +31,7 @@ from serving.encryption import keyring_from
 from serving.errors import install_handlers
 from serving.events.delivery import RetryPolicy
 from serving.limits.body import BodyLimits, RequestBodyLimits
-from serving.limits.budget import MemoryBudget
+from serving.limits.budget import MemoryBudget, give_back_freed_memory
 from serving.limits.rate import RateLimiter
 from serving.migrations import at_head, upgrade
 from serving.observability import install as install_observability
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             on_stage_timings=app.state.observability.record_stages,  # metrics and spans per stage
             decode_budget=MemoryBudget(settings.decode_memory_budget_mb * 1024 * 1024),
         )
+        give_back_freed_memory()  # so that the decode budget bounds the process's memory
         log.info(
             "dermatriage ready: database %s, photos in %s",
             engine.url.render_as_string(hide_password=True),
@@ -157,6 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(renewals_router)
     install_web(app)  # the dermatologists' pages (serving/web/)
     install_docs(app)  # /docs and /redoc (serving/api/docs.py)
+    install_openapi(app)  # the document says what the routes answer (serving/api/openapi.py)
     # the request body's size cap and read timeouts (serving/limits/body.py): outside every other
     # middleware but observability's, which sees its 413 and 408 answers
     app.add_middleware(RequestBodyLimits, limits=BodyLimits.from_settings(settings))

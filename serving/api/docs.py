@@ -14,6 +14,12 @@ from fastapi.staticfiles import StaticFiles
 #: where the Swagger UI and ReDoc scripts, stylesheet and icon are served
 ASSETS = "/docs/assets"
 _ASSETS_DIR = files("fastapi_offline") / "static"
+#: the pages may load only from this server (ReDoc's sidebar would fetch its maker's logo from a CDN; the
+#: browser refuses it and ReDoc hides the image); their own inline script and styles, ReDoc's worker
+SAME_ORIGIN_ONLY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' blob:; worker-src 'self' blob:; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'"
+)
 
 
 def install_docs(app: FastAPI) -> None:
@@ -29,7 +35,7 @@ def install_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui(request: Request) -> HTMLResponse:
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=openapi_url(request),
             title=f"{app.title} API",
             swagger_js_url=f"{assets(request)}/swagger-ui-bundle.js",
@@ -38,13 +44,20 @@ def install_docs(app: FastAPI) -> None:
             oauth2_redirect_url=None,
             swagger_ui_parameters=app.swagger_ui_parameters,
         )
+        return same_origin_only(page)
 
     @app.get("/redoc", include_in_schema=False)
     def redoc(request: Request) -> HTMLResponse:
-        return get_redoc_html(
+        page = get_redoc_html(
             openapi_url=openapi_url(request),
             title=f"{app.title} API",
             redoc_js_url=f"{assets(request)}/redoc.standalone.js",
             redoc_favicon_url=f"{assets(request)}/favicon.png",
             with_google_fonts=False,
         )
+        return same_origin_only(page)
+
+
+def same_origin_only(page: HTMLResponse) -> HTMLResponse:
+    page.headers["Content-Security-Policy"] = SAME_ORIGIN_ONLY
+    return page

@@ -23,7 +23,7 @@ from starlette.formparsers import FormParser, MultiPartException, MultiPartParse
 
 from serving.errors import DomainError
 
-_NAME = re.compile(rb'name="([^"]{1,100})"', re.IGNORECASE)
+_NAME = re.compile(rb'(?<![a-z])name="([^"]{1,100})"', re.IGNORECASE)  # not filename=
 
 
 def _invalid(message: str, fix: str, *, field: str | None = None) -> DomainError:
@@ -124,10 +124,11 @@ class _Parser(MultiPartParser):
         self.seen[name] = self.seen.get(name, 0) + 1
 
     def header_too_long(self, boundary: bytes, offset: int | None) -> DomainError:
-        """The part whose headers passed python-multipart's limit, named from the bytes read up to
-        ``offset`` in the current chunk (its delimiter and the start of its Content-Disposition)."""
-        window = self.before + (self.chunk if offset is None else self.chunk[:offset])
-        start = window.rfind(b"--" + boundary)
+        """The part whose headers passed python-multipart's limit (at ``offset`` of the current chunk:
+        where the header that is too long begins), named from its Content-Disposition."""
+        cut = len(self.chunk) if offset is None else offset
+        window = self.before + self.chunk[: cut + 512]  # the name comes first in the header
+        start = window.rfind(b"--" + boundary, 0, len(self.before) + cut)
         found = _NAME.search(window, max(0, start))
         field = None
         if found:

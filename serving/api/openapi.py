@@ -9,8 +9,10 @@ here is always the ``ErrorBody`` shape of ``serving.errors``.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
 
@@ -124,3 +126,37 @@ def multipart_body(properties: dict[str, Any], required: list[str], *, encoding:
         "encoding": {name: {"contentType": content_type} for name, content_type in encoding.items()},
     }
     return {"requestBody": {"required": True, "content": {"multipart/form-data": content}}}
+
+
+def install_openapi(app: FastAPI) -> None:
+    """The app's OpenAPI document without FastAPI's own 422 answers: FastAPI documents one, in its
+    ``HTTPValidationError`` shape, for every route that has a parameter, but the service answers 422 in
+    ``ErrorBody`` and only where a route says so with ``errors(422)`` (a route whose only parameters are
+    free-form ids cannot answer 422)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            for operations in document.get("paths", {}).values():
+                for operation in operations.values():
+                    if _FRAMEWORK_422 in json.dumps(operation.get("responses", {}).get("422", {})):
+                        del operation["responses"]["422"]
+            _drop_unreferenced(document, "HTTPValidationError", "ValidationError")
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+_FRAMEWORK_422 = '"#/components/schemas/HTTPValidationError"'
+
+
+def _drop_unreferenced(document: dict[str, Any], *names: str) -> None:
+    """Remove the named component schemas nothing else refers to (in order: a later one may be referred
+    to only by an earlier one)."""
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in names:
+        rest = {key: value for key, value in document.items() if key != "components"}
+        others = [value for key, value in schemas.items() if key != name]
+        if f'"#/components/schemas/{name}"' not in json.dumps([rest, others]):
+            schemas.pop(name, None)

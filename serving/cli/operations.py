@@ -30,7 +30,16 @@ from serving.worker import deliver_due, run_worker
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
-def serve(host: str, port: int, workers: int) -> None:
+@click.option(
+    "--worker-timeout",
+    default=30,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="With several workers: seconds a worker may leave its supervisor's health check unanswered "
+    "(starting up, or busy with photos) before it is killed and replaced (uvicorn's default, 5, kills "
+    "busy workers on a loaded machine).",
+)
+def serve(host: str, port: int, workers: int, worker_timeout: int) -> None:
     """Run the API (migrates the database first)."""
     config = settings()
     # every line through the service's formatter (log_format); its own access line replaces uvicorn's
@@ -39,7 +48,15 @@ def serve(host: str, port: int, workers: int) -> None:
     # HTTP_PROTOCOL: uvicorn's, with a timeout on the request line and headers (serving/limits/connection.py)
     if workers > 1:
         with metrics_directory():  # the workers' metric files, added up by /metrics
-            uvicorn.run("serving.asgi:app", host=host, port=port, workers=workers, http=HTTP_PROTOCOL, **logs)
+            uvicorn.run(
+                "serving.asgi:app",
+                host=host,
+                port=port,
+                workers=workers,
+                timeout_worker_healthcheck=worker_timeout,
+                http=HTTP_PROTOCOL,
+                **logs,
+            )
     else:
         uvicorn.run(create_app(config), host=host, port=port, http=HTTP_PROTOCOL, **logs)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from serving.consults.diagnoses import DiagnosisCode
 from serving.consults.formulary import Medication
@@ -23,6 +23,17 @@ ShortText = Annotated[
 Name = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=_NOT_BLANK)
 ]
+
+
+def _json_number(value: object) -> object:
+    """A JSON number, and only that (a plain int or float field would also take "4" or true); 4.0 is the
+    integer 4, as JSON Schema says."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a number")
+    return value
+
+
+JsonNumber = BeforeValidator(_json_number)
 
 
 class _In(BaseModel):
@@ -52,8 +63,10 @@ class PrescriptionIn(_In):
     form: Name = Field(description="A dose form the formulary lists for the medication, e.g. 'cream'.")
     strength: Name = Field(description="A strength the formulary lists for that form, e.g. '0.1%'.")
     directions: ShortText = Field(description="Directions for the patient (the sig).")
-    quantity: float = Field(gt=0, le=10_000, description="How much to dispense, in the form's unit.")
-    refills: int = Field(ge=0, le=11)
+    quantity: Annotated[float, JsonNumber] = Field(
+        gt=0, le=10_000, description="How much to dispense, in the form's unit."
+    )
+    refills: Annotated[int, JsonNumber] = Field(ge=0, le=11)
     pharmacy_note: ShortText | None = None
 
 
@@ -82,8 +95,12 @@ class RenewalDecisionIn(_In):
 
     decision: Literal["approve", "decline"]
     reason: ShortText | None = Field(default=None, description="Required to decline; told to the patient.")
-    quantity: float | None = Field(default=None, gt=0, le=10_000, description="Approve: else as before.")
-    refills: int | None = Field(default=None, ge=0, le=11, description="Approve: else as before.")
+    quantity: Annotated[float, Field(gt=0, le=10_000), JsonNumber] | None = Field(
+        default=None, description="Approve: else as before."
+    )
+    refills: Annotated[int, Field(ge=0, le=11), JsonNumber] | None = Field(
+        default=None, description="Approve: else as before."
+    )
 
 
 class FollowUpIn(_In):
@@ -101,13 +118,17 @@ class RetakeRequestIn(_In):
 
 class AttachmentIn(_In):
     filename: Annotated[str, StringConstraints(max_length=200)] = ""
-    content_base64: str = Field(description="The image (JPEG, PNG, WebP, HEIC), base64-encoded.")
+    content_base64: str = Field(
+        description="The image (JPEG, PNG, WebP, HEIC), base64-encoded.",
+        json_schema_extra={"format": "byte", "contentEncoding": "base64"},
+    )
 
 
 class MessageIn(_In):
     body: Text
     question: bool = Field(
         default=False,
+        strict=True,
         description="Dermatologists: a question that waits for the patient's answer "
         "(the case leaves review for 'awaiting_patient').",
     )

@@ -50,7 +50,9 @@ class WebhookIn(BaseModel):
         # what service.webhook_url_problem accepts, for clients reading the OpenAPI document
         json_schema_extra={"pattern": WEBHOOK_URL_PATTERN, "maxLength": 2000},
     )
-    rotate_secret: bool = Field(default=False, description="Make a new signing secret (the old one stops).")
+    rotate_secret: bool = Field(
+        default=False, strict=True, description="Make a new signing secret (the old one stops)."
+    )
 
 
 class WebhookOut(BaseModel):

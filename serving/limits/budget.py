@@ -6,16 +6,21 @@ process past several gigabytes. :class:`MemoryBudget` is a weighted semaphore in
 reserves what its header says it will hold, waits (in line, first come first served) until that much
 is free, and gives it back when done. A photo that needs more than the whole budget still decodes,
 alone. :func:`ingest_within` is ``model.intake.ingest_photo`` under the budget; the pure decoding
-functions know nothing of it.
+functions know nothing of it. :func:`give_back_freed_memory` makes the memory of a finished decode
+leave the process, so that the budget bounds its resident memory, not only what is live.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import sys
 import threading
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from PIL import Image
 
 from model.intake import IngestedPhoto, PhotoLimits, check_photo, decode_memory, ingest_photo
 
@@ -64,6 +69,29 @@ class MemoryBudget:
             with self._changed:
                 self._free += amount
                 self._changed.notify_all()
+
+
+#: Pillow's image memory comes in blocks of at most this (default 16 MiB); a block this large is always
+#: its own mapping, given back to the system when the image is freed
+PILLOW_BLOCK_BYTES = 64 * 1024 * 1024
+#: glibc: every allocation from this size up is its own mapping (given back when freed)
+MMAP_THRESHOLD_BYTES = 1024 * 1024
+_M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
+
+
+def give_back_freed_memory() -> None:
+    """Make a finished decode's memory go back to the system. Otherwise glibc keeps what each decoding
+    thread freed in that thread's own malloc arena (the dynamic mmap threshold grows to 32 MB after the
+    first large free), and the process's memory grows to one full decode per threadpool thread however
+    few decode at once: 6 decodes of a 49 MP PNG one after another in 6 threads left 1.3 GB resident,
+    81 MB with this (bench/decode_memory.py measures the service). For the whole process, once."""
+    Image.core.set_block_size(PILLOW_BLOCK_BYTES)
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (musl, macOS): Pillow's blocks are mapped already
+        return
+    mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
 
 
 def ingest_within(budget: MemoryBudget, data: bytes, *, filename: str, limits: PhotoLimits) -> IngestedPhoto:

@@ -71,7 +71,7 @@ class RateLimiter:
 
     def __init__(self, rates: Mapping[str, Rate], *, clock: Callable[[], float] = time.monotonic):
         self.rates = dict(rates)
-        self._clock = clock
+        self.clock = clock
         self._buckets: dict[str, tuple[Rate, TokenBucket]] = {}
         self._lock = threading.Lock()
 
@@ -93,7 +93,7 @@ class RateLimiter:
         if rate is None or not rate.limited:
             return
         with self._lock:
-            now = self._clock()
+            now = self.clock()
             kept = self._buckets.get(key)
             if kept is None or kept[0] != rate:
                 if len(self._buckets) >= self.PRUNE_ABOVE:

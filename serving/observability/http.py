@@ -3,16 +3,17 @@ latency by route template and status, and one access log line.
 
 The route is the template the request matched (``/v1/cases/{case_id}``), never the raw path (ids)
 nor the query string; a request answered before routing (a refused body) is matched here against the
-app's routes, and one that matches none is counted as ``unmatched``.
+API's paths, and one that matches none is counted as ``unmatched``.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 from starlette.requests import Request
-from starlette.routing import Match
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.auth import request_id
@@ -25,16 +26,15 @@ access_log = logging.getLogger("dermatriage.access")
 QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
-def route_template(scope: Scope, app) -> str:
-    """The path template of the route that handled (or would handle) the request."""
-    route = scope.get("route")
-    if route is None:
-        for candidate in getattr(app, "routes", ()):
-            match, _ = candidate.matches(scope)
-            if match is not Match.NONE:
-                route = candidate
-                break
-    return getattr(route, "path", None) or UNMATCHED_ROUTE
+def api_templates(app) -> list[tuple[re.Pattern[str], str]]:
+    """The API's path templates, from its OpenAPI document, with the fewest parameters first (a
+    literal segment wins over a parameter)."""
+    try:
+        paths = app.openapi().get("paths", {})
+    except Exception:  # noqa: BLE001 - a request is counted (as unmatched) whatever the document's state
+        access_log.warning("no OpenAPI paths to name requests answered before routing", exc_info=True)
+        paths = {}
+    return sorted(((compile_path(path)[0], path) for path in paths), key=lambda item: item[1].count("{"))
 
 
 class RequestTelemetry:
@@ -42,6 +42,17 @@ class RequestTelemetry:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._templates: list[tuple[re.Pattern[str], str]] | None = None  # read at the first need
+
+    def route_template(self, scope: Scope, app) -> str:
+        """The template of the route that handled the request, or, for a request answered before
+        routing (a refused body), of the API path it was sent to."""
+        path = getattr(scope.get("route"), "path", None)
+        if path:
+            return path
+        if self._templates is None:
+            self._templates = api_templates(app)
+        return next((t for regex, t in self._templates if regex.match(scope["path"])), UNMATCHED_ROUTE)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,7 +77,7 @@ class RequestTelemetry:
         finally:
             HTTP_IN_PROGRESS.dec()
             seconds = time.perf_counter() - started
-            route = route_template(scope, app)
+            route = self.route_template(scope, app)
             observe_request(scope["method"], route, status, seconds)
             engine = getattr(getattr(app, "state", None), "engine", None)
             if engine is not None:  # each worker's share of the pool gauges, as its last request left it

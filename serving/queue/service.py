@@ -31,6 +31,7 @@ from serving.db import utcnow
 from serving.errors import DomainError, Forbidden
 from serving.orgs.service import Role
 from serving.people.models import User
+from serving.people.service import UserNotFound
 from serving.queue.expiry import sweep_expired_leases
 from serving.queue.order import QUEUE_ORDER, after, encode_cursor
 
@@ -72,11 +73,12 @@ class NotAReviewer(Forbidden):
 
 
 class AssigneeNotEligible(DomainError):
-    """The user an admin tried to assign cannot take the case."""
+    """The user an admin tried to assign cannot take the case now (deactivated, not a dermatologist, not
+    licensed there): a conflict with the user's state, like a case's status is."""
 
     def __init__(self, message: str):
         super().__init__(
-            422,
+            409,
             "assignee_not_eligible",
             message,
             fix="Assign an active dermatologist of your organization licensed in the case's jurisdiction.",
@@ -294,8 +296,8 @@ def assign(
     target = session.scalar(
         select(User).where(User.id == user_id, User.organization_id == client.organization.id)
     )
-    if target is None:
-        raise AssigneeNotEligible(f"no user {user_id!r} in your organization")
+    if target is None:  # another organization's user does not exist for the caller either
+        raise UserNotFound(user_id)
     if not target.active:
         raise AssigneeNotEligible(f"{target.name} is deactivated")
     if target.role != Role.dermatologist.value:

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
-from serving.cli import main
+from serving.cli import main, operations
 from serving.settings import Settings
 
 
@@ -45,3 +45,16 @@ def test_sla_is_shown_set_and_validated(tmp_path):
     assert "URGENT     2 h" in _run(["orgs", "sla", "--org", "north-clinic", "URGENT=2"], env).stdout
     bad = CliRunner().invoke(main, ["orgs", "sla", "--org", "north-clinic", "URGENT=100"], env=env)
     assert bad.exit_code != 0
+
+
+def test_serve_gives_busy_workers_time_to_answer_their_supervisor(monkeypatch, tmp_path):
+    """uvicorn kills a worker that leaves its health check unanswered for 5 s (its default): a worker
+    starting up or decoding photos on a loaded machine does (bench/api_throughput.py saw workers
+    replaced); ``serve`` allows 30 s, or ``--worker-timeout``."""
+    calls = []
+    monkeypatch.setattr(operations.uvicorn, "run", lambda app, **options: calls.append(options))
+    monkeypatch.setattr(operations, "configure_logging", lambda settings: None)
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "DERMATRIAGE_PHOTO_DIR": str(tmp_path / "p")}
+    _run(["serve", "--workers", "2"], env)
+    _run(["serve", "--workers", "2", "--worker-timeout", "90"], env)
+    assert [(c["workers"], c["timeout_worker_healthcheck"]) for c in calls] == [(2, 30), (2, 90)]

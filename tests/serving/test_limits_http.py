@@ -16,11 +16,12 @@ from typing import ClassVar
 import pytest
 import uvicorn
 from conftest import make_org, service_settings
-from live_service import free_port
+from live_service import ServiceProcess, free_port, service_env
 
 from serving.app import create_app
 from serving.db import make_engine, make_session_factory
 from serving.limits.connection import TimedHttpProtocol
+from serving.migrations import upgrade
 from serving.settings import Settings
 
 HEADER_TIMEOUT = 1.5
@@ -259,7 +260,8 @@ def test_a_trickled_body_is_cut_off_after_the_total_timeout(served):
 def test_an_answer_sent_before_the_body_was_read_closes_the_connection(served):
     with served.connect() as s:  # no key: 401 before the form is read
         s.sendall(
-            b"POST /v1/cases HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk(b"z" * 1000)
+            b"POST /v1/cases HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + chunk(b"z" * 1000)
         )
         answer = read_answer(s)
         assert closed_after(s, 2)
@@ -343,3 +345,44 @@ def test_twenty_slow_clients_are_all_cut_off(served):
         t.join(timeout=15)
     assert all(t is not None for t in closed_at), closed_at
     assert max(closed_at) < max(HEADER_TIMEOUT, BODY_TOTAL) + 2.0, closed_at
+
+
+# --- as operators run it ---
+
+
+def test_dermatriage_serve_holds_the_limits_in_every_worker(tmp_path):
+    """``dermatriage serve --workers 2``: the header timeout (from the environment, in each worker) and
+    the body cap hold in the real command."""
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    key = make_org(make_session_factory(engine)).intake
+    engine.dispose()
+    env = service_env(
+        database_url,
+        tmp_path / "photos",
+        header_timeout_seconds="1",
+        urgency_model="none",
+        quality_model="none",
+        deliver_events="false",
+        log_level="warning",
+    )
+    service = ServiceProcess(env, tmp_path / "serve.log", workers=2).start()
+    try:
+        service.wait_ready(path="/healthz")
+        for _ in range(2):  # two connections: the workers take turns
+            with socket.create_connection(("127.0.0.1", service.port), timeout=10) as s:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\nX-Slow: 1")
+                started = time.monotonic()
+                answer = read_answer(s, timeout=5)
+                assert answer is not None and answer.status == 408
+                assert 0.9 <= time.monotonic() - started < 3
+        with socket.create_connection(("127.0.0.1", service.port), timeout=10) as s:
+            s.sendall(submission_head(key) + chunk(photo_part_head()))
+            sent = stream_until_answered(s, 260 * 1000 * 1000, b"\xff" * 65536)
+            answer = read_answer(s)
+        assert answer is not None and answer.status == 413
+        assert answer.error()["code"] == "request_too_large"
+        assert sent < 100_000_000  # the cap plus what the sockets' buffers held
+    finally:
+        service.stop()

@@ -232,9 +232,9 @@ def test_admin_assigns_and_reassigns(client, sessions, org, other_org):
         )
 
     r = assign(tx)
-    assert r.status_code == 422 and r.json()["error"]["field"] == "user_id" and "US-NY" in r.text
-    assert assign(foreign).status_code == 422
-    assert assign(org.admin).status_code == 422  # not a dermatologist
+    assert r.status_code == 409 and r.json()["error"]["field"] == "user_id" and "US-NY" in r.text
+    assert assign(foreign).json()["error"]["code"] == "user_not_found"  # another organization's: a 404
+    assert assign(org.admin).status_code == 409  # not a dermatologist
     assert assign(ny, headers=org.headers("dermatologist")).status_code == 403
 
     r = assign(ny)
