@@ -72,7 +72,33 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+class TextWithNul(ValueError):
+    """A value bound to a statement holds a NUL character, which PostgreSQL cannot store in text (and
+    SQLite is made to refuse alike, so both backends answer the same): the client's text is at fault."""
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _refuse_nul(_conn, _cursor, _statement, parameters, _context, _executemany) -> None:
+    if _has_nul(parameters):
+        raise TextWithNul("a text value contains a NUL character (U+0000)")
+
+
 def make_engine(url: str) -> Engine:
+    engine = _make_engine(url)
+    event.listen(engine, "before_cursor_execute", _refuse_nul)
+    return engine
+
+
+def _make_engine(url: str) -> Engine:
     """An engine whose errors never carry the statement's values (``hide_parameters``): a failed
     insert's exception, logged, must not put a patient's answers in the log."""
     parsed = make_url(url)

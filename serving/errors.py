@@ -19,6 +19,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match, Mount
 
+from serving.db import TextWithNul
+
 
 class DomainError(Exception):
     """A request the service refuses, in the client's terms."""
@@ -139,6 +141,14 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
         return error_response(exc)
+
+    @app.exception_handler(TextWithNul)
+    async def _nul(_request: Request, exc: TextWithNul) -> JSONResponse:
+        return error_response(
+            DomainError(
+                422, "invalid_text", str(exc), fix="Remove the NUL character (\\u0000) from the text."
+            )
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -108,16 +108,24 @@ class Settings(BaseSettings):
         default=10.0, gt=0, le=600, description="The longest pause in a request body; else 408."
     )
     body_timeout_seconds: float = Field(
-        default=60.0,
+        default=20.0,
         gt=0,
         le=3600,
-        description="A whole request body must arrive within this (24 MB in 60 s: 3.2 Mbit/s); else 408.",
+        description="A request body must arrive within this, plus a second for every body_min_rate_bytes "
+        "it brings (a trickle is cut off after 20 s; 24 MB at 1 Mbit/s takes 192 s of the 500 it earns); "
+        "else 408.",
+    )
+    body_min_rate_bytes: int = Field(
+        default=50_000,
+        ge=0,
+        description="Bytes a second a slow body must keep up to be given more time (0: none, the timeout "
+        "is the whole body's).",
     )
     decode_memory_budget_mb: int = Field(
         default=512,
         ge=32,
         description="Memory (MiB) the photos being decoded at once may hold, per process; a decode waits "
-        "for its share (a 50-megapixel photo needs about 500). A photo needing more decodes alone.",
+        "for its share (a 50-megapixel PNG needs about 450). A photo needing more decodes alone.",
     )
     rate_limit_intake_per_minute: float = Field(
         default=600, ge=0, description="Requests a minute per intake key (0: no limit), per process."

@@ -27,35 +27,36 @@ def install_docs(app: FastAPI) -> None:
     redoc_url=None`` (FastAPI's own pages load their scripts from a CDN)."""
     app.mount(ASSETS, StaticFiles(directory=str(_ASSETS_DIR)), name="docs-assets")
 
-    def assets(request: Request) -> str:
-        return f"{request.scope.get('root_path', '')}{ASSETS}"
+    def asset(request: Request, name: str) -> str:
+        return f"{request.scope.get('root_path', '')}{ASSETS}/{name}"
 
-    def openapi_url(request: Request) -> str:
-        return f"{request.scope.get('root_path', '')}{app.openapi_url}"
+    def document(request: Request) -> dict[str, str]:
+        """What both pages are told: the document (behind a proxy's root path too) and the title."""
+        return {
+            "openapi_url": f"{request.scope.get('root_path', '')}{app.openapi_url}",
+            "title": f"{app.title} API",
+        }
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui(request: Request) -> HTMLResponse:
-        page = get_swagger_ui_html(
-            openapi_url=openapi_url(request),
-            title=f"{app.title} API",
-            swagger_js_url=f"{assets(request)}/swagger-ui-bundle.js",
-            swagger_css_url=f"{assets(request)}/swagger-ui.css",
-            swagger_favicon_url=f"{assets(request)}/favicon.png",
-            oauth2_redirect_url=None,
-            swagger_ui_parameters=app.swagger_ui_parameters,
+        scripts = {"swagger_js_url": asset(request, "swagger-ui-bundle.js"), "oauth2_redirect_url": None}
+        style = {
+            "swagger_css_url": asset(request, "swagger-ui.css"),
+            "swagger_favicon_url": asset(request, "favicon.png"),
+        }
+        return same_origin_only(
+            get_swagger_ui_html(
+                **document(request), **scripts, **style, swagger_ui_parameters=app.swagger_ui_parameters
+            )
         )
-        return same_origin_only(page)
 
     @app.get("/redoc", include_in_schema=False)
     def redoc(request: Request) -> HTMLResponse:
-        page = get_redoc_html(
-            openapi_url=openapi_url(request),
-            title=f"{app.title} API",
-            redoc_js_url=f"{assets(request)}/redoc.standalone.js",
-            redoc_favicon_url=f"{assets(request)}/favicon.png",
-            with_google_fonts=False,
-        )
-        return same_origin_only(page)
+        assets = {
+            "redoc_js_url": asset(request, "redoc.standalone.js"),
+            "redoc_favicon_url": asset(request, "favicon.png"),
+        }
+        return same_origin_only(get_redoc_html(**document(request), **assets, with_google_fonts=False))
 
 
 def same_origin_only(page: HTMLResponse) -> HTMLResponse:

@@ -6,7 +6,8 @@ no field. :func:`read_form` parses with Starlette's parser, but each limit it en
 (422 ``invalid_form``); a part's headers over python-multipart's 4 KB (a 10,000-character file name:
 422 naming the part, ``photos[i]``); a text part over ``max_part_bytes`` (413 naming it); more files or
 text parts than allowed (422). The spooled files are closed when the form is done with, or when
-parsing fails.
+parsing fails. A urlencoded body (what HTTP libraries send when no file is attached) is read as a form
+without files, under the same limits, so that the answer is about what it lacks (no photo).
 """
 
 from __future__ import annotations

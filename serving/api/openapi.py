@@ -37,7 +37,7 @@ _HEADER_TEXT = {"schema": {"type": "string"}}
 
 #: when each status is answered, and the headers that come with it
 STATUSES: dict[int, tuple[str, dict[str, Any]]] = {
-    400: ("A required header is missing or malformed (named in `field`).", {}),
+    400: ("A header is missing or malformed: `Idempotency-Key` (named in `field`).", {}),
     401: (
         "No API key, or an unknown or revoked one, or the key of a deactivated user.",
         {"WWW-Authenticate": {**_HEADER_TEXT, "required": True, "description": "`Bearer`."}},

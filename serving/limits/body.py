@@ -1,5 +1,6 @@
 """The request body, bounded while it streams: at most ``max_bytes`` (chunked or not), no pause longer
-than ``idle_seconds``, all of it within ``total_seconds``.
+than ``idle_seconds``, all of it within ``total_seconds`` plus a second for every ``min_rate`` bytes
+that came (a trickle is cut off; a large upload over a slow link keeps the time its size earns).
 
 A pure ASGI middleware, outermost in the app, so that nothing reads more than the cap: a declared
 ``Content-Length`` over the cap is refused before a byte of the body is read; otherwise the bytes are
@@ -29,6 +30,10 @@ class BodyLimits:
     max_bytes: int
     idle_seconds: float
     total_seconds: float
+    min_rate: int = 0  # bytes a second that earn a second more; 0: the total is fixed
+
+    def deadline(self, started: float, received: int) -> float:
+        return started + self.total_seconds + (received / self.min_rate if self.min_rate else 0.0)
 
     @classmethod
     def from_settings(cls, settings) -> BodyLimits:
@@ -36,6 +41,7 @@ class BodyLimits:
             max_bytes=settings.max_request_bytes,
             idle_seconds=settings.body_idle_timeout_seconds,
             total_seconds=settings.body_timeout_seconds,
+            min_rate=settings.body_min_rate_bytes,
         )
 
 
@@ -73,10 +79,11 @@ def too_large(limits: BodyLimits) -> Refusal:
 
 
 def too_slow(limits: BodyLimits, *, idle: bool) -> Refusal:
+    slower = f" and came slower than {limits.min_rate} bytes a second" if limits.min_rate else ""
     why = (
         f"no data came for {limits.idle_seconds:g} s"
         if idle
-        else f"it was not complete after {limits.total_seconds:g} s"
+        else f"it was not complete after {limits.total_seconds:g} s{slower}"
     )
     return Refusal(
         408,
@@ -121,7 +128,7 @@ class _Guard:
 
     def __init__(self, scope: Scope, receive, send, limits: BodyLimits):
         self.scope, self._receive, self._send, self.limits = scope, receive, send, limits
-        self.deadline = time.monotonic() + limits.total_seconds
+        self.began = time.monotonic()
         self.received = 0
         self.body_done = not _has_body(scope)
         self.refusal: Refusal | None = None
@@ -136,7 +143,7 @@ class _Guard:
             raise BodyRefused(self.refusal.message)
         if self.body_done:
             return await self._receive()  # nothing left to time: the disconnect, when it comes
-        left = self.deadline - time.monotonic()
+        left = self.limits.deadline(self.began, self.received) - time.monotonic()
         if left <= 0:
             raise self.refuse(too_slow(self.limits, idle=False))
         wait = min(self.limits.idle_seconds, left)

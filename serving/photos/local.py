@@ -136,7 +136,9 @@ class ObjectFolder:
         """Remove temporary files left by crashed writes; returns how many were removed."""
         cutoff = time.time() - older_than_s
         removed = 0
-        for tmp in [*self.root.glob(f"*/*/{_TMP_PREFIX}*"), *self.root.glob(f"*/*/*/{_TMP_PREFIX}*")]:
+        # at the root: a readiness probe's file (a kill mid-probe); deeper: a photo being written
+        patterns = (f"{_TMP_PREFIX}*", f"*/*/{_TMP_PREFIX}*", f"*/*/*/{_TMP_PREFIX}*")
+        for tmp in [path for pattern in patterns for path in self.root.glob(pattern)]:
             with contextlib.suppress(FileNotFoundError):
                 if tmp.stat().st_mtime < cutoff:
                     tmp.unlink()

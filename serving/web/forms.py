@@ -66,6 +66,21 @@ def _text(form: FormData, name: str) -> str | None:
     return value or None
 
 
+def _number(form: FormData, name: str) -> int | float | str | None:
+    """A number field's text as the number it spells (the schemas take JSON numbers, not text); text
+    that spells none stays text, for the schema to refuse by name."""
+    text = _text(form, name)
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
 def values_of(form: FormData) -> dict[str, Any]:
     """The submitted text values (to refill the form after a problem); lists for repeated names."""
     out: dict[str, Any] = {}
@@ -110,8 +125,8 @@ def prescription_in(form: FormData) -> PrescriptionIn:
         "form": _text(form, "form"),
         "strength": _text(form, "strength"),
         "directions": _text(form, "directions"),
-        "quantity": _text(form, "quantity"),
-        "refills": _text(form, "refills"),
+        "quantity": _number(form, "quantity"),
+        "refills": _number(form, "refills"),
         "pharmacy_note": _text(form, "pharmacy_note"),
     }
     return validated(PrescriptionIn, data, form="prescribe")

@@ -9,7 +9,7 @@ may call), on SQLite in a temporary folder, without rate limits. What the docume
 taught here, as a client would learn it from the descriptions: a photo part holds a photo, a queue cursor
 is one the API handed out, and each submission has its own ``Idempotency-Key``.
 
-Run it alone to print the figures: ``.venv/bin/python tests/serving/test_api_schema_fuzz.py``.
+The figures, printed: ``PYTHONPATH=tests .venv/bin/python tests/serving/test_api_schema_fuzz.py``.
 """
 
 from __future__ import annotations

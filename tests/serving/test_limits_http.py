@@ -124,27 +124,26 @@ def read_answer(s: socket.socket, timeout: float = 10.0) -> Answer | None:
     s.settimeout(timeout)
     data = b""
     try:
-        while b"\r\n\r\n" not in data:
-            got = s.recv(65536)
-            if not got:
-                return None
-            data += got
-        head, _, body = data.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
-        length = int(headers.get("content-length", "0"))
-        while len(body) < length:
+        while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < _length(data):
             got = s.recv(65536)
             if not got:
                 break
-            body += got
+            data += got
     except (ConnectionResetError, TimeoutError):
-        if b"\r\n\r\n" not in data:
-            return None
-        head, _, body = data.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+        pass
+    if b"\r\n\r\n" not in data:
+        return None
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
     return Answer(int(lines[0].split()[1]), headers, body)
+
+
+def _length(data: bytes) -> int:
+    """The Content-Length in the head of ``data`` (0 until the head is complete)."""
+    head = data.partition(b"\r\n\r\n")[0].lower()
+    marker = head.find(b"content-length:")
+    return int(head[marker + 15 :].split(b"\r\n")[0]) if marker >= 0 else 0
 
 
 def closed_after(s: socket.socket, timeout: float) -> bool:
@@ -187,6 +186,21 @@ def stream_until_answered(s: socket.socket, total: int, piece: bytes) -> int:
     finally:
         s.setblocking(True)
     return sent
+
+
+def trickle_until_answered(s: socket.socket, piece: bytes, give_up: float) -> tuple[Answer | None, float]:
+    """Send ``piece`` every quarter second until an answer comes (or ``give_up`` seconds): the answer
+    and the seconds it took."""
+    started = time.monotonic()
+    while time.monotonic() - started < give_up:
+        try:
+            s.sendall(piece)
+        except OSError:
+            break
+        readable, _, _ = select.select([s], [], [], 0.25)
+        if readable:
+            return read_answer(s), time.monotonic() - started
+    return None, time.monotonic() - started
 
 
 # --- the total cap, counted while the body streams ---
@@ -239,22 +253,28 @@ def test_a_body_that_stops_is_cut_off_after_the_idle_timeout(served):
 def test_a_trickled_body_is_cut_off_after_the_total_timeout(served):
     with served.connect() as s:
         s.sendall(submission_head(served.intake_key, length=100_000) + photo_part_head())
-        started = time.monotonic()
-        s.settimeout(0.25)
-        answer = None
-        while time.monotonic() - started < BODY_TOTAL + 3:
-            try:
-                s.sendall(b"y" * 10)
-            except OSError:
-                break
-            readable, _, _ = select.select([s], [], [], 0.25)
-            if readable:
-                answer = read_answer(s)
-                break
-        waited = time.monotonic() - started
+        answer, waited = trickle_until_answered(s, b"y" * 10, BODY_TOTAL + 3)
     assert answer is not None and answer.status == 408, answer
     assert "not complete after" in answer.error()["message"]
     assert BODY_TOTAL * 0.9 <= waited < BODY_TOTAL + 1.5
+
+
+def test_a_slow_upload_that_keeps_up_the_minimum_rate_is_read_to_its_end(served):
+    """100 KB a second for 4 s, past the 2.5 s timeout: each 50 KB (the default minimum rate) earns a
+    second more, so the body is read to its end and answered for what it is (a form without its
+    questionnaire)."""
+    assert served.settings.body_min_rate_bytes == 50_000
+    body = photo_part_head() + b"n" * 400_000 + f"\r\n--{BOUNDARY}--\r\n".encode()
+    with served.connect() as s:
+        s.sendall(submission_head(served.intake_key, length=len(body)))
+        started = time.monotonic()
+        for offset in range(0, len(body), 10_000):
+            s.sendall(body[offset : offset + 10_000])
+            time.sleep(max(0.0, started + (offset + 10_000) / 100_000 - time.monotonic()))
+        answer = read_answer(s)
+    assert time.monotonic() - started > BODY_TOTAL + 1
+    assert answer is not None and answer.status == 422, answer
+    assert answer.error()["field"] == "questionnaire"
 
 
 def test_an_answer_sent_before_the_body_was_read_closes_the_connection(served):
@@ -275,18 +295,7 @@ def test_an_answer_sent_before_the_body_was_read_closes_the_connection(served):
 def test_trickled_headers_are_cut_off_with_408(served):
     with served.connect() as s:
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n")
-        started = time.monotonic()
-        answer = None
-        while time.monotonic() - started < HEADER_TIMEOUT + 3:
-            try:
-                s.sendall(b"X-Slow: 1\r\n")
-            except OSError:
-                break
-            readable, _, _ = select.select([s], [], [], 0.3)
-            if readable:
-                answer = read_answer(s)
-                break
-        waited = time.monotonic() - started
+        answer, waited = trickle_until_answered(s, b"X-Slow: 1\r\n", HEADER_TIMEOUT + 3)
         assert closed_after(s, 2)
     assert answer is not None and answer.status == 408
     assert answer.error()["code"] == "request_timeout" and answer.error()["fix"]

@@ -227,6 +227,17 @@ def test_iter_keys_skips_temp_and_foreign_files(local: LocalPhotoStore) -> None:
     assert local.mtime(key) > old
 
 
+def test_a_readiness_probe_killed_mid_write_leaves_nothing_after_the_sweep(local: LocalPhotoStore) -> None:
+    probe = local.root / ".tmp-probe"  # what writable() creates at the root, left by a SIGKILL
+    probe.write_bytes(b"")
+    old = time.time() - 7200
+    os.utime(probe, (old, old))
+    assert local.writable()
+    assert local.sweep_temp_files(older_than_s=3600) == 1
+    assert not probe.exists()
+    assert [p.name for p in local.root.iterdir() if p.name.startswith(".tmp-")] == []
+
+
 def test_the_local_folder_is_not_writable_when_its_root_is_a_file(tmp_path: Path) -> None:
     store = LocalPhotoStore(tmp_path / "photos")
     store.root.rmdir()

@@ -15,8 +15,8 @@ import serving.models  # noqa: F401 - every table in the metadata
 from serving.consults.models import MessageAttachment
 from serving.db import Base, transaction
 from serving.photos.files import remove_orphans
-from serving.photos.references import STORE_REFERENCES, is_referenced, referenced_keys
 from serving.photos.local import LocalPhotoStore
+from serving.photos.references import STORE_REFERENCES, is_referenced, referenced_keys
 
 KEY_COLUMNS = {"storage_key", "thumbnail_key"}
 

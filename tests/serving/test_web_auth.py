@@ -3,11 +3,14 @@ sign-out, and the audit rows of each (on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import base64
+import os
 from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import select, update
 from web_support import CSRF_FIELD, PASSWORD, csrf, default_dermatologist, sign_in, with_password
 
@@ -52,7 +55,13 @@ def test_sign_in_sets_a_session_cookie_and_is_audited(client, org, sessions):
 
 def test_cookie_is_secure_outside_development(settings, org, sessions):
     default_dermatologist(sessions, org.org_id)
-    production = settings.model_copy(update={"web_secure_cookie": None, "environment": "production"})
+    production = settings.model_copy(
+        update={
+            "web_secure_cookie": None,
+            "environment": "production",  # which refuses to start without a storage key
+            "storage_key": SecretStr(base64.b64encode(os.urandom(32)).decode()),
+        }
+    )
     assert production.secure_cookie
     with TestClient(create_app(production), base_url="https://testserver") as client:
         r = sign_in(client, org.slug, "derm")
