@@ -13,7 +13,7 @@ import re
 import time
 
 from starlette.requests import Request
-from starlette.routing import compile_path
+from starlette.routing import Mount, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.auth import request_id
@@ -37,6 +37,11 @@ def api_templates(app) -> list[tuple[re.Pattern[str], str]]:
     return sorted(((compile_path(path)[0], path) for path in paths), key=lambda item: item[1].count("{"))
 
 
+def _mounts(app) -> list[Mount]:
+    """The app's mounted sub-applications (the API docs' static files), named by their prefix."""
+    return [route for route in getattr(app, "routes", []) if isinstance(route, Mount)]
+
+
 class RequestTelemetry:
     """Pure ASGI (the body streams through untouched)."""
 
@@ -51,7 +56,8 @@ class RequestTelemetry:
         if path:
             return path
         if self._templates is None:
-            self._templates = api_templates(app)
+            mounts = [(re.compile(re.escape(r.path) + "/"), r.path + "/{path}") for r in _mounts(app)]
+            self._templates = [*mounts, *api_templates(app)]
         return next((t for regex, t in self._templates if regex.match(scope["path"])), UNMATCHED_ROUTE)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

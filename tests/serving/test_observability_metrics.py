@@ -172,7 +172,11 @@ def test_a_request_answered_before_routing_is_counted_under_its_route(database_u
         assert too_large.status_code == 413
         missing = client.get("/no/such/page/12345?token=abc")
         assert missing.status_code == 404
+        asset = client.get("/docs/assets/swagger-ui.css")  # a mounted app's file: named by its mount
+        assert asset.status_code == 200
         after = Scrape(client)
+    mounted = {"method": "GET", "route": "/docs/assets/{path}", "status": "200"}
+    assert after.since(before, "dermatriage_http_requests_total", **mounted) == 1
     refused = {"method": "POST", "route": "/v1/cases", "status": "413"}
     assert after.since(before, "dermatriage_http_requests_total", **refused) == 1
     unmatched = {"method": "GET", "route": "unmatched", "status": "404"}
