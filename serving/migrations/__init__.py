@@ -6,6 +6,7 @@ lock so that several replicas starting together migrate once.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -49,6 +50,21 @@ def upgrade(url: str, revision: str = "heads", *, keyring: Keyring | None = None
         engine.dispose()
 
 
+class _QuietContext(logging.Filter):
+    """Drops alembic's two "Context impl ..." lines, which a readiness probe would log on every call."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(("Context impl", "Will assume"))
+
+
+_QUIET_CONTEXT = _QuietContext()
+
+
 def at_head(conn: Connection) -> bool:
     heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
-    return set(MigrationContext.configure(conn).get_current_heads()) == heads
+    migration_log = logging.getLogger("alembic.runtime.migration")
+    migration_log.addFilter(_QUIET_CONTEXT)
+    try:
+        return set(MigrationContext.configure(conn).get_current_heads()) == heads
+    finally:
+        migration_log.removeFilter(_QUIET_CONTEXT)
