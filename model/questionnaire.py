@@ -118,6 +118,21 @@ class Questionnaire(BaseModel):
             "photos declared 'dermatoscope' are judged as dermoscopic unless they show no skin at all."
         ),
     ] = None
+    # Not clinical answers either: no triage rule or model reads them.
+    lesion_label: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=120,
+            pattern=r"\S",
+            description="Which of the patient's lesions the photos show, in a few words (e.g. 'mole left "
+            "shoulder'); with a `patient`, the photos join that lesion's timeline.",
+        ),
+    ] = None
+    consent_research: bool = Field(
+        False,
+        description="The patient agreed that their photos and outcome may be used to improve the models.",
+    )
 
     @field_validator("jurisdiction")
     @classmethod

@@ -8,11 +8,13 @@ from serving.consults.models import (
     FollowUp,
     Message,
     MessageAttachment,
+    PathologyResult,
     Prescription,
     RenewalRequest,
 )
 from serving.events.models import DeliveryAttempt, OutboxEvent
 from serving.orgs.models import ApiKey, Organization
+from serving.patients.models import Lesion, Patient
 from serving.people.models import User
 from serving.web.models import SignInAttempt, UserCredential, WebSession
 
@@ -25,10 +27,13 @@ __all__ = [
     "Disposition",
     "FollowUp",
     "IdempotencyRecord",
+    "Lesion",
     "Message",
     "MessageAttachment",
     "Organization",
     "OutboxEvent",
+    "PathologyResult",
+    "Patient",
     "Photo",
     "Prescription",
     "RenewalRequest",

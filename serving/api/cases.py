@@ -20,9 +20,13 @@ from serving.auth import REVIEWERS, CurrentClient, require
 from serving.cases.intake import Upload, create_case
 from serving.cases.intake import add_photos as add_photos_to_case
 from serving.cases.reads import Intake, read_case, read_photo
-from serving.cases.schemas import CaseOut, ReviewerCaseOut, SubmittedBy, case_out
+from serving.cases.schemas import CaseOut, SubmittedBy, case_out
+from serving.consults import pathology
+from serving.consults.schemas import ClinicalCaseOut, clinical_case_out
+from serving.db import transaction
 from serving.errors import DomainError, validation_error
 from serving.orgs.service import Role
+from serving.patients.schemas import PatientIn
 
 router = APIRouter(prefix="/v1", tags=["cases"], responses=errors(*AUTHENTICATED))
 
@@ -40,10 +44,20 @@ _PHOTO_FORM = multipart_body(
     {
         "questionnaire": {**model_schema(Questionnaire), "description": "The answers, as a JSON object."},
         "submitted_by": {**model_schema(SubmittedBy), "description": "Who sent the case, as a JSON object."},
+        "patient": {
+            **model_schema(PatientIn),
+            "description": "Who the case is about, as a JSON object (optional): the organization's patient "
+            "with this external_id is found or created, and the case joins their history.",
+        },
         "photos": _PHOTOS_FIELD,
     },
     ["questionnaire", "photos"],
-    encoding={"questionnaire": _JSON_PART, "submitted_by": _JSON_PART, "photos": _PHOTO_TYPES},
+    encoding={
+        "questionnaire": _JSON_PART,
+        "submitted_by": _JSON_PART,
+        "patient": _JSON_PART,
+        "photos": _PHOTO_TYPES,
+    },
 )
 _ADD_PHOTOS_FORM = multipart_body({"photos": _PHOTOS_FIELD}, ["photos"], encoding={"photos": _PHOTO_TYPES})
 #: what a photo upload can answer, beyond the key's own statuses
@@ -177,9 +191,10 @@ async def submit_case(request: Request, client: CurrentClient, intake: IntakeDep
     require(client, Role.intake, Role.admin)
     idempotency_key = idempotency.read(request, required=True)
     async with _form(request) as form:
-        _only_parts(form, "questionnaire", "submitted_by", "photos")
+        _only_parts(form, "questionnaire", "submitted_by", "patient", "photos")
         questionnaire = _json_field(form, "questionnaire", Questionnaire, required=True)
         submitted_by = _json_field(form, "submitted_by", SubmittedBy, required=False)
+        patient = _json_field(form, "patient", PatientIn, required=True) if form.get("patient") else None
         uploads = await _uploads(request, form)
     case, created = await run_in_threadpool(
         create_case,
@@ -189,6 +204,7 @@ async def submit_case(request: Request, client: CurrentClient, intake: IntakeDep
         questionnaire=questionnaire,
         submitted_by=submitted_by,
         uploads=uploads,
+        patient=patient,
     )
     body = case_out(case).model_dump(mode="json")
     return JSONResponse(
@@ -198,16 +214,20 @@ async def submit_case(request: Request, client: CurrentClient, intake: IntakeDep
 
 @router.get(
     "/cases/{case_id}",
-    response_model=ReviewerCaseOut | CaseOut,
+    response_model=ClinicalCaseOut | CaseOut,
     responses=errors(404),
     summary="A case, its photos, triage and status",
     description="Dermatologist and admin keys also get the urgency model's reading of each photo "
-    "(`triage.photos[].urgency_model`: calibrated malignancy and class probabilities); an intake key "
-    "never does.",
+    "(`triage.photos[].urgency_model`: calibrated malignancy and class probabilities), the case's "
+    "pathology results and its outcome label; an intake key never does.",
 )
 def get_case(case_id: str, client: CurrentClient, intake: IntakeDep) -> CaseOut:
     case = read_case(intake, client=client, case_id=case_id)
-    return case_out(case, reviewer=client.role in REVIEWERS)
+    if client.role not in REVIEWERS:
+        return case_out(case)
+    with transaction(intake.sessions) as session:
+        results, label = pathology.findings(session, case=case)
+    return clinical_case_out(case, results, label)
 
 
 @router.post(

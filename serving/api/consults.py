@@ -18,6 +18,7 @@ from serving.consults import (
     disposition,
     follow_ups,
     formulary,
+    pathology,
     prescriptions,
     renewals,
     schemas,
@@ -123,6 +124,31 @@ def post_diagnosis(
         data=data,
     )
     return schemas.DiagnosisActed(case=case_ref(case), diagnosis=schemas.diagnosis_out(row))
+
+
+@router.post(
+    "/cases/{case_id}/pathology",
+    status_code=201,
+    response_model=schemas.PathologyActed,
+    responses=_ACT_ERRORS,
+    summary="Record a pathology result",
+)
+def post_pathology(
+    case_id: str, data: schemas.PathologyIn, request: Request, client: CurrentClient
+) -> schemas.PathologyActed:
+    """A histopathology result (an ICD-10-CM code from GET /v1/catalogue/diagnoses, the report date,
+    the report's words) for a case a dermatologist has started reviewing, in any status from then on
+    (closed and referred included); no lease needed. The latest by report date becomes the case's
+    outcome label. The case's status does not change."""
+    require(client, *REVIEWERS)
+    case, row, label = _act(
+        request, client, action="consult.pathology.create", case_id=case_id, call=pathology.record, data=data
+    )
+    return schemas.PathologyActed(
+        case=case_ref(case),
+        pathology=schemas.pathology_out(row),
+        outcome_label=schemas.outcome_label_out(label),
+    )
 
 
 @router.post(

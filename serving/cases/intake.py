@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from model.intake import IngestedPhoto, PhotoRejected
 from model.questionnaire import Questionnaire
@@ -41,6 +42,8 @@ from serving.errors import DomainError
 from serving.limits.budget import ingest_within
 from serving.orgs.models import Organization
 from serving.orgs.service import sla_policy
+from serving.patients.schemas import PatientIn
+from serving.patients.service import find_or_create_lesion, find_or_create_patient
 from serving.photos.files import StoredPhotos, remove_orphans, restore_missing, store_photos
 
 CREATE_CASE = "case.create"
@@ -87,14 +90,22 @@ class _Assessed:
     assessments: list[PhotoAssessment]
 
 
-def fingerprint(questionnaire: Questionnaire, submitted_by: SubmittedBy, uploads: Sequence[Upload]) -> str:
+def fingerprint(
+    questionnaire: Questionnaire,
+    submitted_by: SubmittedBy,
+    uploads: Sequence[Upload],
+    patient: PatientIn | None = None,
+) -> str:
     h = hashlib.sha256()
     answers = questionnaire.model_dump(mode="json")
-    for later in ("language", "capture_device"):  # unset, as before these fields existed: keys used
-        if answers.get(later) is None:  # then still match
+    # unset, as before these fields existed: keys used then still match
+    for later in ("language", "capture_device", "lesion_label", "consent_research"):
+        if answers.get(later) in (None, False):
             answers.pop(later, None)
     h.update(json.dumps(answers, sort_keys=True).encode())
     h.update(json.dumps(submitted_by.model_dump(mode="json"), sort_keys=True).encode())
+    if patient is not None:
+        h.update(json.dumps({"patient": patient.model_dump(mode="json")}, sort_keys=True).encode())
     for upload in uploads:
         h.update(hashlib.sha256(upload.data).digest())
     return h.hexdigest()
@@ -132,6 +143,7 @@ def _photo_rows(case: Case, assessed: _Assessed, stored: StoredPhotos, *, batch:
                 organization_id=case.organization_id,
                 batch=batch,
                 position=position,
+                created_at=utcnow(),
                 source_format=photo.source_format,
                 quality=quality,
                 quality_verdict=quality.verdict,
@@ -161,6 +173,20 @@ def _apply_triage(
     case.review_due_at = sla_policy(org).due_at(started, decision.tier) if started else None
 
 
+def _link_patient(
+    session: Session, case: Case, patient: PatientIn | None, questionnaire: Questionnaire
+) -> None:
+    if patient is None:
+        return
+    found = find_or_create_patient(session, organization_id=case.organization_id, patient=patient)
+    case.patient_id = found.id
+    if questionnaire.lesion_label is not None:
+        site = None if questionnaire.body_site is None else questionnaire.body_site.value
+        case.lesion_id = find_or_create_lesion(
+            session, patient=found, label=questionnaire.lesion_label, body_site=site
+        ).id
+
+
 def create_case(
     intake: Intake,
     *,
@@ -169,13 +195,16 @@ def create_case(
     questionnaire: Questionnaire,
     submitted_by: SubmittedBy,
     uploads: Sequence[Upload],
+    patient: PatientIn | None = None,
 ) -> tuple[Case, bool]:
-    """Create a case, or return the one an earlier request with the same key made.
+    """Create a case, or return the one an earlier request with the same key made; with ``patient``,
+    the case is the organization's patient's (found or created by external id), and with
+    ``questionnaire.lesion_label`` it shows that patient's lesion (found or created by label).
 
     Returns (case, created). Raises BadPhoto for a refused photo, IdempotencyConflict when the
     key named a different request.
     """
-    fp = fingerprint(questionnaire, submitted_by, uploads)
+    fp = fingerprint(questionnaire, submitted_by, uploads, patient)
     existing = _replay(intake, client=client, key=idempotency_key, fp=fp)
     if existing is not None:
         return existing, False
@@ -210,6 +239,7 @@ def create_case(
                 updated_at=now,
             )
             _apply_triage(case, decision, org=org, versions=intake.engine.model_versions)
+            _link_patient(session, case, patient, questionnaire)
             session.add(case)
             session.flush()
             rows = _photo_rows(case, assessed, stored, batch=1)

@@ -12,6 +12,7 @@ from model.quality_checks import Verdict
 from model.triage.tiers import Tier
 from serving.cases.status import CaseStatus
 from serving.db import Base, UtcDateTime, new_id, str_enum, utcnow
+from serving.patients import models as _patients  # noqa: F401 - registers patients, lesions
 from serving.people import models as _people  # noqa: F401 - registers users (Case.assigned_to)
 
 
@@ -71,6 +72,10 @@ class Case(Base):
     first_reviewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     #: when the case last entered the queue (None: never re-queued since ``queued_at``)
     last_queued_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    #: who the case is about (``serving.patients``), when the intake system said; None: nobody known
+    patient_id: Mapped[str | None] = mapped_column(ForeignKey("patients.id"), default=None, index=True)
+    #: which of the patient's lesions the photos show (its timeline), named at intake or by a dermatologist
+    lesion_id: Mapped[str | None] = mapped_column(ForeignKey("lesions.id"), default=None, index=True)
 
     photos: Mapped[list[Photo]] = relationship(
         back_populates="case", order_by="(Photo.batch, Photo.position)", lazy="selectin"

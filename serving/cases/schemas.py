@@ -148,6 +148,8 @@ class CaseOut(BaseModel):
     jurisdiction: str
     questionnaire: dict[str, Any]
     submitted_by: dict[str, Any]
+    patient_id: str | None = Field(None, description="The patient's id (GET /v1/patients/{id}), if sent.")
+    lesion_id: str | None = Field(None, description="The patient's lesion the photos show, if named.")
     photos: list[PhotoOut]
     triage: TriageOut
 

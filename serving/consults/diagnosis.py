@@ -21,7 +21,9 @@ from serving.events import types
 S = CaseStatus
 
 
-def catalogue_entry(code: str) -> diagnoses.DiagnosisCode:
+def catalogue_entry(code: str, *, field: str = "code", details: str = "free_text") -> diagnoses.DiagnosisCode:
+    """The catalogue's entry for ``code``, else a 422 on ``field`` (``details``: where the words go that
+    no code says)."""
     entry = diagnoses.lookup(code)
     if entry is None:
         raise DomainError(
@@ -29,8 +31,8 @@ def catalogue_entry(code: str) -> diagnoses.DiagnosisCode:
             "unknown_diagnosis_code",
             f"{code!r} is not in the diagnosis catalogue",
             fix="Use a code from GET /v1/catalogue/diagnoses?q=<words or code>, "
-            "e.g. ?q=acne or ?q=L70; add details in 'free_text'.",
-            field="code",
+            f"e.g. ?q=acne or ?q=L70; add details in '{details}'.",
+            field=field,
         )
     return entry
 

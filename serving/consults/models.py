@@ -1,13 +1,13 @@
 """What a dermatologist decides on a case: diagnoses (history kept), prescriptions and their
-renewal requests, follow-ups, the message thread with the patient, and the case's disposition
-(referral in person, closure)."""
+renewal requests, follow-ups, the message thread with the patient, the case's disposition
+(referral in person, closure), and the histopathology results that come back later."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from serving.db import Base, UtcDateTime, new_id, utcnow
@@ -166,3 +166,21 @@ class Disposition(_OfCase, Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     created_by_user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), default=None)
     created_by_key_id: Mapped[str | None] = mapped_column(String(36), default=None)
+
+
+class PathologyResult(_OfCase, Base):
+    """A histopathology result of a biopsy or excision of the case's lesion (several per case: the
+    latest by ``reported_on`` is the case's outcome)."""
+
+    __tablename__ = "pathology_results"
+
+    icd10_code: Mapped[str] = mapped_column(String(16))
+    #: the catalogue's title of the code when it was recorded
+    icd10_title: Mapped[str] = mapped_column(String(200))
+    #: the date of the pathology report
+    reported_on: Mapped[date] = mapped_column(Date)
+    #: the report's free text (at most 5000 characters)
+    report: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    recorded_by_user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), default=None)
+    recorded_by_key_id: Mapped[str | None] = mapped_column(String(36), default=None)

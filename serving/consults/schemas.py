@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from model.outcome import OutcomeLabel
+from serving.cases.models import Case
+from serving.cases.schemas import ReviewerCaseOut, case_out
 from serving.consults.diagnoses import DiagnosisCode
 from serving.consults.formulary import Medication
-from serving.consults.models import Diagnosis, Disposition, FollowUp, Message, Prescription, RenewalRequest
+from serving.consults.models import (
+    Diagnosis,
+    Disposition,
+    FollowUp,
+    Message,
+    PathologyResult,
+    Prescription,
+    RenewalRequest,
+)
 from serving.schemas import from_row, image_urls
 
 #: not blank: the pattern says so in the OpenAPI document (whitespace alone strips to nothing)
@@ -43,10 +55,13 @@ class _In(BaseModel):
 # -- requests ---------------------------------------------------------------------------------
 
 
+IcdCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16, pattern=_NOT_BLANK)
+]
+
+
 class DiagnosisIn(_In):
-    code: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16, pattern=_NOT_BLANK)
-    ] = Field(description="ICD-10-CM code from GET /v1/catalogue/diagnoses, e.g. 'L70.0'.")
+    code: IcdCode = Field(description="ICD-10-CM code from GET /v1/catalogue/diagnoses, e.g. 'L70.0'.")
     certainty: Literal["provisional", "confirmed", "revised"] = Field(
         default="provisional",
         description="'confirmed' or 'revised' for a later diagnosis, e.g. at follow-up.",
@@ -54,6 +69,30 @@ class DiagnosisIn(_In):
     free_text: ShortText | None = Field(default=None, description="Anything the code does not say.")
     assessment: Text = Field(description="The dermatologist's assessment (for the record).")
     patient_plan: Text = Field(description="The plan in words for the patient.")
+
+
+def _iso_date(value: object) -> object:
+    """A calendar date written YYYY-MM-DD, and only that (a plain date field would also take a number)."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    return value
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+
+class PathologyIn(_In):
+    icd10: IcdCode = Field(
+        description="ICD-10-CM code of the histopathology diagnosis, from GET /v1/catalogue/diagnoses, "
+        "e.g. 'C44.91'."
+    )
+    reported_on: IsoDate = Field(
+        description="The pathology report's date, YYYY-MM-DD: not in the future, not before the case."
+    )
+    report: Text | None = Field(default=None, description="The report's words (at most 5000 characters).")
 
 
 class PrescriptionIn(_In):
@@ -185,6 +224,42 @@ class DiagnosisOut(BaseModel):
     created_by_user_id: str | None
 
 
+class PathologyOut(BaseModel):
+    id: str
+    case_id: str
+    code: str
+    title: str
+    reported_on: date
+    report: str | None
+    created_at: datetime
+    recorded_by_user_id: str | None
+
+
+class OutcomeLabelOut(BaseModel):
+    """What the case turned out to be, for the urgency model: the latest pathology, else the
+    dermatologist's last confirmed (or revised) diagnosis, mapped by model/outcome.py."""
+
+    source: Literal["pathology", "diagnosis"]
+    code: str
+    model_class: str | None = Field(
+        description="ACK, BCC, MEL, NEV, SCC or SEK (the urgency model's classes); null outside them."
+    )
+    category: Literal["malignant", "not_malignant", "outside"] = Field(
+        description="'outside': the code is not one of the model's classes."
+    )
+    malignant: bool | None = Field(description="null: behaviour uncertain or unspecified.")
+    mapping_version: str
+
+
+class ClinicalCaseOut(ReviewerCaseOut):
+    """A case as a dermatologist or an admin reads it, with its pathology results and outcome label."""
+
+    pathology: list[PathologyOut] = Field(description="Histopathology results, oldest report first.")
+    outcome_label: OutcomeLabelOut | None = Field(
+        description="null until the case has a pathology result or a confirmed diagnosis."
+    )
+
+
 class PrescriptionOut(BaseModel):
     id: str
     case_id: str
@@ -286,6 +361,11 @@ class DiagnosisActed(Acted):
     diagnosis: DiagnosisOut
 
 
+class PathologyActed(Acted):
+    pathology: PathologyOut
+    outcome_label: OutcomeLabelOut
+
+
 class PrescriptionActed(Acted):
     prescription: PrescriptionOut
 
@@ -343,3 +423,22 @@ def message_out(m: Message) -> MessageOut:
     base = f"/v1/cases/{m.case_id}/messages/{m.id}/attachments"
     attachments = [from_row(AttachmentOut, a, **image_urls(f"{base}/{a.id}")) for a in m.attachments]
     return from_row(MessageOut, m, attachments=attachments)
+
+
+def pathology_out(p: PathologyResult) -> PathologyOut:
+    return from_row(PathologyOut, p, code=p.icd10_code, title=p.icd10_title)
+
+
+def outcome_label_out(label: OutcomeLabel | None) -> OutcomeLabelOut | None:
+    return None if label is None else OutcomeLabelOut.model_validate(label, from_attributes=True)
+
+
+def clinical_case_out(
+    case: Case, results: list[PathologyResult], label: OutcomeLabel | None
+) -> ClinicalCaseOut:
+    reviewed = case_out(case, reviewer=True)
+    return ClinicalCaseOut(
+        **dict(reviewed),
+        pathology=[pathology_out(p) for p in results],
+        outcome_label=outcome_label_out(label),
+    )

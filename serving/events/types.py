@@ -8,6 +8,7 @@ CASE_EMERGENCY = "case.emergency"
 CASE_RETAKE_DEADLINE_PASSED = "case.retake_deadline_passed"
 CASE_QUESTION_ASKED = "case.question_asked"
 CASE_DIAGNOSED = "case.diagnosed"
+CASE_PATHOLOGY_RECORDED = "case.pathology_recorded"
 PRESCRIPTION_ISSUED = "prescription.issued"
 RENEWAL_DECIDED = "prescription.renewal_decided"
 FOLLOW_UP_SCHEDULED = "follow_up.scheduled"
@@ -15,6 +16,7 @@ FOLLOW_UP_DUE = "follow_up.due"
 MESSAGE_SENT = "message.sent"
 CASE_REFERRED = "case.referred_in_person"
 CASE_CLOSED = "case.closed"
+PATIENT_ERASED = "patient.erased"
 
 ALL_TYPES: frozenset[str] = frozenset(
     {
@@ -24,6 +26,7 @@ ALL_TYPES: frozenset[str] = frozenset(
         CASE_RETAKE_DEADLINE_PASSED,
         CASE_QUESTION_ASKED,
         CASE_DIAGNOSED,
+        CASE_PATHOLOGY_RECORDED,
         PRESCRIPTION_ISSUED,
         RENEWAL_DECIDED,
         FOLLOW_UP_SCHEDULED,
@@ -31,5 +34,6 @@ ALL_TYPES: frozenset[str] = frozenset(
         MESSAGE_SENT,
         CASE_REFERRED,
         CASE_CLOSED,
+        PATIENT_ERASED,
     }
 )

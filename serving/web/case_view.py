@@ -1,5 +1,6 @@
 """What the case page shows, read in one transaction and audited like the API's reads: the case
-(``case.read``), the consult record (``consult.read``) and the thread (``consult.messages.read``).
+(``case.read``), the consult record (``consult.read``), the thread (``consult.messages.read``) and,
+for a case with a patient, the patient's history (``patient.read``, ``serving.web.patient_view``).
 
 Photos are grouped by batch (the first submission, retakes, follow-ups) so that earlier and later
 photos stand side by side; each photo keeps its quality verdict and the reasons a patient was given.
@@ -26,6 +27,7 @@ from serving.consults import diagnosis, disposition, follow_ups, messages, presc
 from serving.orgs.service import Role
 from serving.people.models import User
 from serving.schemas import image_urls
+from serving.web.patient_view import PatientPanel, patient_panel
 
 S = CaseStatus
 QUESTIONNAIRE_LABELS = {
@@ -144,6 +146,8 @@ class CaseView:
     lease_active: bool = False
     can: set[str] = field(default_factory=set)
     retake: dict[str, Any] = field(default_factory=dict)
+    #: the patient and the lesion's timeline (None: a case sent without a patient)
+    patient: PatientPanel | None = None
 
     @property
     def acts(self) -> set[str]:
@@ -279,4 +283,5 @@ def case_view(session: Session, *, client: Client, case_id: str, now: datetime) 
     view.lease_active = lease_active(case, now)
     view.can = abilities(case, client, mine=view.held_by_me, now=now)
     view.retake = retake_prefill(view.photos)
+    view.patient = patient_panel(session, client=client, case=case, now=now)
     return view

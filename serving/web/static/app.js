@@ -54,15 +54,23 @@
     var level = document.getElementById("zoom-level");
     var index = 0;
 
+    // a thumbnail (or a lesion timeline photo, whose size the page does not know) on the stage
+    function show(el) {
+      stageImg.src = el.dataset.src;
+      if (el.dataset.width) {
+        stageImg.width = Number(el.dataset.width);
+        stageImg.height = Number(el.dataset.height);
+      } else {
+        stageImg.removeAttribute("width");
+        stageImg.removeAttribute("height");
+      }
+      stageImg.alt = el.querySelector("img").alt.replace(/^Show /, "");
+      caption.textContent = el.dataset.caption + ". Click or press Enter to zoom.";
+      document.querySelectorAll(".thumb").forEach(function (b) { b.setAttribute("aria-pressed", String(b === el)); });
+    }
+
     document.querySelectorAll(".thumb").forEach(function (button) {
-      button.addEventListener("click", function () {
-        stageImg.src = button.dataset.src;
-        stageImg.width = Number(button.dataset.width);
-        stageImg.height = Number(button.dataset.height);
-        stageImg.alt = button.querySelector("img").alt.replace(/^Show /, "");
-        caption.textContent = button.dataset.caption + ". Click or press Enter to zoom.";
-        document.querySelectorAll(".thumb").forEach(function (b) { b.setAttribute("aria-pressed", String(b === button)); });
-      });
+      button.addEventListener("click", function () { show(button); });
     });
 
     function fitWidth() {
@@ -84,13 +92,23 @@
       apply();
     }
 
-    document.getElementById("stage-open").addEventListener("click", function () {
+    function open() {
       zoomImg.src = stageImg.src;
       zoomImg.alt = stageImg.alt + ", zoomed";
       index = 0;
       dialog.showModal();
       apply();
       pane.focus();
+    }
+
+    document.getElementById("stage-open").addEventListener("click", open);
+    // the lesion timeline: a photo opens in the zoom (without the script, the link opens the image)
+    document.querySelectorAll(".timeline-photo").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        event.preventDefault();
+        show(link);
+        open();
+      });
     });
     dialog.querySelectorAll("[data-zoom]").forEach(function (button) {
       button.addEventListener("click", function () {
