@@ -20,9 +20,13 @@ from tqdm import tqdm
 from data_pipelines.manifest import (
     DIAGNOSES,
     EXTRA_DIAGNOSES,
+    KNOWN_SOURCES,
+    SERVICE_SOURCE,
     SOURCES,
+    ManifestError,
     ManifestRow,
     manifest_hash,
+    read_manifest,
     sort_rows,
     write_manifest,
 )
@@ -101,6 +105,37 @@ def build_manifest(
     return BuildResult(path=path, hash=digest, counts=counts, seconds=time.perf_counter() - start)
 
 
+#: the manifest inside a folder written by ``dermatriage data export-labels``
+EXPORT_MANIFEST = "manifest.csv"
+
+
+def export_rows(label_export: Path) -> list[ManifestRow]:
+    """The rows of a label export, each file checked against its sha256 (a moved or changed file would
+    train on the wrong label)."""
+    rows = read_manifest(Path(label_export) / EXPORT_MANIFEST)
+    foreign = sorted({r.source for r in rows} - {SERVICE_SOURCE})
+    if foreign:
+        raise ManifestError(f"{label_export} is not a label export: it has rows of {foreign}")
+    for row in rows:
+        digest, _, _ = file_facts(Path(label_export) / row.path)
+        if digest != row.sha256:
+            raise ManifestError(f"{label_export}/{row.path} does not match the sha256 its manifest records")
+    return rows
+
+
+def training_rows(manifest: Path, *, label_export: Path | None = None) -> list[ManifestRow]:
+    """What a training run reads: the manifest's rows, and a label export's beside them (checked
+    together for leakage: a photo of the service equal to a test photo, a patient in two folds)."""
+    rows = read_manifest(manifest)
+    if label_export is None:
+        return rows
+    if any(r.source == SERVICE_SOURCE for r in rows):
+        raise ManifestError(f"{manifest} already holds rows of {SERVICE_SOURCE}: name the export once")
+    combined = rows + export_rows(label_export)
+    assert_no_leakage(combined)
+    return combined
+
+
 def _table(title: str, row_keys: list, col_keys: list, cell: Counter) -> list[str]:
     head = [title] + [str(c) for c in col_keys] + ["total"]
     body = []
@@ -124,7 +159,7 @@ def summarize(rows: Iterable[ManifestRow]) -> str:
     present = {r.diagnosis for r in rows}
     dxs = [d for d in DIAGNOSES + EXTRA_DIAGNOSES if d in present]
     lines = [f"{len(rows)} rows, {len({r.patient_id for r in rows})} patient ids"]
-    for source in [s for s in SOURCES if any(r.source == s for r in rows)]:
+    for source in [s for s in KNOWN_SOURCES if any(r.source == s for r in rows)]:
         sub = [r for r in rows if r.source == source]
         patients = {sp: len({r.patient_id for r in sub if r.split == sp}) for sp in ("train", "test")}
         lines += [

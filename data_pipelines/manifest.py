@@ -18,6 +18,13 @@ Folds (column ``fold``)
       training, tuning or validation;
     * :data:`EXTERNAL_FOLD` (-2): an external source (HAM10000) with ``split == "train"``:
       usable for pre-training, not part of the PAD folds and not PAD patients.
+    * the service's own labelled photos (:data:`SERVICE_SOURCE`, written by ``dermatriage data
+      export-labels``) take their split and fold from their pseudonymous patient
+      (:func:`data_pipelines.splits.service_split`): stable across exports, never one patient in two.
+
+Paths
+    ``path`` is relative to the root of its source: the raw data dir for the raw sources, the export
+    folder for :data:`SERVICE_SOURCE` (:class:`ImageRoots` resolves a row to its file).
 
 Labels
     ``diagnosis`` is one of the six PAD-UFES-20 classes (ACK, BCC, MEL, NEV, SCC, SEK) or one of
@@ -44,12 +51,22 @@ from typing import Any
 
 from model.questionnaire import Questionnaire
 
+#: The raw sources ``dermatriage data build`` reads from the data dir.
 SOURCES: tuple[str, ...] = ("pad_ufes_20", "pad_ufes_20_masked", "ham10000")
-#: The modality of each source.
+#: The service's own photos with their outcome labels (``dermatriage data export-labels``).
+SERVICE_SOURCE = "dermatriage_service"
+#: Every source a manifest row may name.
+KNOWN_SOURCES: tuple[str, ...] = SOURCES + (SERVICE_SOURCE,)
+#: The modality of each raw source.
 MODALITY_OF_SOURCE: Mapping[str, str] = {
     "pad_ufes_20": "smartphone",
     "pad_ufes_20_masked": "smartphone_masked",
     "ham10000": "dermoscopy",
+}
+#: The modalities a source's rows may have: one per raw source; the service takes both photo kinds.
+MODALITIES_OF_SOURCE: Mapping[str, frozenset[str]] = {
+    **{source: frozenset({modality}) for source, modality in MODALITY_OF_SOURCE.items()},
+    SERVICE_SOURCE: frozenset({"smartphone", "dermoscopy"}),
 }
 #: The six classes of the urgency model, then the extra classes an external source may carry.
 DIAGNOSES: tuple[str, ...] = ("ACK", "BCC", "MEL", "NEV", "SCC", "SEK")
@@ -91,6 +108,21 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 class ManifestError(ValueError):
     """A row or a manifest file breaks the manifest contract."""
+
+
+@dataclass(frozen=True)
+class ImageRoots:
+    """Where a row's file is: the raw data dir, or a label export's folder for the service's rows."""
+
+    data_dir: Path
+    label_export: Path | None = None
+
+    def file(self, row: ManifestRow) -> Path:
+        if row.source != SERVICE_SOURCE:
+            return self.data_dir / row.path
+        if self.label_export is None:
+            raise ManifestError(f"row {row.image_id!r} comes from a label export, and none is configured")
+        return self.label_export / row.path
 
 
 @dataclass(frozen=True)
@@ -142,9 +174,9 @@ def validate_row(row: ManifestRow, *, check_questionnaire: bool = True) -> None:
     where = f"row {row.image_id!r}"
     if not row.image_id:
         raise ManifestError("empty image_id")
-    if row.source not in SOURCES:
+    if row.source not in KNOWN_SOURCES:
         raise ManifestError(f"{where}: unknown source {row.source!r}")
-    if row.modality != MODALITY_OF_SOURCE[row.source]:
+    if row.modality not in MODALITIES_OF_SOURCE[row.source]:
         raise ManifestError(f"{where}: modality {row.modality!r} does not match source {row.source!r}")
     p = PurePosixPath(row.path)
     if not row.path or p.is_absolute() or ".." in p.parts or "\\" in row.path:

@@ -23,6 +23,7 @@ Algorithm (:func:`assign_folds`), deterministic for a given ``(rows, k, seed)``:
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -32,6 +33,7 @@ from data_pipelines.manifest import (
     DIAGNOSES,
     EXTERNAL_FOLD,
     EXTRA_DIAGNOSES,
+    SERVICE_SOURCE,
     TEST_FOLD,
     UNASSIGNED_FOLD,
     ManifestRow,
@@ -72,6 +74,8 @@ def strata(rows: Iterable[ManifestRow]) -> dict[str, tuple[int, str]]:
 
 def _base_fold(row: ManifestRow) -> int | None:
     """The fold a row gets regardless of the draw, or None for a PAD train row."""
+    if row.source == SERVICE_SOURCE:
+        return row.fold  # fixed at export by service_split
     if row.split == "test":
         return TEST_FOLD
     if row.source not in FOLD_SOURCES:
@@ -139,6 +143,27 @@ def assign_folds(rows: Sequence[ManifestRow], k: int = 5, seed: int = 0) -> list
         fold = folds[row.patient_id] if base is None else base
         out.append(row if row.fold == fold else row.replace(fold=fold))
     return out
+
+
+#: share of the service's patients held out as its own test split (``service_split``)
+SERVICE_TEST_SHARE = 0.2
+
+
+def service_split(patient_key: str, *, k: int = 5, test_share: float = SERVICE_TEST_SHARE) -> tuple[str, int]:
+    """(split, fold) of a patient of the service's own labelled photos, from its pseudonymous key alone.
+
+    A hash, not a draw over the export: a patient keeps its split and fold in every export however the
+    export grows (a patient tested on once is never trained on later), and all of a patient's photos
+    share them. ``test_share`` of the patients are ``test`` (fold -1); the others get folds 0..k-1.
+    """
+    if k < 2:
+        raise ValueError(f"k must be >= 2, got {k}")
+    if not 0 <= test_share < 1:
+        raise ValueError(f"test_share must be in [0, 1), got {test_share}")
+    digest = hashlib.sha256(f"dermatriage-service-split:{patient_key}".encode()).digest()
+    if int.from_bytes(digest[:8], "big") / 2**64 < test_share:
+        return "test", TEST_FOLD
+    return "train", int.from_bytes(digest[8:16], "big") % k
 
 
 def assert_no_leakage(

@@ -45,7 +45,7 @@ class RunConfig:
             raise ValueError(f"unknown config keys: {sorted(unknown)}")
         data = cls._sections(data)
         for key in cls.path_fields:
-            if key in data:
+            if data.get(key) is not None:  # an optional path may be None
                 data[key] = Path(data[key]).expanduser()
         for key in cls.tuple_fields:
             if key in data:
@@ -65,8 +65,8 @@ class RunConfig:
         return cls.from_dict(data).resolved()
 
     def resolved(self) -> Self:
-        def absolute(p: Path) -> Path:
-            return p if p.is_absolute() else (REPO_ROOT / p).resolve()
+        def absolute(p: Path | None) -> Path | None:
+            return p if p is None or p.is_absolute() else (REPO_ROOT / p).resolve()
 
         return replace(self, **{key: absolute(getattr(self, key)) for key in self.path_fields})
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from data_pipelines.build import build_manifest
+from data_pipelines.build import build_manifest, training_rows
 from data_pipelines.manifest import manifest_hash
 from model.contract import ModelContract
 from training import tracking
@@ -30,10 +30,11 @@ class RunResult:
 
 
 def prepared_manifest(cfg: Any, *, progress: bool) -> str:
-    """Build the manifest when there is none yet; returns its hash (the data of the run)."""
+    """Build the manifest when there is none yet; returns the hash of the run's rows (the data of the
+    run: the manifest's, and a label export's where the config names one)."""
     if not cfg.manifest.exists():
         build_manifest(cfg.data_dir, cfg.manifest, progress=progress)
-    return manifest_hash(cfg.manifest)
+    return manifest_hash(training_rows(cfg.manifest, label_export=getattr(cfg, "label_export", None)))
 
 
 @dataclass(frozen=True)

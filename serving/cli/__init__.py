@@ -9,6 +9,7 @@ from importlib.metadata import entry_points
 
 import click
 
+from serving.cli.labels import data_group
 from serving.cli.operations import db, follow_ups, photos, queue_group, retakes, serve, worker
 from serving.cli.orgs import keys, orgs
 from serving.cli.storage import backup_command, restore_command, secrets_group
@@ -27,6 +28,7 @@ for _command in (serve, db, orgs, keys, users, worker, follow_ups, retakes, phot
     main.add_command(_command)
 for _command in (secrets_group, backup_command, restore_command):  # what is kept at rest (storage.py)
     main.add_command(_command)
+main.add_command(data_group)  # labels back to training; the training extra adds its data commands to it
 
 for _plugin in entry_points(group=PLUGIN_GROUP):
     _plugin.load()(main)

@@ -23,7 +23,8 @@ def _refusals(step):
         raise click.ClickException(str(exc)) from None
 
 
-def _store(config, keys: Keyring | None):
+def store_of(config, keys: Keyring | None):
+    """The configured photo store; settings that name none end the command."""
     return _refusals(lambda: photo_store_from(config, keyring=keys))
 
 
@@ -59,7 +60,7 @@ def secrets_status() -> None:
         click.echo(
             f"keys from {keys.source}: current {keys.current_id}; old: {', '.join(keys.ids[1:]) or 'none'}"
         )
-    now = usage(sessions(config), _store(config, keys))
+    now = usage(sessions(config), store_of(config, keys))
     for what, counts in (("webhook secrets", now.secrets), ("photos", now.photos)):
         click.echo(f"{what}: " + (", ".join(f"{k} {n}" for k, n in sorted(counts.items())) or "none sealed"))
 
@@ -78,7 +79,7 @@ def secrets_rotate_key(new_key: bool, progress: bool) -> None:
     Then restart the service (it writes with the key it read at start) and run retire-old-keys."""
     config = settings()
     keys = _configured(config)
-    database, store = sessions(config), _store(config, keys)
+    database, store = sessions(config), store_of(config, keys)
     done = _refusals(lambda: rotate_key(database, store, keys, new_key=new_key, progress=progress))
     click.echo(
         f"current key {done.keyring.current_id}: {done.secrets.resealed} webhook secret(s) and "
@@ -97,7 +98,7 @@ def secrets_retire_old_keys() -> None:
     """Drop the old keys from the key file, once nothing is sealed under them any more."""
     config = settings()
     keys = _configured(config)
-    database, store = sessions(config), _store(config, keys)
+    database, store = sessions(config), store_of(config, keys)
     retired = _refusals(lambda: retire_old_keys(database, store, keys))
     if keys.file is None:
         click.echo("nothing needs the old keys: remove DERMATRIAGE_STORAGE_OLD_KEYS")

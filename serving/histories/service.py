@@ -34,6 +34,8 @@ from serving.histories.schemas import (
     PatientOut,
     TimelinePhotoOut,
 )
+from serving.labels.export import exports_holding
+from serving.labels.rows import pseudonym
 from serving.orgs.service import Role
 from serving.patients.models import Lesion, Patient
 from serving.patients.service import find_or_create_lesion
@@ -224,17 +226,22 @@ def erase_patient(
         case_ids = list(session.scalars(select(Case.id).where(Case.patient_id == patient.id)))
         photos = len(list(session.scalars(select(Photo.id).where(Photo.case_id.in_(case_ids)))))
         keys = _store_keys(session, case_ids)
+        # copies in label exports are outside the service: the event says which, and the patient's name
+        # there, so that the people who hold them can delete them too
+        exports = exports_holding(session, case_ids)
+        in_exports = {"label_exports": exports, "export_patient_id": pseudonym("patient", patient.id)}
         _delete_cases(session, case_ids)
         session.execute(delete(Lesion).where(Lesion.patient_id == patient.id))
         patient.external_id = patient.display_name = patient.sex = patient.birth_year = None
         patient.erased_at = utcnow()
-        _audit(session, client, "patient.erase", patient.id, cases=len(case_ids), photos=photos)
+        exported = in_exports if exports else {}
+        _audit(session, client, "patient.erase", patient.id, cases=len(case_ids), photos=photos, **exported)
         emit(
             session,
             organization_id=patient.organization_id,
             event_type=types.PATIENT_ERASED,
             case_id=None,
-            payload={"patient_id": patient.id, "cases": len(case_ids)},
+            payload={"patient_id": patient.id, "cases": len(case_ids), **exported},
         )
     remove_orphans(sessions, store, keys)
     return Erasure(patient_id=patient_id, cases=len(case_ids), photos=photos, already=False)

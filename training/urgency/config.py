@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from data_pipelines.locations import default_data_dir
+from data_pipelines.manifest import ImageRoots
 from model.networks import NetworkConfig
 from training.config import REPO_ROOT, RunConfig
 
@@ -27,11 +28,15 @@ class AugmentConfig:
 @dataclass(frozen=True)
 class TrainConfig(RunConfig):
     tuple_fields = ("sources", "cv_folds", "external_sources")
+    path_fields = RunConfig.path_fields + ("label_export",)
 
     name: str = "urgency"
     seed: int = 0
     data_dir: Path = field(default_factory=default_data_dir)
     manifest: Path = REPO_ROOT / "var" / "data" / "manifest.csv"
+    #: a folder written by ``dermatriage data export-labels``: its rows (source ``dermatriage_service``)
+    #: join the manifest's; train on them by listing that source in ``sources``
+    label_export: Path | None = None
     #: manifest sources trained on (a lesion-masked photo whose full photo is a training photo is left
     #: out); out-of-fold predictions and the test always use the smartphone photos only
     sources: tuple[str, ...] = ("pad_ufes_20",)
@@ -71,6 +76,10 @@ class TrainConfig(RunConfig):
     n_bootstrap: int = 2000
     registered_model: str = "dermatriage-urgency"
     output_dir: Path = REPO_ROOT / "var" / "runs"
+
+    def image_roots(self) -> ImageRoots:
+        """Where each row's file is (the data dir, or the label export for the service's rows)."""
+        return ImageRoots(self.data_dir, self.label_export)
 
     @classmethod
     def _sections(cls, data: dict[str, Any]) -> dict[str, Any]:

@@ -9,39 +9,38 @@ and augmented with albumentations from a seeded generator (same seed -> same cop
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import albumentations as A
 import numpy as np
 from tqdm import tqdm
 
-from data_pipelines.manifest import ManifestRow
+from data_pipelines.manifest import ImageRoots, ManifestRow
 from model.contract import ImageInput
 from model.decode import DEFAULT_TARGET_LONG_SIDE, decode_reduced
 from model.model_input import image_tensor
 from training.urgency.config import AugmentConfig
 
 
-def _read(data_dir: Path, row: ManifestRow) -> bytes:
-    return (data_dir / row.path).read_bytes()
+def _read(roots: ImageRoots, row: ManifestRow) -> bytes:
+    return roots.file(row).read_bytes()
 
 
 def serving_tensors(
-    rows: Sequence[ManifestRow], data_dir: Path, spec: ImageInput, *, desc: str
+    rows: Sequence[ManifestRow], roots: ImageRoots, spec: ImageInput, *, desc: str
 ) -> np.ndarray:
     """N x 3 x S x S float32 through the serving path."""
     out = np.empty((len(rows), 3, spec.size, spec.size), np.float32)
     for i, row in enumerate(tqdm(rows, desc=desc, unit="photo", leave=False)):
-        decoded = decode_reduced(_read(data_dir, row), target_long_side=DEFAULT_TARGET_LONG_SIDE)
+        decoded = decode_reduced(_read(roots, row), target_long_side=DEFAULT_TARGET_LONG_SIDE)
         out[i] = image_tensor(decoded.rgb, spec)
     return out
 
 
 def cached_photos(
-    rows: Sequence[ManifestRow], data_dir: Path, *, long_side: int, desc: str
+    rows: Sequence[ManifestRow], roots: ImageRoots, *, long_side: int, desc: str
 ) -> list[np.ndarray]:
     return [
-        decode_reduced(_read(data_dir, row), target_long_side=long_side).rgb
+        decode_reduced(_read(roots, row), target_long_side=long_side).rgb
         for row in tqdm(rows, desc=desc, unit="photo", leave=False)
     ]
 

@@ -181,7 +181,7 @@ def evaluate_served(
     result = serving_figures(cfg, onnx_path, split, distribution)
     rows = split.test
     malignant = cfg.network.malignant_indices
-    fmaps = trunk.of(serving_tensors(rows, cfg.data_dir, cfg.network.image_input(), desc="test photos"))
+    fmaps = trunk.of(serving_tensors(rows, cfg.image_roots(), cfg.network.image_input(), desc="test photos"))
     q = features.encode_many([r.questionnaire for r in rows], reads=MODEL_QUESTIONS)
     probs, _ = calibrated(top_log_probs(net, fmaps, q), malignant, calibration)
     served = np.asarray([x.diagnosis for x in result.views["as_recorded"].readings])

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from data_pipelines.manifest import read_manifest
+from data_pipelines.build import training_rows
 from model.contract import ModelContract
 from training import promotion, tracking
 from training.promotion import BUNDLE_DIR, PromotionResult
@@ -78,7 +78,7 @@ def figures_of(
 ) -> list[ServedEvaluation]:
     """Each model file's test photos read through the serving path (``serving_figures``), on ``cfg``'s
     data, with the blank answers of view (b) drawn from its train patients' answers."""
-    split = split_rows(read_manifest(cfg.manifest), cfg)
+    split = split_rows(training_rows(cfg.manifest, label_export=cfg.label_export), cfg)
     distribution = AnswerDistribution.fit([r.questionnaire for r in split.photos])
     return [serving_figures(cfg, path, split, distribution, progress=progress) for path in onnx_paths]
 

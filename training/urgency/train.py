@@ -15,11 +15,13 @@ photo. The fixed test split is read only after everything is frozen, through the
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
-from data_pipelines.manifest import ManifestRow, read_manifest
+from data_pipelines.build import training_rows
+from data_pipelines.manifest import ManifestRow
 from model import features
 from model.export import check_parity, export_onnx
 from model.networks import UrgencyNet, build_network
@@ -111,7 +113,7 @@ def out_of_fold(cfg, split, fmaps, photo_fmaps, distribution, *, progress):
 def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
     seed_everything(cfg.seed, cfg.threads)
     data_hash = runs.prepared_manifest(cfg, progress=progress)
-    split = split_rows(read_manifest(cfg.manifest), cfg)
+    split = split_rows(training_rows(cfg.manifest, label_export=cfg.label_export), cfg)
     labels, malignant_idx = cfg.network.labels, cfg.network.malignant_indices
     distribution = AnswerDistribution.fit([r.questionnaire for r in split.photos])
     spec = cfg.network.image_input()
@@ -121,7 +123,7 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
         run.out_dir.mkdir(parents=True, exist_ok=True)
         trunk = FrozenTrunk(_reference_net(cfg), threads=cfg.threads)
         photos = cached_photos(
-            split.train, cfg.data_dir, long_side=round(spec.size * 1.15), desc="train photos"
+            split.train, cfg.image_roots(), long_side=round(spec.size * 1.15), desc="train photos"
         )
         fmaps = trunk.views(
             photos,
@@ -131,7 +133,9 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
             progress=progress,
         )
         del photos
-        photo_fmaps = trunk.of(serving_tensors(split.photos, cfg.data_dir, spec, desc="out-of-fold photos"))
+        photo_fmaps = trunk.of(
+            serving_tensors(split.photos, cfg.image_roots(), spec, desc="out-of-fold photos")
+        )
         members, oof_log_probs, oof_y = out_of_fold(
             cfg, split, fmaps, photo_fmaps, distribution, progress=progress
         )
@@ -154,8 +158,12 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
         train_seconds = time.perf_counter() - started
 
         onnx_path = run.export_path()
+        rows_by_source = dict(sorted(Counter(r.source for r in split.train).items()))
+        tracking.log_metrics({f"train_rows_{source}": n for source, n in rows_by_source.items()})
         provenance = run.provenance(
-            folds=list(cfg.cv_folds or (cfg.validation_fold,)), answers=distribution.rates()
+            folds=list(cfg.cv_folds or (cfg.validation_fold,)),
+            answers=distribution.rates(),
+            train_rows_by_source=rows_by_source,
         )
         contract = export_onnx(
             net,
