@@ -1,6 +1,7 @@
 """What the case page shows, read in one transaction and audited like the API's reads: the case
-(``case.read``), the consult record (``consult.read``), the thread (``consult.messages.read``) and,
-for a case with a patient, the patient's history (``patient.read``, ``serving.web.patient_view``).
+(``case.read``), the consult record with the pathology results and the outcome label (``consult.read``),
+the thread (``consult.messages.read``) and, for a case with a patient, the patient's history
+(``patient.read``, ``serving.web.patient_view``).
 
 Photos are grouped by batch (the first submission, retakes, follow-ups) so that earlier and later
 photos stand side by side; each photo keeps its quality verdict and the reasons a patient was given.
@@ -15,19 +16,21 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from model.outcome import OutcomeLabel
 from model.quality_checks import Verdict
 from serving.audit import record
-from serving.auth import Client
+from serving.auth import REVIEWERS, Client
 from serving.cases.leases import LEASED_STATUSES, held_by, lease_active
 from serving.cases.models import Case, Photo
 from serving.cases.schemas import urgency_reading
+from serving.cases.states import IllegalMove
 from serving.cases.status import CaseStatus
 from serving.cases.visibility import load_case
-from serving.consults import diagnosis, disposition, follow_ups, messages, prescriptions, renewals
+from serving.consults import diagnosis, disposition, follow_ups, messages, pathology, prescriptions, renewals
 from serving.orgs.service import Role
 from serving.people.models import User
 from serving.schemas import image_urls
-from serving.web.patient_view import PatientPanel, patient_panel
+from serving.web.patient_view import CLASS_NAMES, OutcomeView, PatientPanel, outcome_view, patient_panel
 
 S = CaseStatus
 QUESTIONNAIRE_LABELS = {
@@ -53,6 +56,10 @@ QUESTIONNAIRE_LABELS = {
     "medications": "Medications",
     "concern": "Concern in their words",
     "jurisdiction": "Jurisdiction",
+    "lesion_label": "Lesion, as named at intake",
+    "consent_research": "Consents to research use",
+    "language": "Language",
+    "capture_device": "Capture device",
 }
 
 
@@ -84,17 +91,6 @@ class PhotoView:
             return "unreadable"
         kind = "dermoscopic, " if self.modality == "dermoscopic" else ""
         return f"{kind}usable" if self.verdict is Verdict.accept else f"{kind}readable, better photo asked"
-
-
-#: the urgency model's classes, as a dermatologist reads them
-CLASS_NAMES = {
-    "ACK": "actinic keratosis",
-    "BCC": "basal cell carcinoma",
-    "MEL": "melanoma",
-    "NEV": "nevus",
-    "SCC": "squamous cell carcinoma",
-    "SEK": "seborrheic keratosis",
-}
 
 
 def model_malignancy(photo: Photo) -> str | None:
@@ -146,6 +142,12 @@ class CaseView:
     lease_active: bool = False
     can: set[str] = field(default_factory=set)
     retake: dict[str, Any] = field(default_factory=dict)
+    #: the histopathology results (oldest report first) and who recorded each (user id -> name)
+    pathology: list = field(default_factory=list)
+    recorders: dict[str, str] = field(default_factory=dict)
+    #: the case's outcome label (None: no pathology and no confirmed diagnosis yet), and as shown
+    outcome_label: OutcomeLabel | None = None
+    outcome: OutcomeView | None = None
     #: the patient and the lesion's timeline (None: a case sent without a patient)
     patient: PatientPanel | None = None
 
@@ -153,6 +155,17 @@ class CaseView:
     def acts(self) -> set[str]:
         """The forms about the case itself (not the lease)."""
         return self.can - {"claim", "renew", "release"}
+
+    @property
+    def consult_acts(self) -> set[str]:
+        """The forms of the consult itself (a pathology result also comes after it)."""
+        return self.acts - {"pathology"}
+
+    def recorded_by(self, result) -> str:
+        """Who recorded a pathology result, by name ('an API key' for a key without a user)."""
+        if result.recorded_by_user_id is None:
+            return "an API key"
+        return self.recorders.get(result.recorded_by_user_id, "a former user")
 
     @property
     def photos(self) -> list[PhotoView]:
@@ -232,6 +245,15 @@ def retake_prefill(view_photos: list[PhotoView]) -> dict[str, Any]:
     return {"reasons": reasons, "instructions": text, "photo_ids": [p.id for p in failing]}
 
 
+def reviewed(case: Case) -> bool:
+    """Whether the pathology service takes a result for the case now (its own rule, asked)."""
+    try:
+        pathology.require_reviewed(case)
+    except IllegalMove:
+        return False
+    return True
+
+
 def abilities(case: Case, client: Client, *, mine: bool, now: datetime) -> set[str]:
     """Which forms the page offers (the services still decide; a refused move is shown as a message)."""
     status = case.status
@@ -254,7 +276,20 @@ def abilities(case: Case, client: Client, *, mine: bool, now: datetime) -> set[s
     others_hold = lease_active(case, now) and not mine
     if status is not S.closed and (client.role is Role.admin or not others_hold):
         can.add("message")
+    if client.role in REVIEWERS and reviewed(case):  # any status from then on; no lease needed
+        can.add("pathology")
     return can
+
+
+def recorder_names(session: Session, case: Case, results: list) -> dict[str, str]:
+    """The names of the users of the case's organization who recorded ``results``."""
+    ids = {r.recorded_by_user_id for r in results if r.recorded_by_user_id}
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(User.id, User.name).where(User.organization_id == case.organization_id, User.id.in_(ids))
+    )
+    return {user_id: name for user_id, name in rows}
 
 
 def case_view(session: Session, *, client: Client, case_id: str, now: datetime) -> CaseView:
@@ -275,6 +310,9 @@ def case_view(session: Session, *, client: Client, case_id: str, now: datetime) 
         dispositions=disposition.of_case(session, case=case),
         renewals=renewals.of_case(session, case=case),
     )
+    view.pathology, view.outcome_label = pathology.findings(session, case=case)
+    view.recorders = recorder_names(session, case, view.pathology)
+    view.outcome = outcome_view(view.outcome_label)
     record(session, actor=client.actor, action="consult.read", resource_type="case", resource_id=case.id)
     view.thread = messages.thread(session, client=client, case_id=case.id)
     if case.assigned_to:

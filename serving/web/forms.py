@@ -20,6 +20,7 @@ from serving.consults.schemas import (
     DiagnosisIn,
     FollowUpIn,
     MessageIn,
+    PathologyIn,
     PrescriptionIn,
     ReferralIn,
     RetakeRequestIn,
@@ -39,6 +40,14 @@ PAGE_FIX = {
     "due_too_far": "Pick a date within two years.",
     "lease_required": "Claim the case from the queue (or renew your lease) first.",
 }
+#: the same, where one form needs other words than the rest (form name, error code)
+FORM_FIX = {
+    ("pathology", "unknown_diagnosis_code"): "Pick the histopathology diagnosis from the list: type a name, "
+    "a synonym or a code; put anything the code does not say in the report.",
+    ("pathology", "illegal_state"): "Claim the case from the queue and review it first.",
+    ("pathology", "invalid_report_date"): "Enter the date printed on the pathology report: "
+    "not in the future, not before the case was submitted.",
+}
 
 
 @dataclass
@@ -54,7 +63,7 @@ class FormProblem(Exception):
     @classmethod
     def of(cls, form: str, exc: DomainError) -> FormProblem:
         """A service's refusal, in the page's words, beside ``form``."""
-        fix = PAGE_FIX.get(exc.code, exc.fix)
+        fix = FORM_FIX.get((form, exc.code)) or PAGE_FIX.get(exc.code, exc.fix)
         return cls(form, exc.message, fix=fix, field=exc.field, status=exc.status_code)
 
 
@@ -117,6 +126,15 @@ def diagnosis_in(form: FormData) -> DiagnosisIn:
         "patient_plan": _text(form, "patient_plan"),
     }
     return validated(DiagnosisIn, data, form="diagnose")
+
+
+def pathology_in(form: FormData) -> PathologyIn:
+    data = {
+        "icd10": diagnosis_code(_text(form, "icd10")),
+        "reported_on": _text(form, "reported_on"),
+        "report": _text(form, "report"),
+    }
+    return validated(PathologyIn, data, form="pathology")
 
 
 def prescription_in(form: FormData) -> PrescriptionIn:

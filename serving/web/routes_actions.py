@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
-from serving.consults import diagnosis, disposition, follow_ups, messages, prescriptions
+from serving.consults import diagnosis, disposition, follow_ups, messages, pathology, prescriptions
 from serving.db import transaction, utcnow
 from serving.errors import DomainError, NotFound
 from serving.web import forms
@@ -75,6 +75,7 @@ ACTIONS = {
     "retake": ("retake-request", forms.retake_in, _in_transaction(disposition.request_retake)),
     "refer": ("referral", forms.referral_in, _in_transaction(disposition.refer)),
     "close": ("close", forms.close_in, _in_transaction(disposition.close)),
+    "pathology": ("pathology", forms.pathology_in, _in_transaction(pathology.record)),
     "message": ("messages", forms.message_in, _post_message),
 }
 

@@ -47,6 +47,7 @@ DONE = {
     "question": "Question sent; the case waits for the patient's answer.",
     "refer": "Referred in person; the patient is told.",
     "close": "Case closed; the patient is told.",
+    "pathology": "Pathology result recorded; the outcome label below follows the latest report.",
 }
 
 
