@@ -19,6 +19,7 @@ from serving.api.consults import router as consults_router
 from serving.api.docs import install_docs
 from serving.api.events import router as events_router
 from serving.api.messages import router as messages_router
+from serving.api.monitoring import router as monitoring_router
 from serving.api.openapi import install_openapi
 from serving.api.patients import router as patients_router
 from serving.api.people import router as people_router
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(messages_router)
     app.include_router(renewals_router)
     app.include_router(patients_router)
+    app.include_router(monitoring_router)
     install_web(app)  # the dermatologists' pages (serving/web/)
     install_docs(app)  # /docs and /redoc (serving/api/docs.py)
     install_openapi(app)  # the document says what the routes answer (serving/api/openapi.py)

@@ -106,6 +106,38 @@ def data_build(data_dir: Path | None, out: Path, folds: int, seed: int, sources:
     click.echo(f"manifest {result.path}\nsha256 {result.hash}")
 
 
+@data.command("profile")
+@click.option(
+    "--manifest", type=click.Path(path_type=Path), default=Path("var/data/manifest.csv"), show_default=True
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("model/artifacts/reference_profile.json"),
+    show_default=True,
+)
+@click.option("--source", "sources", multiple=True, help="Rows of these sources (default: pad_ufes_20).")
+@click.option("--split", "splits", multiple=True, help="Rows of these splits (default: train).")
+def data_profile(manifest: Path, out: Path, sources: tuple[str, ...], splits: tuple[str, ...]) -> None:
+    """Profile the training data (answer rates, Fitzpatrick mix, photo size, modality): the reference
+    the service's model monitoring compares its own cases with."""
+    import json
+
+    from data_pipelines.manifest import manifest_hash, read_manifest
+    from data_pipelines.profile import REFERENCE_SOURCES, REFERENCE_SPLITS, profile_rows
+
+    rows = read_manifest(manifest)
+    found = profile_rows(
+        rows,
+        sources=sources or REFERENCE_SOURCES,
+        splits=splits or REFERENCE_SPLITS,
+        manifest_sha256=manifest_hash(rows),
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(found, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    click.echo(f"{found['n_lesions']} lesions, {found['n_photos']} photos -> {out}")
+
+
 @click.group()
 def train() -> None:
     """Train a model (one tracked MLflow run)."""
@@ -316,8 +348,14 @@ def promote(
 
 
 def register(main: click.Group) -> None:
-    """Add the training commands to the ``dermatriage`` group."""
-    main.add_command(data)
+    """Add the training commands to the ``dermatriage`` group (the data commands into the service's own
+    ``data`` group, beside ``export-labels``)."""
+    existing = main.commands.get(data.name)
+    if isinstance(existing, click.Group):
+        for command in data.commands.values():
+            existing.add_command(command)
+    else:
+        main.add_command(data)
     main.add_command(train)
     main.add_command(promote)
     main.add_command(evaluate)

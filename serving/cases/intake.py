@@ -31,6 +31,7 @@ from serving.cases.schemas import SubmittedBy
 from serving.cases.states import (
     accepts_photos,
     photos_refused,
+    set_review_due,
     status_after_new_photos,
     status_on_intake,
     transition,
@@ -167,10 +168,11 @@ def _apply_triage(
     case.triaged_at = now
     if case.status is not CaseStatus.awaiting_retake and case.queued_at is None:
         case.queued_at = now  # the SLA clock starts with the first usable submission
-    # the clock restarts whenever the case (re-)enters the queue: a follow-up or an answer from the
-    # patient is new work, not an old case overdue since its first submission
+    # the queue's clock restarts whenever the case (re-)enters the queue: a follow-up or an answer from
+    # the patient is new work, not an old case overdue since its first submission; the first review's
+    # due time, which the SLA figures judge, is kept once a dermatologist has taken the case
     started = case.last_queued_at or case.queued_at
-    case.review_due_at = sla_policy(org).due_at(started, decision.tier) if started else None
+    set_review_due(case, sla_policy(org).due_at(started, decision.tier) if started else None)
 
 
 def _link_patient(
@@ -239,6 +241,7 @@ def create_case(
                 updated_at=now,
             )
             _apply_triage(case, decision, org=org, versions=intake.engine.model_versions)
+            case.submitted_tier = decision.tier  # kept when a retake or follow-up triages it again
             _link_patient(session, case, patient, questionnaire)
             session.add(case)
             session.flush()

@@ -30,6 +30,16 @@ class PhotoQualityJson(TypeDecorator):
         return None if value is None else PhotoQuality.from_json(value)
 
 
+def _tier_of_insert(context) -> str | None:
+    """``submitted_tier``'s default: the tier the row is inserted with."""
+    return context.get_current_parameters().get("tier")
+
+
+def _due_of_insert(context) -> datetime | None:
+    """``first_review_due_at``'s default: the review due time the row is inserted with."""
+    return context.get_current_parameters().get("review_due_at")
+
+
 class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
@@ -56,6 +66,9 @@ class Case(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     # triage, replaced whenever the case is triaged again
     tier: Mapped[Tier] = mapped_column(str_enum(Tier, 16))
+    #: the tier of the first triage (intake), never replaced: what monitoring judges the triage by
+    #: (a row inserted without it takes its ``tier``)
+    submitted_tier: Mapped[Tier | None] = mapped_column(str_enum(Tier, 16), default=_tier_of_insert)
     urgency_score: Mapped[float] = mapped_column(Float)
     retake_required: Mapped[bool] = mapped_column(Boolean)
     reasons: Mapped[list[str]] = mapped_column(JSON)
@@ -64,7 +77,12 @@ class Case(Base):
     triaged_at: Mapped[datetime] = mapped_column(UtcDateTime)
     #: when the case first had a usable photo (the SLA clock starts then); None while awaiting a retake
     queued_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    #: when the case is due for review: its place in the queue (a returning case gets a new one)
     review_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    #: when the first review was due (the SLA figures judge the first review by it): moves with
+    #: ``review_due_at`` until a dermatologist first takes the case, never after
+    #: (``serving.cases.states.set_review_due``; a row inserted without it takes its ``review_due_at``)
+    first_review_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=_due_of_insert)
     # the queue (serving.queue): who holds the case while in review, until when
     assigned_to: Mapped[str | None] = mapped_column(ForeignKey("users.id"), default=None, index=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)

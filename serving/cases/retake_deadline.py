@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from model.messages import message
 from serving.audit import Actor, record_case
 from serving.cases.models import Case
-from serving.cases.states import transition
+from serving.cases.states import return_for_review, set_review_due
 from serving.cases.status import CaseStatus
 from serving.events.outbox import emit
 from serving.events.types import CASE_RETAKE_DEADLINE_PASSED
@@ -89,18 +89,14 @@ def _queue(session: Session, case: Case, *, hours: float, now: datetime) -> None
     system = Actor(organization_id=case.organization_id, key_id=None, role="system")
     since = awaiting_retake_since(case)
     deadline_at = since + timedelta(hours=hours)
-    transition(
-        session,
-        case,
-        S.queued,
-        actor=system,
-        reason=f"retake deadline passed: no usable photo within {hours:g} h",
+    return_for_review(
+        session, case, actor=system, reason=f"retake deadline passed: no usable photo within {hours:g} h"
     )
     # as intake does for a case entering the queue: the SLA clock starts now
     if case.queued_at is None:
         case.queued_at = now
     case.last_queued_at = now
-    case.review_due_at = sla_policy(org).due_at(now, case.tier)
+    set_review_due(case, sla_policy(org).due_at(now, case.tier))
     case.updated_at = now
     record_case(
         session,

@@ -4,6 +4,8 @@ refuses an illegal move and writes the audit row in the same transaction."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.orm import Session
 
 from model.triage.decision import TriageDecision
@@ -123,6 +125,36 @@ def status_after_new_photos(
     return current
 
 
+def status_on_return(case: Case) -> CaseStatus:
+    """Where a case goes when it comes back to the dermatologists unfinished (its reviewer released it,
+    the lease expired, the reviewer was deactivated, the patient answered a question): a case of tier
+    EMERGENCY back to ``emergency``, pinned above the queue for immediate action; any other case to
+    ``queued``. So a case of tier EMERGENCY is never an ordinary ``queued`` row, and the queue's
+    figures (emergencies open, queued per tier) count it once, as an emergency."""
+    return S.emergency if case.tier is Tier.EMERGENCY else S.queued
+
+
+def return_for_review(session: Session, case: Case, *, actor: Actor, reason: str) -> CaseStatus:
+    """Move ``case`` back to the dermatologists (``status_on_return``: ``emergency`` or ``queued``),
+    audited; the one way every path back to the queue takes. Returns the status it moved to."""
+    target = status_on_return(case)
+    if case.status is not target:
+        transition(session, case, target, actor=actor, reason=reason)
+        case.last_queued_at = case.updated_at  # waiting again, in the queue or pinned above it
+    return target
+
+
+def set_review_due(case: Case, due: datetime | None) -> None:
+    """The case is due for review at ``due``: its place in the queue (``review_due_at``). Until a
+    dermatologist first takes the case into review, ``due`` is also the first review's due time
+    (``first_review_due_at``), which the SLA figures judge the first review by; from then on that
+    one never moves, so a late first review stays late when the patient later sends photos, answers
+    or a follow-up and the returning case gets a due time of its own."""
+    case.review_due_at = due
+    if case.first_reviewed_at is None:
+        case.first_review_due_at = due
+
+
 def transition(session: Session, case: Case, target: CaseStatus, *, actor: Actor, reason: str) -> None:
     current = case.status
     if target == current:
@@ -135,7 +167,7 @@ def transition(session: Session, case: Case, target: CaseStatus, *, actor: Actor
     if target not in LEASED_STATUSES:
         end_lease(case)  # the case leaves its dermatologist's hands
     if target is S.in_review and case.first_reviewed_at is None:
-        case.first_reviewed_at = now  # the review SLA is met if this is <= review_due_at
+        case.first_reviewed_at = now  # the review SLA is met if this is <= first_review_due_at
     if target is S.queued:
         case.last_queued_at = now
     record_case(

@@ -71,8 +71,12 @@ def diagnose(session: Session, *, client: Client, case_id: str, data: DiagnosisI
     return case, diagnosis
 
 
+#: a case's diagnoses, oldest first
+HISTORY_ORDER = (Diagnosis.created_at, Diagnosis.id)
+
+
 def history(session: Session, *, case: Case) -> list[Diagnosis]:
-    return rows_of(session, Diagnosis, case, Diagnosis.created_at, Diagnosis.id)
+    return rows_of(session, Diagnosis, case, *HISTORY_ORDER)
 
 
 def latest(session: Session, *, case: Case) -> Diagnosis | None:

@@ -10,14 +10,16 @@ from sqlalchemy.orm import Session
 
 from serving.auth import Client
 from serving.cases.models import Case, Photo
-from serving.cases.states import can_move
+from serving.cases.states import can_move, require_status
 from serving.cases.status import CaseStatus
+from serving.cases.visibility import load_case
 from serving.consults import follow_ups
 from serving.consults.common import acting_on, add_to_case, authored, move, record_action, rows_of, sender_of
 from serving.consults.models import Disposition, Message
 from serving.consults.schemas import CloseIn, ReferralIn, RetakeRequestIn
 from serving.errors import DomainError
 from serving.events import types
+from serving.queue.service import require_lease
 
 S = CaseStatus
 
@@ -120,19 +122,37 @@ def refer(session: Session, *, client: Client, case_id: str, data: ReferralIn, n
     return case, row
 
 
+def _to_close(session: Session, client: Client, case_id: str, now: datetime) -> Case:
+    """The case to close, locked: in a status that may be closed, and the caller holds its lease, or,
+    for a case waiting for its follow-up (held by no one), is the dermatologist who scheduled it."""
+    case = load_case(session, client=client, case_id=case_id, for_update=True)
+    require_status(case, *_can_reach(S.closed), action="be closed")
+    if not follow_ups.require_scheduler(session, case=case, client=client, action="close"):
+        require_lease(session, case=case, client=client, now=now)
+    return case
+
+
 def close(session: Session, *, client: Client, case_id: str, data: CloseIn, now: datetime):
-    """Close the case for good. Returns (case, disposition)."""
-    case = acting_on(session, client, case_id, now, allowed=_can_reach(S.closed), action="be closed")
+    """Close the case for good. Returns (case, disposition).
+
+    The holder of the case's lease (or an admin) closes it. A case waiting for follow-up photos is
+    held by no one: the dermatologist who scheduled the follow-up may close it all the same (e.g. the
+    patient reports the lesion healed, or moved away); another dermatologist is refused with a 409
+    (``follow_up_owner_required``) naming who can. Closing cancels the open follow-up explicitly: the
+    follow-up turns ``cancelled`` and the ``case.closed`` event lists it (``follow_ups_cancelled``), so
+    the intake system stops asking the patient for photos and ``follow_up.due`` never fires for it.
+    """
+    case = _to_close(session, client, case_id, now)
     row = _disposition(session, client=client, case=case, kind="closure", now=now, reason=data.reason)
-    follow_ups.cancel_open(session, case=case)
+    cancelled = [f.id for f in follow_ups.cancel_open(session, case=case)]
     move(session, case, S.closed, client=client, reason="closed")
     record_action(
         session,
         client=client,
         case=case,
         action="consult.case.close",
-        detail={"disposition_id": row.id},
-        event=(types.CASE_CLOSED, {"reason": data.reason}),
+        detail={"disposition_id": row.id, "follow_ups_cancelled": cancelled},
+        event=(types.CASE_CLOSED, {"reason": data.reason, "follow_ups_cancelled": cancelled}),
     )
     return case, row
 

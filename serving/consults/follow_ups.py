@@ -1,10 +1,15 @@
 """Follow-ups: the dermatologist asks for new photos by a date. The photos come through
 ``POST /v1/cases/{id}/photos`` as the case's next batch, mark the follow-up received and put the
 case back in the queue. A follow-up past its date without photos is overdue; the patient is
-reminded once (``follow_up.due``) by ``emit_due_follow_ups``."""
+reminded once (``follow_up.due``) by ``emit_due_follow_ups``.
+
+A case waiting for its follow-up is in no one's hands (scheduling ends the lease: the photos may be
+weeks away). Until the photos come, the dermatologist who scheduled the follow-up (or an admin) may
+still close the case (``require_scheduler``), e.g. when the patient reports the lesion has healed."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -20,6 +25,8 @@ from serving.consults.schemas import FollowUpIn
 from serving.errors import DomainError
 from serving.events import types
 from serving.events.outbox import emit
+from serving.orgs.service import Role
+from serving.people.models import User
 
 S = CaseStatus
 SCHEDULED, RECEIVED, CANCELLED = "scheduled", "received", "cancelled"
@@ -68,6 +75,49 @@ def schedule(session: Session, *, client: Client, case_id: str, data: FollowUpIn
     return case, follow_up
 
 
+class FollowUpOwnerRequired(DomainError):
+    """Someone other than the dermatologist who scheduled a case's open follow-up (or an admin) tried
+    to act on the case while it waits for the follow-up photos."""
+
+    def __init__(self, case: Case, *, action: str, scheduler: str):
+        super().__init__(
+            409,
+            "follow_up_owner_required",
+            f"case {case.id!r} is waiting for the follow-up photos {scheduler} asked for; only "
+            f"{scheduler} or an admin can {action} it now",
+            fix=f"Ask {scheduler} or an admin to {action} the case, or wait for the photos: the case then "
+            "returns to the queue, where any dermatologist may claim it.",
+            field="lease",
+        )
+
+
+def scheduled_by(case: Case, follow_ups: Iterable[FollowUp]) -> str | None:
+    """Who may act on ``case`` while it waits for its follow-up photos without holding it: the user
+    who scheduled its open follow-up (the latest, should there be more); None when the case is not
+    waiting for one. A pure rule on the case's follow-ups (``of_case``), so that a page offers what
+    the service allows."""
+    if case.status is not S.follow_up_scheduled:
+        return None
+    waiting = [f for f in follow_ups if f.status == SCHEDULED]
+    if not waiting:
+        return None
+    return max(waiting, key=lambda f: (f.created_at, f.id)).created_by_user_id
+
+
+def require_scheduler(session: Session, *, case: Case, client: Client, action: str) -> bool:
+    """For a case waiting for its follow-up (status ``follow_up_scheduled``, held by no one): True when
+    the caller is an admin or the dermatologist who scheduled the open follow-up; raises
+    FollowUpOwnerRequired (naming that dermatologist) for anyone else. False when the case is not
+    waiting for a follow-up, or none is open (then the lease rule applies)."""
+    scheduler = scheduled_by(case, _open(session, case.id))
+    if scheduler is None:
+        return False
+    if client.role is Role.admin or (client.user_id is not None and client.user_id == scheduler):
+        return True
+    name = session.scalar(select(User.name).where(User.id == scheduler))
+    raise FollowUpOwnerRequired(case, action=action, scheduler=name or "the dermatologist who scheduled it")
+
+
 def _payload(f: FollowUp) -> dict:
     return {"follow_up_id": f.id, "due_at": f.due_at.isoformat(), "instructions": f.instructions}
 
@@ -93,10 +143,13 @@ def mark_received(session: Session, *, case: Case, batch: int, now: datetime) ->
     return answered
 
 
-def cancel_open(session: Session, *, case: Case) -> None:
-    """The case moves on without the photos (a new follow-up, a referral, closure)."""
-    for follow_up in _open(session, case.id):
+def cancel_open(session: Session, *, case: Case) -> list[FollowUp]:
+    """The case moves on without the photos (a new follow-up, a referral, closure): its open
+    follow-ups are cancelled. Returns them."""
+    cancelled = _open(session, case.id)
+    for follow_up in cancelled:
         follow_up.status = CANCELLED
+    return cancelled
 
 
 def of_case(session: Session, *, case: Case) -> list[FollowUp]:

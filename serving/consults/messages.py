@@ -21,7 +21,7 @@ from model.intake import IngestedPhoto, PhotoLimits, PhotoRejected
 from serving.auth import Client
 from serving.cases.leases import LEASED_STATUSES, lease_active
 from serving.cases.models import Case
-from serving.cases.states import IllegalMove, require_status
+from serving.cases.states import IllegalMove, require_status, return_for_review
 from serving.cases.status import CaseStatus
 from serving.cases.visibility import load_case
 from serving.consults.common import add_to_case, audit, authored, move, record_action, sender_of
@@ -132,7 +132,7 @@ def _post(
     message = _insert(session, client=client, case=case, data=data, stored=stored, now=now)
     if client.role is Role.intake:
         if case.status is S.awaiting_patient:
-            move(session, case, S.queued, client=client, reason="the patient answered")
+            return_for_review(session, case, actor=client.actor, reason="the patient answered")
     elif data.question:
         move(session, case, S.awaiting_patient, client=client, reason="question to the patient")
     event = None

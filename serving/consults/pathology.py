@@ -6,8 +6,11 @@ is the case's outcome (model/outcome.py maps it to the urgency model's classes).
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from model import outcome
@@ -18,7 +21,7 @@ from serving.cases.status import CaseStatus
 from serving.cases.visibility import load_case
 from serving.consults import diagnosis
 from serving.consults.common import add_to_case, authored, record_action, rows_of
-from serving.consults.models import PathologyResult
+from serving.consults.models import Diagnosis, PathologyResult
 from serving.consults.schemas import PathologyIn
 from serving.errors import DomainError
 from serving.events import types
@@ -103,20 +106,56 @@ def record(session: Session, *, client: Client, case_id: str, data: PathologyIn,
     return case, result, outcome_of(session, case=case)
 
 
+#: a case's results, oldest report first (the same day: in the order recorded)
+RESULT_ORDER = (PathologyResult.reported_on, PathologyResult.created_at, PathologyResult.id)
+
+
 def of_case(session: Session, *, case: Case) -> list[PathologyResult]:
     """The case's results, oldest report first (the same day: in the order recorded)."""
-    return rows_of(session, PathologyResult, case, PathologyResult.reported_on, PathologyResult.created_at)
+    return rows_of(session, PathologyResult, case, *RESULT_ORDER)
+
+
+def label_from(
+    results: Sequence[PathologyResult], diagnoses: Sequence[Diagnosis]
+) -> outcome.OutcomeLabel | None:
+    """The outcome rule, in one place: the latest pathology result, else the last confirmed or revised
+    diagnosis (``results`` and ``diagnoses`` of one case, oldest first); None when there is neither."""
+    settled = [d for d in diagnoses if d.certainty in SETTLED_CERTAINTIES]
+    return outcome.outcome_label(
+        pathology_code=results[-1].icd10_code if results else None,
+        diagnosis_code=settled[-1].icd10_code if settled else None,
+    )
 
 
 def outcome_of(session: Session, *, case: Case, results: list[PathologyResult] | None = None):
     """The case's outcome label (``model.outcome.OutcomeLabel``), or None: the latest pathology result,
     else the last confirmed or revised diagnosis."""
     results = of_case(session, case=case) if results is None else results
-    settled = [d for d in diagnosis.history(session, case=case) if d.certainty in SETTLED_CERTAINTIES]
-    return outcome.outcome_label(
-        pathology_code=results[-1].icd10_code if results else None,
-        diagnosis_code=settled[-1].icd10_code if settled else None,
-    )
+    return label_from(results, diagnosis.history(session, case=case))
+
+
+def outcomes_of(session: Session, case_ids: Select) -> dict[str, outcome.OutcomeLabel]:
+    """The outcome label of every case of ``case_ids`` (a SELECT of case ids, e.g. narrowed by
+    ``visible_cases``) that has one, by case id: two queries for all of them, the same rule as
+    :func:`outcome_of`."""
+    results: dict[str, list[PathologyResult]] = defaultdict(list)
+    for row in session.scalars(
+        select(PathologyResult).where(PathologyResult.case_id.in_(case_ids)).order_by(*RESULT_ORDER)
+    ):
+        results[row.case_id].append(row)
+    diagnoses: dict[str, list[Diagnosis]] = defaultdict(list)
+    for row in session.scalars(
+        select(Diagnosis)
+        .where(Diagnosis.case_id.in_(case_ids), Diagnosis.certainty.in_(SETTLED_CERTAINTIES))
+        .order_by(*diagnosis.HISTORY_ORDER)
+    ):
+        diagnoses[row.case_id].append(row)
+    labels = {}
+    for case_id in results.keys() | diagnoses.keys():
+        label = label_from(results.get(case_id, []), diagnoses.get(case_id, []))
+        if label is not None:
+            labels[case_id] = label
+    return labels
 
 
 def findings(session: Session, *, case: Case):

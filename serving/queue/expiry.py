@@ -1,4 +1,5 @@
-"""Leases that ran out, and reviewers who leave: their cases go back to the queue, audited.
+"""Leases that ran out, and reviewers who leave: their cases go back to the queue, audited (an
+emergency back to ``emergency``, pinned above it: ``serving.cases.states.return_for_review``).
 
 Leases expire lazily: every claim and every listing first returns the expired leases of the
 organization to the queue (in the same transaction), so an expired case is claimable at once without
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 from serving.audit import Actor, record_case
 from serving.cases.leases import LEASED_STATUSES, end_lease
 from serving.cases.models import Case
-from serving.cases.states import transition
+from serving.cases.states import return_for_review
 from serving.cases.status import CaseStatus
 from serving.db import utcnow
 
@@ -56,7 +57,7 @@ def sweep_expired_leases(
     for case in session.scalars(query):
         holder, expired_at = case.assigned_to, case.lease_expires_at
         system = _system(case, actor)
-        transition(session, case, S.queued, actor=system, reason="lease expired")
+        return_for_review(session, case, actor=system, reason="lease expired")
         record_case(
             session,
             system,
@@ -78,7 +79,7 @@ def return_cases_held_by(session: Session, *, user_id: str, actor: Actor, reason
     ).all()
     for case in cases:
         if case.status is S.in_review:
-            transition(session, case, S.queued, actor=actor, reason=reason)
+            return_for_review(session, case, actor=actor, reason=reason)
         else:
             end_lease(case)
         record_case(session, actor, "case.lease.end", case.id, {"held_by": user_id, "reason": reason})

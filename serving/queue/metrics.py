@@ -33,9 +33,14 @@ class ComplianceOut(BaseModel):
     window_days: int
     window_start: datetime
     reviewed: int = Field(description="Cases first reviewed in the window.")
-    within_sla: int = Field(description="... of which by their review_due_at.")
+    within_sla: int = Field(
+        description="... of which by the due time of their first review (a case that returns to the "
+        "queue later gets a new review_due_at, never a new first-review due time)."
+    )
     share_within_sla: float | None
-    overdue_unreviewed: int = Field(description="Still waiting, due in the window and already past it.")
+    overdue_unreviewed: int = Field(
+        description="Never reviewed, still waiting, due in the window and already past it."
+    )
     share_counting_overdue: float | None = Field(description="within_sla / (reviewed + overdue_unreviewed).")
     within_24h: int = Field(description="Reviewed within 24 hours of entering the queue.")
     share_within_24h: float | None
@@ -83,6 +88,7 @@ def waiting_cases(
         Case.created_at,
         Case.last_queued_at,
         Case.queued_at,
+        Case.first_reviewed_at,
     ).where(Case.status == CaseStatus.queued)
     if organization_id is not None:
         query = query.where(Case.organization_id == organization_id)
@@ -96,9 +102,25 @@ def waiting_cases(
                 review_due_at=r.review_due_at,
                 created_at=r.created_at,
                 waiting_since=r.last_queued_at or r.queued_at or r.created_at,
+                first_reviewed=r.first_reviewed_at is not None,
             )
         )
     return waiting
+
+
+def reviewed_cases(session: Session, *, organization_id: str, since: datetime) -> list[sla.ReviewedCase]:
+    """The organization's cases first reviewed since ``since``, each with its first review's due time
+    (``first_review_due_at``, not the ``review_due_at`` a later return to the queue gave it)."""
+    return [
+        sla.ReviewedCase(
+            queued_at=r.queued_at, review_due_at=r.first_review_due_at, first_reviewed_at=r.first_reviewed_at
+        )
+        for r in session.execute(
+            select(Case.queued_at, Case.first_review_due_at, Case.first_reviewed_at).where(
+                Case.organization_id == organization_id, Case.first_reviewed_at >= since
+            )
+        )
+    ]
 
 
 def sla_report(
@@ -107,16 +129,7 @@ def sla_report(
     now = now or utcnow()
     window = timedelta(days=window_days)
     waiting = waiting_cases(session, organization_id=org.id).get(org.id, [])
-    reviewed = [
-        sla.ReviewedCase(
-            queued_at=r.queued_at, review_due_at=r.review_due_at, first_reviewed_at=r.first_reviewed_at
-        )
-        for r in session.execute(
-            select(Case.queued_at, Case.review_due_at, Case.first_reviewed_at).where(
-                Case.organization_id == org.id, Case.first_reviewed_at >= now - window
-            )
-        )
-    ]
+    reviewed = reviewed_cases(session, organization_id=org.id, since=now - window)
     status_counts = dict(
         session.execute(
             select(Case.status, func.count())

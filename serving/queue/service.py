@@ -24,7 +24,7 @@ from serving.audit import record, record_case
 from serving.auth import Client
 from serving.cases.leases import LEASED_STATUSES, held_by, lease_active, start_lease
 from serving.cases.models import Case
-from serving.cases.states import IllegalMove, transition
+from serving.cases.states import IllegalMove, return_for_review, status_on_return, transition
 from serving.cases.status import CaseStatus
 from serving.cases.visibility import load_case, visible_cases
 from serving.db import utcnow
@@ -264,16 +264,17 @@ def renew_lease(
 def release(
     session: Session, *, client: Client, case_id: str, reason: str = "", now: datetime | None = None
 ) -> Case:
-    """The holder (or an admin) puts a case in review back in the queue."""
+    """The holder (or an admin) puts a case in review back in the queue: an emergency back to
+    ``emergency``, pinned above the queue (``serving.cases.states.return_for_review``)."""
     require_reviewer(client)
     now = now or utcnow()
     case = load_case(session, client=client, case_id=case_id, for_update=True)
     if case.status is not S.in_review:
-        raise IllegalMove(case.status, S.queued)
+        raise IllegalMove(case.status, status_on_return(case))
     holder = case.assigned_to
     if client.role is not Role.admin and (client.user_id is None or holder != client.user_id):
         raise LeaseRequired(case, user_id=client.user_id, now=now)
-    transition(session, case, S.queued, actor=client.actor, reason=reason or "released")
+    return_for_review(session, case, actor=client.actor, reason=reason or "released")
     record_case(session, client.actor, "case.release", case.id, {"held_by": holder, "reason": reason})
     return case
 

@@ -3,10 +3,12 @@
 
 - queue depth per tier, overdue count and the oldest waiting case;
 - compliance over a window: of the cases first reviewed in the window, the share reviewed by
-  their ``review_due_at`` (and, to compare with platforms that promise "90% within 24 hours",
-  the share reviewed within 24 hours of entering the queue); cases still waiting past their due
-  time inside the window are reported beside it, and counted as misses in a second share, so a
-  neglected queue cannot look healthy;
+  the due time of their first review (``Case.first_review_due_at``: a case that later returns to
+  the queue gets a new ``review_due_at`` for its place there, never a new first-review due time;
+  and, to compare with platforms that promise "90% within 24 hours", the share reviewed within 24
+  hours of entering the queue); cases never reviewed and still waiting past their due time inside
+  the window are reported beside it, and counted as misses in a second share, so a neglected queue
+  cannot look healthy;
 - cases predicted to breach (see ``predict_breaches``).
 """
 
@@ -33,12 +35,15 @@ class WaitingCase:
     review_due_at: datetime | None
     created_at: datetime
     waiting_since: datetime
+    #: a dermatologist has taken it before (it returned: released, new photos, an answer): its first
+    #: review is among the reviewed cases, not owed
+    first_reviewed: bool = False
 
 
 @dataclass(frozen=True)
 class ReviewedCase:
     queued_at: datetime | None
-    review_due_at: datetime | None
+    review_due_at: datetime | None  # the first review's due time (``Case.first_review_due_at``)
     first_reviewed_at: datetime
 
 
@@ -55,7 +60,7 @@ class Compliance:
     reviewed: int  # first reviewed inside the window
     within_sla: int  # ... by their review_due_at
     share_within_sla: float | None  # within_sla / reviewed; None when nothing was reviewed
-    overdue_unreviewed: int  # still waiting, due inside the window and already past it
+    overdue_unreviewed: int  # never reviewed, still waiting, due inside the window and already past it
     share_counting_overdue: float | None  # within_sla / (reviewed + overdue_unreviewed)
     within_24h: int
     share_within_24h: float | None
@@ -107,7 +112,7 @@ def compliance(
 ) -> Compliance:
     """SLA compliance of the cases first reviewed in ``[now - window, now]``.
 
-    A case met its SLA when ``first_reviewed_at <= review_due_at``.
+    A case met its SLA when ``first_reviewed_at <= review_due_at`` (its first review's due time).
     """
     start = now - window
     in_window = [r for r in reviewed if start <= r.first_reviewed_at <= now]
@@ -117,7 +122,11 @@ def compliance(
         for r in in_window
         if r.queued_at is not None and r.first_reviewed_at - r.queued_at <= PLATFORM_PROMISE
     )
-    overdue = sum(1 for c in waiting if c.review_due_at is not None and start <= c.review_due_at < now)
+    overdue = sum(
+        1
+        for c in waiting
+        if not c.first_reviewed and c.review_due_at is not None and start <= c.review_due_at < now
+    )
     return Compliance(
         window_start=start,
         reviewed=len(in_window),

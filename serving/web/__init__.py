@@ -12,13 +12,30 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from serving.web import routes_actions, routes_admin, routes_auth, routes_case, routes_dashboard, routes_queue
+from serving.web import (
+    routes_actions,
+    routes_admin,
+    routes_auth,
+    routes_case,
+    routes_dashboard,
+    routes_monitoring,
+    routes_queue,
+)
 from serving.web.auth_web import CsrfRejected, SignInRequired, TooManyRequests
 from serving.web.rendering import STATIC_DIR, render
 
 
 def install(app: FastAPI) -> None:
-    for module in (routes_auth, routes_queue, routes_case, routes_actions, routes_dashboard, routes_admin):
+    pages = (
+        routes_auth,
+        routes_queue,
+        routes_case,
+        routes_actions,
+        routes_dashboard,
+        routes_monitoring,
+        routes_admin,
+    )
+    for module in pages:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -254,8 +254,9 @@ def reviewed(case: Case) -> bool:
     return True
 
 
-def abilities(case: Case, client: Client, *, mine: bool, now: datetime) -> set[str]:
-    """Which forms the page offers (the services still decide; a refused move is shown as a message)."""
+def abilities(case: Case, client: Client, *, mine: bool, now: datetime, follow_up_rows=()) -> set[str]:
+    """Which forms the page offers (the services still decide; a refused move is shown as a message).
+    ``follow_up_rows``: the case's, so that the dermatologist who scheduled the open one may close it."""
     status = case.status
     acting = mine or client.role is Role.admin
     can = set()
@@ -271,7 +272,8 @@ def abilities(case: Case, client: Client, *, mine: bool, now: datetime) -> set[s
         can.add("follow_up")
     if status in (S.emergency, S.in_review, S.diagnosed) and acting:
         can.add("refer")
-    if status is not S.closed and acting:
+    scheduler = client.user_id is not None and follow_ups.scheduled_by(case, follow_up_rows) == client.user_id
+    if status is not S.closed and (acting or scheduler):
         can.add("close")
     others_hold = lease_active(case, now) and not mine
     if status is not S.closed and (client.role is Role.admin or not others_hold):
@@ -319,7 +321,7 @@ def case_view(session: Session, *, client: Client, case_id: str, now: datetime) 
         view.holder_name = session.scalar(select(User.name).where(User.id == case.assigned_to))
     view.held_by_me = held_by(case, client.user_id, now)
     view.lease_active = lease_active(case, now)
-    view.can = abilities(case, client, mine=view.held_by_me, now=now)
+    view.can = abilities(case, client, mine=view.held_by_me, now=now, follow_up_rows=fus)
     view.retake = retake_prefill(view.photos)
     view.patient = patient_panel(session, client=client, case=case, now=now)
     return view

@@ -16,8 +16,7 @@ from serving.cases.models import Case
 from serving.cases.status import CaseStatus
 from serving.cases.visibility import may_see
 from serving.db import transaction, utcnow
-from serving.queue import sla
-from serving.queue.metrics import sla_report
+from serving.queue.metrics import reviewed_cases, sla_report
 from serving.web import charts, history
 from serving.web.auth_web import CurrentUser
 from serving.web.rendering import render
@@ -54,16 +53,7 @@ def _depth_history(session: Session, org_id: str, now) -> list[history.DepthPoin
 
 def _daily(session: Session, org_id: str, now) -> list[history.DayShare]:
     since = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=DAYS - 1)
-    reviewed = [
-        sla.ReviewedCase(
-            queued_at=r.queued_at, review_due_at=r.review_due_at, first_reviewed_at=r.first_reviewed_at
-        )
-        for r in session.execute(
-            select(Case.queued_at, Case.review_due_at, Case.first_reviewed_at).where(
-                Case.organization_id == org_id, Case.first_reviewed_at >= since
-            )
-        )
-    ]
+    reviewed = reviewed_cases(session, organization_id=org_id, since=since)
     return history.daily_compliance(reviewed, now=now, days=DAYS)
 
 

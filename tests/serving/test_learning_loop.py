@@ -54,7 +54,8 @@ def journey(client, org, monkeypatch):
         lesion_label="mole left shoulder",
         age=67,
     )
-    bob = case_of(client, org, {"external_id": "emr-loop-0002"}, seed=13)["id"]
+    # Bob's keratosis bled and grew: the red-flag rules send it URGENT (a false alarm, as it turns out)
+    bob = case_of(client, org, {"external_id": "emr-loop-0002"}, seed=13, bleeding=True, grew=True)["id"]
     monkeypatch.undo()
     return {"first": first, "second": second, "bob": bob, "january": january, "july": july}
 
@@ -122,3 +123,44 @@ def test_the_learning_loop(journey, client, org, settings, sessions, tmp_path, m
         ModelContract.load(run.onnx_path.with_suffix(".json")).provenance["train_rows_by_source"] == by_source
     )
     assert Counter(r.source for r in rows)[SERVICE_SOURCE] == 2
+
+    # monitoring: the figures equal a hand count of the same three cases
+    tier = {
+        c: client.get(f"/v1/cases/{c}", headers=derm).json()["triage"]["tier"] for c in (first, second, bob)
+    }
+    assert tier == {first: "ROUTINE", second: "ROUTINE", bob: "URGENT"}
+    malignant = {first: True, second: False, bob: False}  # MEL by pathology; a nevus; a keratosis
+    submitted = {first: journey["january"], second: journey["july"], bob: None}
+    for days, window in ((365, (first, second, bob)), (90, (second, bob))):
+        r = client.get(f"/v1/metrics/model?window_days={days}", headers=derm)
+        assert r.status_code == 200, r.text
+        m = r.json()
+        flagged = {c: tier[c] in ("EMERGENCY", "URGENT") for c in window}
+        hand = {
+            "tp": sum(malignant[c] and flagged[c] for c in window),
+            "fn": sum(malignant[c] and not flagged[c] for c in window),
+            "tn": sum(not malignant[c] and not flagged[c] for c in window),
+            "fp": sum(not malignant[c] and flagged[c] for c in window),
+        }
+        assert m["counts"]["submitted"] == m["counts"]["labelled"] == len(window)
+        assert m["counts"]["by_source"] == {
+            k: v
+            for k, v in {
+                "pathology": int(first in window),
+                "diagnosis": len(window) - int(first in window),
+            }.items()
+            if v
+        } or m["counts"]["by_source"].get("pathology", 0) == int(first in window)
+        (urgent,) = [p for p in m["tiers"]["operating_points"] if p["at_least"] == "URGENT"]
+        assert {k: urgent[k] for k in hand} == hand
+        positives = hand["tp"] + hand["fn"]
+        assert (
+            urgent["sensitivity"]["n"] == positives and urgent["specificity"]["n"] == hand["tn"] + hand["fp"]
+        )
+        routine_malignant = [c for c in window if malignant[c] and tier[c] == "ROUTINE"]
+        assert [x["case_id"] for x in m["routine_malignant"]] == routine_malignant
+        for x in m["routine_malignant"]:
+            assert (
+                x["url"] == f"/cases/{x['case_id']}" and x["source"] == "pathology" and x["code"] == "C43.9"
+            )
+            assert datetime.fromisoformat(x["submitted_at"]) == submitted[x["case_id"]]

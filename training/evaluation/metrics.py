@@ -30,20 +30,20 @@ Undefined metrics
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+# the Wilson interval is defined once, in model (serving's monitoring uses it too); re-exported here
+from model.proportions import wilson_interval  # noqa: F401
 from training.evaluation.predictions import Predictions
 
 #: Bins of the reliability diagram and the ECE (equal width on [0, 1]).
 N_CALIBRATION_BINS = 10
 #: Absorbs float rounding wherever metric values are compared.
 SLACK = 1e-12
-_Z95 = 1.959963984540054
 
 
 # --------------------------------------------------------------------------------------------
@@ -256,19 +256,6 @@ def confusion_matrix(y_true: Any, probs: Any, n_classes: int | None = None) -> n
     k = p.shape[1] if n_classes is None else n_classes
     pred = np.argmax(p, axis=1) if y.size else np.zeros(0, dtype=np.int64)
     return np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
-
-
-def wilson_interval(successes: int, n: int, z: float = _Z95) -> tuple[float, float]:
-    """Wilson score interval of a proportion; ``(nan, nan)`` when ``n == 0``."""
-    if n <= 0:
-        return float("nan"), float("nan")
-    p = successes / n
-    den = 1 + z * z / n
-    center = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    low = 0.0 if successes <= 0 else max(0.0, center - half)
-    high = 1.0 if successes >= n else min(1.0, center + half)
-    return low, high
 
 
 # --------------------------------------------------------------------------------------------

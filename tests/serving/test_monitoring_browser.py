@@ -1,0 +1,112 @@
+"""The "Model performance" page in a real browser (Debian's chromium, as ``test_web_browser``): reached
+from the navigation, its charts drawn and inside the page's width on a laptop (1366x900) and a tablet
+in portrait (820x1180), the window picker, a ROUTINE-malignant case's link opening its page, the empty
+state; screenshots in var/test-artifacts/screenshots/. Skips without chromium (fails under CI), like
+the other browser tests."""
+
+from __future__ import annotations
+
+import httpx2 as httpx
+import pytest
+from conftest import make_org, service_settings
+from monitoring_support import Spec, make, read_as
+from test_concurrent_retries import LiveServer
+from test_web_browser import LAPTOP, TABLET, _shot, _sign_in, browser  # noqa: F401 (a fixture)
+from web_support import default_dermatologist
+
+from serving.app import create_app
+from serving.db import make_engine, make_session_factory
+
+#: a small service's quarter: malignant and benign outcomes, one melanoma triaged ROUTINE, a blurred photo
+CASES = [
+    (Spec("URGENT", pathology="C43.9"), 0.42),
+    (Spec("URGENT", diagnoses=(("C44.91", "confirmed"),)), 0.31),
+    (Spec("PRIORITY", pathology="C44.92"), 0.12),
+    (Spec("ROUTINE", pathology="C43.9"), 0.05),
+    (Spec("ROUTINE", diagnoses=(("D22.9", "confirmed"),)), 0.03),
+    (Spec("ROUTINE", diagnoses=(("L82.1", "confirmed"),)), 0.08),
+    (Spec("URGENT", diagnoses=(("D22.9", "confirmed"),)), 0.2),
+    (Spec("PRIORITY", photo="blurred", diagnoses=(("D22.9", "confirmed"),)), 0.02),
+    (Spec("ROUTINE", dermatologist_retake=True), None),
+    (Spec("ROUTINE", photo="blurred"), None),
+]
+
+
+@pytest.fixture
+def live(sqlite_url, tmp_path):
+    engine = make_engine(sqlite_url)
+    sessions = make_session_factory(engine)
+    org = make_org(sessions)
+    default_dermatologist(sessions, org.org_id)
+    app = create_app(service_settings(sqlite_url, tmp_path / "photos"))
+    with LiveServer(app) as base, httpx.Client(base_url=base, timeout=60) as api:
+        yield base, org, api, sessions
+    engine.dispose()
+
+
+def _fits(page, width: int) -> None:
+    """Nothing wider than the viewport: no horizontal scrolling, every chart inside the page."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    for box in page.locator("svg.chart").evaluate_all(
+        "els => els.map(e => e.getBoundingClientRect().toJSON())"
+    ):
+        assert box["width"] > 200 and box["right"] <= width, box
+
+
+def test_the_model_performance_page_in_a_browser(browser, live):  # noqa: F811
+    base, org, api, sessions = live
+    ids = []
+    for seed, (spec, malignancy) in enumerate(CASES):
+        case_id = make(api, org, spec, seed=seed)
+        ids.append(case_id)
+        if malignancy is not None:
+            read_as(sessions, case_id, malignancy)
+    missed = ids[3]
+
+    context = browser.new_context(viewport=LAPTOP, device_scale_factor=1)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _sign_in(page, base, org)
+    page.get_by_role("link", name="Model performance").click()
+    page.wait_for_url(f"{base}/model-performance")
+    assert page.inner_text("#fig-submitted") == "10" and page.inner_text("#fig-routine-malignant") == "1"
+    for chart in ("#tiers-chart", "#calibration-chart", "#answers-chart", "#mix-chart", "#sizes-chart"):
+        assert page.locator(chart).is_visible(), chart
+    assert page.locator("#tiers-chart line.ci").count() == 12  # 4 intervals, each a bar and two caps
+    assert page.locator("#calibration-chart circle.dot").count() == 2  # 8 cases with a reading: 2 bins of 4
+    assert page.locator("svg .alert-mark").count() >= 1 and page.locator("#drift-alerts").is_visible()
+    # the two top charts sit side by side, above the fold
+    tiers, calibration = (page.locator(s).bounding_box() for s in ("#tiers-chart", "#calibration-chart"))
+    assert abs(tiers["y"] - calibration["y"]) < 40 and tiers["x"] < calibration["x"]
+    assert tiers["y"] + tiers["height"] <= LAPTOP["height"]
+    _fits(page, LAPTOP["width"])
+    _shot(page, "model-performance-laptop.png")
+    _shot(page, "model-performance-laptop-fold.png", full_page=False)
+
+    page.set_viewport_size(TABLET)
+    _fits(page, TABLET["width"])
+    tiers, calibration = (page.locator(s).bounding_box() for s in ("#tiers-chart", "#calibration-chart"))
+    assert calibration["y"] > tiers["y"] + tiers["height"]  # one column on a tablet
+    _shot(page, "model-performance-tablet.png")
+    page.set_viewport_size(LAPTOP)
+
+    # the missed melanoma's link opens its case page
+    page.locator("#routine-malignant").get_by_role("link", name=missed[:8]).click()
+    page.wait_for_url(f"{base}/cases/{missed}")
+    page.go_back()
+
+    # a window with no case: the empty state says what will appear
+    with_nothing = make_org(sessions)
+    default_dermatologist(sessions, with_nothing.org_id, login="derm")
+    other = browser.new_context(viewport=TABLET, device_scale_factor=1)
+    empty = other.new_page()
+    _sign_in(empty, base, with_nothing)
+    empty.goto(f"{base}/model-performance")
+    empty.get_by_role("link", name="30 days").first.click()
+    empty.wait_for_url(f"{base}/model-performance?window_days=30")
+    assert "No case submitted in the last 30 days" in empty.inner_text("#empty-state")
+    _shot(empty, "model-performance-empty-tablet.png")
+    other.close()
+    assert errors == []
+    context.close()
