@@ -24,6 +24,8 @@ class User(Base):
     jurisdictions: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     deactivated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    #: the IANA time zone the pages show times in (None: UTC), e.g. "America/Los_Angeles"
+    time_zone: Mapped[str | None] = mapped_column(String(64), default=None)
 
     @property
     def active(self) -> bool:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import httpx2 as httpx
 import pytest
+from browser_support import LAPTOP, TABLET, browser, shot, sign_in, until  # noqa: F401 (a fixture)
 from conftest import make_org, service_settings
 from monitoring_support import Spec, make, read_as
 from test_concurrent_retries import LiveServer
-from test_web_browser import LAPTOP, TABLET, _shot, _sign_in, browser  # noqa: F401 (a fixture)
 from web_support import default_dermatologist
 
 from serving.app import create_app
@@ -67,7 +67,7 @@ def test_the_model_performance_page_in_a_browser(browser, live):  # noqa: F811
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _sign_in(page, base, org)
+    sign_in(page, base, org)
     page.get_by_role("link", name="Model performance").click()
     page.wait_for_url(f"{base}/model-performance")
     assert page.inner_text("#fig-submitted") == "10" and page.inner_text("#fig-routine-malignant") == "1"
@@ -81,14 +81,14 @@ def test_the_model_performance_page_in_a_browser(browser, live):  # noqa: F811
     assert abs(tiers["y"] - calibration["y"]) < 40 and tiers["x"] < calibration["x"]
     assert tiers["y"] + tiers["height"] <= LAPTOP["height"]
     _fits(page, LAPTOP["width"])
-    _shot(page, "model-performance-laptop.png")
-    _shot(page, "model-performance-laptop-fold.png", full_page=False)
+    shot(page, "model-performance-laptop.png")
+    shot(page, "model-performance-laptop-fold.png", full_page=False)
 
     page.set_viewport_size(TABLET)
     _fits(page, TABLET["width"])
     tiers, calibration = (page.locator(s).bounding_box() for s in ("#tiers-chart", "#calibration-chart"))
     assert calibration["y"] > tiers["y"] + tiers["height"]  # one column on a tablet
-    _shot(page, "model-performance-tablet.png")
+    shot(page, "model-performance-tablet.png")
     page.set_viewport_size(LAPTOP)
 
     # the missed melanoma's link opens its case page
@@ -101,12 +101,12 @@ def test_the_model_performance_page_in_a_browser(browser, live):  # noqa: F811
     default_dermatologist(sessions, with_nothing.org_id, login="derm")
     other = browser.new_context(viewport=TABLET, device_scale_factor=1)
     empty = other.new_page()
-    _sign_in(empty, base, with_nothing)
+    sign_in(empty, base, with_nothing)
     empty.goto(f"{base}/model-performance")
     empty.get_by_role("link", name="30 days").first.click()
     empty.wait_for_url(f"{base}/model-performance?window_days=30")
     assert "No case submitted in the last 30 days" in empty.inner_text("#empty-state")
-    _shot(empty, "model-performance-empty-tablet.png")
+    shot(empty, "model-performance-empty-tablet.png")
     other.close()
     assert errors == []
     context.close()

@@ -10,61 +10,29 @@ they fail: CI must run them.
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
 import uuid
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import httpx2 as httpx
 import pytest
+from browser_support import LAPTOP, SCREENSHOTS, TABLET, browser, shot, sign_in  # noqa: F401 (a fixture)
 from conftest import make_org, service_settings
 from consults_support import QUESTIONNAIRE
 from factories import blurred_jpeg, good_jpeg
 from queue_cases import case_row, insert_cases
 from test_concurrent_retries import LiveServer
-from web_support import PASSWORD, default_dermatologist
+from web_support import default_dermatologist
 
 from serving.app import create_app
 from serving.audit import AuditEvent
 from serving.cases.models import Case
 from serving.db import make_engine, make_session_factory, transaction, utcnow
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "screenshots"
-LAPTOP = {"width": 1366, "height": 900}
-TABLET = {"width": 820, "height": 1180}
 URGENT = {**QUESTIONNAIRE, "bleeding": True, "grew": True, "body_site": "back", "age": 61}
 PRIORITY = {**QUESTIONNAIRE, "changed": True, "body_site": "arm", "jurisdiction": "US-NY"}
 EMERGENCY = {**QUESTIONNAIRE, "fever": True, "spreading_rapidly": True, "body_site": "leg"}
 ROUTINE_2 = {**QUESTIONNAIRE, "body_site": "hand", "itch": True, "jurisdiction": "US-TX"}
-
-
-def _chromium() -> str:
-    path = os.environ.get("DERMATRIAGE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing = "the playwright package is not installed (pip install -e '.[dev]')"
-    else:
-        missing = None if Path(path).exists() else "chromium is not installed (apt-get install chromium)"
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests must run under CI: {missing}")
-        pytest.skip(missing)
-    return path
-
-
-@pytest.fixture(scope="module")
-def browser():
-    path = _chromium()
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=path, headless=True, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -152,28 +120,13 @@ def _submit(api, org, questionnaire, photos) -> str:
     return r.json()["id"]
 
 
-def _shot(page, name: str, *, full_page: bool = True) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=full_page)
-
-
-def _sign_in(page, base: str, org) -> None:
-    page.goto(f"{base}/queue")
-    assert "/sign-in" in page.url
-    page.get_by_label("Organization").fill(org.slug)
-    page.get_by_label("Sign-in name").fill("derm")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/queue")
-
-
 def _queue_ids(page) -> list[str]:
     return page.locator("section[aria-labelledby=queue-title] tbody tr").evaluate_all(
         "rows => rows.map(r => r.dataset.case)"
     )
 
 
-def test_a_dermatologist_works_a_case_in_the_browser(browser, live):
+def test_a_dermatologist_works_a_case_in_the_browser(browser, live):  # noqa: F811
     base, org, api, sessions = live
     urgent = _submit(api, org, URGENT, [good_jpeg(1), good_jpeg(2)])
     _overdue(sessions, urgent, timedelta(minutes=12))
@@ -186,7 +139,7 @@ def test_a_dermatologist_works_a_case_in_the_browser(browser, live):
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _sign_in(page, base, org)
+    sign_in(page, base, org)
 
     # the queue: the API's order, the emergency pinned above it, a live countdown
     api_order = [
@@ -201,9 +154,9 @@ def test_a_dermatologist_works_a_case_in_the_browser(browser, live):
     after = countdown.inner_text()
     assert before != after and after.startswith("overdue by"), (before, after)
     assert "overdue" in countdown.get_attribute("class")
-    _shot(page, "queue-laptop.png")
+    shot(page, "queue-laptop.png")
     page.set_viewport_size(TABLET)
-    _shot(page, "queue-tablet.png")
+    shot(page, "queue-tablet.png")
     page.set_viewport_size(LAPTOP)
 
     page.get_by_role("link", name="Urgent", exact=True).click()
@@ -229,7 +182,7 @@ def test_a_dermatologist_works_a_case_in_the_browser(browser, live):
     assert image.get_attribute("data-scale") == "2"
     assert image.bounding_box()["width"] == pytest.approx(2 * fit, rel=0.02)
     assert page.inner_text("#zoom-level") == "200%"
-    _shot(page, "case-zoom-laptop.png", full_page=False)
+    shot(page, "case-zoom-laptop.png", full_page=False)
     page.keyboard.press("-")
     assert image.get_attribute("data-scale") == "1.5"
     page.keyboard.press("Escape")
@@ -242,7 +195,7 @@ def test_a_dermatologist_works_a_case_in_the_browser(browser, live):
     page.get_by_role("button", name="Record the diagnosis").click()
     assert "not in the diagnosis catalogue" in page.inner_text("#diagnose-problem")
     assert page.get_by_label("Assessment (for the record)").input_value().startswith("Nodular lesion")
-    _shot(page, "case-form-problem-laptop.png")
+    shot(page, "case-form-problem-laptop.png")
 
     # diagnose, from the searchable list
     page.get_by_label("Diagnosis (ICD-10-CM)").fill("L40.0 — Psoriasis vulgaris")
@@ -302,9 +255,9 @@ def test_a_dermatologist_works_a_case_in_the_browser(browser, live):
     page.wait_for_url(f"{base}/cases/{urgent}?done=message")
     assert "The plaques look thinner" in page.inner_text("#thread")
     assert page.locator("#thread .attachments img").evaluate("img => img.naturalWidth") > 0
-    _shot(page, "case-laptop.png")
+    shot(page, "case-laptop.png")
     page.set_viewport_size(TABLET)
-    _shot(page, "case-tablet.png")
+    shot(page, "case-tablet.png")
     page.set_viewport_size(LAPTOP)
 
     # close the case
@@ -319,9 +272,9 @@ def test_a_dermatologist_works_a_case_in_the_browser(browser, live):
     # the dashboard
     page.get_by_role("link", name="SLA dashboard").click()
     assert page.locator("svg.chart").count() == 2
-    _shot(page, "dashboard-laptop.png")
+    shot(page, "dashboard-laptop.png")
     page.set_viewport_size(TABLET)
-    _shot(page, "dashboard-tablet.png")
+    shot(page, "dashboard-tablet.png")
     page.set_viewport_size(LAPTOP)
 
     # keyboard: the claim button is reachable by Tab and has a visible focus ring

@@ -8,16 +8,15 @@ other browser tests."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import httpx2 as httpx
 import pytest
+from browser_support import LAPTOP, TABLET, browser, shot, sign_in, until  # noqa: F401 (a fixture)
 from conftest import make_org, service_settings
 from consults_support import DIAGNOSIS, claim
 from patients_support import case_of
 from test_concurrent_retries import LiveServer
-from test_web_browser import LAPTOP, TABLET, _shot, _sign_in, browser  # noqa: F401 (a fixture)
 from web_support import default_dermatologist
 
 from serving.app import create_app
@@ -26,15 +25,6 @@ from serving.db import make_engine, make_session_factory, utcnow
 
 PATIENT = {"external_id": "emr-2002", "birth_year": 1958, "sex": "male", "display_name": "Bob Example"}
 FIRST_AT = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
-
-
-def _until(page, expression: str, timeout: float = 15.0) -> None:
-    """Wait until ``expression`` is true in the page. Polled from here: ``page.wait_for_function``
-    polls with an eval, which the pages' Content-Security-Policy (no 'unsafe-eval') refuses."""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(expression):
-        assert time.monotonic() < deadline, f"never true: {expression}"
-        page.wait_for_timeout(50)
 
 
 @pytest.fixture
@@ -70,7 +60,7 @@ def test_the_case_page_shows_the_patient_and_the_lesion_timeline(browser, live, 
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _sign_in(page, base, org)
+    sign_in(page, base, org)
     page.goto(f"{base}/cases/{current['id']}")
 
     panel = page.locator("section[aria-labelledby=patient-title]")
@@ -80,29 +70,29 @@ def test_the_case_page_shows_the_patient_and_the_lesion_timeline(browser, live, 
     photos = timeline.locator("a.timeline-photo")
     assert photos.count() == 3
     assert timeline.locator("time").all_inner_texts() == ["05 Jan 2026", "06 Apr 2026", "06 Jul 2026"]
-    _until(
+    until(
         page, "[...document.querySelectorAll('.timeline img')].every(i => i.complete && i.naturalWidth > 0)"
     )
     for section in (panel, timeline):  # above the fold on a laptop
         box = section.bounding_box()
         assert box["y"] >= 0 and box["y"] + box["height"] <= LAPTOP["height"], box
     assert page.locator("#stage-img").bounding_box()["y"] < LAPTOP["height"]  # today's photo starts in view
-    _shot(page, "case-patient-laptop.png", full_page=False)
+    shot(page, "case-patient-laptop.png", full_page=False)
 
     # the oldest photo opens in the zoom, as a thumbnail does
     photos.first.click()
     dialog = page.locator("dialog#zoom")
     assert dialog.is_visible()
     assert f"/cases/{first['id']}/photos/" in page.locator("#zoom-img").get_attribute("src")
-    _until(page, "document.getElementById('zoom-img').naturalWidth > 0")
+    until(page, "document.getElementById('zoom-img').naturalWidth > 0")
     assert page.locator("#zoom-img").bounding_box()["width"] > 100
     assert "05 Jan 2026" in page.inner_text("#stage-caption")
-    _shot(page, "case-patient-zoom-laptop.png", full_page=False)
+    shot(page, "case-patient-zoom-laptop.png", full_page=False)
     page.keyboard.press("Escape")
     assert not dialog.is_visible()
 
     page.set_viewport_size(TABLET)
-    _shot(page, "case-patient-tablet.png", full_page=False)
+    shot(page, "case-patient-tablet.png", full_page=False)
     page.set_viewport_size(LAPTOP)
 
     # the prior case's link opens its page, where this case is a later one
@@ -163,7 +153,7 @@ def test_earlier_outcomes_and_a_pathology_result_from_the_page(browser, live, mo
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _sign_in(page, base, org)
+    sign_in(page, base, org)
     page.goto(f"{base}/cases/{current}")
 
     # the panel: each earlier case with its outcome, the biopsy beside the dermatologist's diagnosis
@@ -175,14 +165,14 @@ def test_earlier_outcomes_and_a_pathology_result_from_the_page(browser, live, mo
     assert page.evaluate("(l => l.scrollHeight <= l.clientHeight)(document.querySelector('.prior-cases'))")
     outcomes = page.locator(".timeline .tl-outcome").all_inner_texts()
     assert outcomes == ["Pathology: C43.9, malignant", "Diagnosis: L82.1, not malignant"]
-    _until(
+    until(
         page, "[...document.querySelectorAll('.timeline img')].every(i => i.complete && i.naturalWidth > 0)"
     )
     _fits(page, "laptop")
-    _shot(page, "case-patient-outcomes-laptop.png", full_page=False)
+    shot(page, "case-patient-outcomes-laptop.png", full_page=False)
     page.set_viewport_size(TABLET)
     _fits(page, "tablet")
-    _shot(page, "case-patient-outcomes-tablet.png", full_page=False)
+    shot(page, "case-patient-outcomes-tablet.png", full_page=False)
     page.set_viewport_size(LAPTOP)
 
     # the report of the closed case comes back: its page takes it
@@ -208,7 +198,7 @@ def test_earlier_outcomes_and_a_pathology_result_from_the_page(browser, live, mo
     )
     problem.scroll_into_view_if_needed()
     _fits(page, "the refused form")
-    _shot(page, "case-pathology-error-laptop.png", full_page=False)
+    shot(page, "case-pathology-error-laptop.png", full_page=False)
 
     page.get_by_label("Report date").fill(utcnow().date().isoformat())
     area.get_by_role("button", name="Record the pathology result").click()
@@ -224,11 +214,11 @@ def test_earlier_outcomes_and_a_pathology_result_from_the_page(browser, live, mo
     )
     page.locator("#pathology-title").scroll_into_view_if_needed()
     _fits(page, "laptop")
-    _shot(page, "case-pathology-laptop.png", full_page=False)
+    shot(page, "case-pathology-laptop.png", full_page=False)
     page.set_viewport_size(TABLET)
     page.locator("#pathology-title").scroll_into_view_if_needed()
     _fits(page, "tablet")
-    _shot(page, "case-pathology-tablet.png", full_page=False)
+    shot(page, "case-pathology-tablet.png", full_page=False)
     page.set_viewport_size(LAPTOP)
 
     # back on today's case, the earlier case's outcome is now the biopsy's

@@ -13,12 +13,13 @@ PostgreSQL:
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from alembic import command
-from conftest import make_dermatologist, make_org, throwaway_postgres
+from conftest import make_dermatologist, throwaway_postgres
 from consults_support import (
     QUESTIONNAIRE,
     bearer,
@@ -240,14 +241,19 @@ def empty_url(request, tmp_path) -> Iterator[str]:
 def test_migration_keeps_first_review_due_times_and_pins_queued_emergencies(empty_url):
     upgrade(empty_url, "0011")
     engine = make_engine(empty_url)
-    org = make_org(make_session_factory(engine), slug="legacy")
-    tables = MetaData()
-    tables.reflect(engine, only=["cases", "audit_events"])
+    tables = MetaData()  # rows written as the tables were then: the models describe today's tables
+    tables.reflect(engine, only=["cases", "audit_events", "organizations"])
     cases, audit = tables.tables["cases"], tables.tables["audit_events"]
     now = utcnow()
+    org_id = str(uuid.uuid4())
+    with engine.begin() as conn:
+        conn.execute(
+            insert(tables.tables["organizations"]),
+            [{"id": org_id, "slug": "legacy", "name": "Legacy", "created_at": now}],
+        )
     H = timedelta(hours=1)
     returned = case_row(  # late first review (due at 48 h, taken at 50 h), then new photos reset its due
-        org.org_id,
+        org_id,
         age=60 * H,
         first_reviewed_at=now - 10 * H,
         last_queued_at=now - H,
@@ -255,14 +261,14 @@ def test_migration_keeps_first_review_due_times_and_pins_queued_emergencies(empt
         submitted_tier="ROUTINE",
     )
     released = case_row(  # released on time: no photos since, its due time is still the first one
-        org.org_id,
+        org_id,
         age=5 * H,
         first_reviewed_at=now - 4 * H,
         last_queued_at=now - 3 * H,
         submitted_tier="ROUTINE",
     )
     stray = case_row(  # an emergency released before the fix
-        org.org_id,
+        org_id,
         tier="EMERGENCY",
         urgency=0.99,
         due_in=-H,
@@ -270,7 +276,7 @@ def test_migration_keeps_first_review_due_times_and_pins_queued_emergencies(empt
         last_queued_at=now - H,
         submitted_tier="EMERGENCY",
     )
-    audit_row = {"organization_id": org.org_id, "resource_type": "case", "outcome": "ok", "actor_role": "x"}
+    audit_row = {"organization_id": org_id, "resource_type": "case", "outcome": "ok", "actor_role": "x"}
     with engine.begin() as conn:
         conn.execute(insert(cases), [returned, released, stray])
         conn.execute(

@@ -1,0 +1,98 @@
+"""What every browser test shares: Debian's chromium driven headless by Playwright (never a downloaded
+browser), the two screen sizes, screenshots, signing in through the page, waiting under the pages'
+Content-Security-Policy, and axe-core (bundled with ``axe-playwright-python``) run on a page: an
+accessibility violation fails the test.
+
+Without chromium (or the playwright package) the browser tests skip, except under CI (``CI`` set),
+where they fail: CI must run them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from web_support import PASSWORD
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "screenshots"
+LAPTOP = {"width": 1366, "height": 900}
+TABLET = {"width": 820, "height": 1180}
+#: the WCAG levels axe-core checks
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+
+
+def chromium_path() -> str:
+    path = os.environ.get("DERMATRIAGE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing = "the playwright package is not installed (pip install -e '.[dev]')"
+    else:
+        missing = None if Path(path).exists() else "chromium is not installed (apt-get install chromium)"
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests must run under CI: {missing}")
+        pytest.skip(missing)
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    path = chromium_path()
+    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=path, headless=True, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+def shot(page, name: str, *, full_page: bool = True, accessible: bool = True) -> None:
+    """A screenshot of the page as it is, and axe-core on the same state (every page and state a
+    screenshot shows is checked for accessibility)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=full_page)
+    if accessible:
+        assert_accessible(page, name)
+
+
+def sign_in(page, base: str, org, *, login: str = "derm", landing: str = "/queue") -> None:
+    """Sign in through the sign-in page (reached by opening ``landing`` signed out)."""
+    page.goto(f"{base}{landing}")
+    assert "/sign-in" in page.url
+    page.get_by_label("Organization").fill(org.slug)
+    page.get_by_label("Sign-in name").fill(login)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}{landing}")
+
+
+def until(page, expression: str, timeout: float = 15.0) -> None:
+    """Wait until ``expression`` is true in the page. Polled from here: ``page.wait_for_function``
+    polls with an eval, which the pages' Content-Security-Policy (no 'unsafe-eval') refuses."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"never true: {expression}"
+        page.wait_for_timeout(50)
+
+
+def axe_violations(page) -> list[str]:
+    """axe-core's violations on the page as it is now (WCAG 2.1 A and AA, and best practices), one line
+    each: rule, impact, and the first few elements."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": AXE_TAGS}})
+    lines = []
+    for violation in results.response["violations"]:
+        targets = [", ".join(node["target"]) for node in violation["nodes"][:3]]
+        lines.append(f"{violation['id']} ({violation['impact']}): {violation['help']} — {targets}")
+    return lines
+
+
+def assert_accessible(page, where: str) -> None:
+    found = axe_violations(page)
+    assert not found, f"axe-core on {where}:\n  " + "\n  ".join(found)
