@@ -181,7 +181,8 @@ def test_a_dermatologist_works_a_case_in_the_browser(browser, live):  # noqa: F8
     page.get_by_role("button", name="Zoom in").click()
     assert image.get_attribute("data-scale") == "2"
     assert image.bounding_box()["width"] == pytest.approx(2 * fit, rel=0.02)
-    assert page.inner_text("#zoom-level") == "200%"
+    natural = image.evaluate("img => img.naturalWidth")  # the level: % of the photo's own size
+    assert page.inner_text("#zoom-level") == f"{round(2 * fit / natural * 100)}%"
     shot(page, "case-zoom-laptop.png", full_page=False)
     page.keyboard.press("-")
     assert image.get_attribute("data-scale") == "1.5"
@@ -223,6 +224,10 @@ def test_a_dermatologist_works_a_case_in_the_browser(browser, live):  # noqa: F8
     page.get_by_role("button", name="Schedule the follow-up").click()
     page.wait_for_url(f"{base}/cases/{urgent}?done=follow_up")
     assert page.inner_text("#case-status") == "follow up scheduled"
+    # sign and release the drafted diagnosis, prescription and follow-up as one consult note
+    page.get_by_label("I have reviewed the diagnosis").check()
+    page.get_by_role("button", name="Sign and release").click()
+    page.wait_for_url(f"{base}/cases/{urgent}?done=note")
 
     # the follow-up photos arrive through the intake API: the case is back in the queue
     r = api.post(
@@ -260,7 +265,10 @@ def test_a_dermatologist_works_a_case_in_the_browser(browser, live):  # noqa: F8
     shot(page, "case-tablet.png")
     page.set_viewport_size(LAPTOP)
 
-    # close the case
+    # release the revised diagnosis (consult note 2), then close the case
+    page.get_by_label("I have reviewed the diagnosis").check()
+    page.get_by_role("button", name="Sign and release").click()
+    page.wait_for_url(f"{base}/cases/{urgent}?done=note")
     page.locator("#action-close > summary").click()
     page.locator("#action-close").get_by_label("Reason").fill(
         "Improving on treatment; nothing more to do online."
