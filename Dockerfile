@@ -9,6 +9,9 @@ COPY data_pipelines ./data_pipelines
 RUN pip wheel --no-cache-dir --wheel-dir /wheels '.[serving]'
 
 FROM python:3.11-slim
+# fonts-dejavu-core: the consult note's PDF embeds DejaVu Sans (every accent and script of a patient's name)
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 dermatriage \
     && mkdir -p /var/lib/dermatriage/photos && chown -R dermatriage /var/lib/dermatriage
 COPY --from=build /wheels /wheels

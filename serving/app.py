@@ -15,6 +15,7 @@ from model.intake import PhotoLimits
 from model.loading import load_quality_model, load_urgency_model
 from model.triage.engine import TriageEngine
 from serving.api.cases import router as cases_router
+from serving.api.consult_notes import router as consult_notes_router
 from serving.api.consults import router as consults_router
 from serving.api.docs import install_docs
 from serving.api.events import router as events_router
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(people_router)
     app.include_router(events_router)
     app.include_router(consults_router)
+    app.include_router(consult_notes_router)
     app.include_router(messages_router)
     app.include_router(renewals_router)
     app.include_router(patients_router)

@@ -24,6 +24,7 @@ from serving.consults import (
     schemas,
 )
 from serving.db import transaction, utcnow
+from serving.orgs.service import Role
 
 router = APIRouter(prefix="/v1", tags=["consults"], responses=errors(*AUTHENTICATED))
 #: what acting on a case can answer, beyond the key's own statuses
@@ -76,7 +77,12 @@ def search_medications(
 )
 def get_consult(case_id: str, request: Request, client: CurrentClient) -> schemas.ConsultOut:
     """Everything decided on the case: every diagnosis (oldest first; the last is current),
-    prescriptions and renewals, follow-ups, referral or closure."""
+    prescriptions and renewals, follow-ups, referral or closure. The intake system does not see drafts
+    (held until the consult note releases them)."""
+
+    def shown(rows):
+        return [r for r in rows if not r.draft] if client.role is Role.intake else rows
+
     with (
         audited_lookups(request, client, action="consult.read", resource_id=case_id),
         transaction(sessions(request)) as session,
@@ -84,8 +90,10 @@ def get_consult(case_id: str, request: Request, client: CurrentClient) -> schema
         case = load_case(session, client=client, case_id=case_id)
         out = schemas.ConsultOut(
             case=case_ref(case),
-            diagnoses=[schemas.diagnosis_out(d) for d in diagnosis.history(session, case=case)],
-            prescriptions=[schemas.prescription_out(p) for p in prescriptions.of_case(session, case=case)],
+            diagnoses=[schemas.diagnosis_out(d) for d in shown(diagnosis.history(session, case=case))],
+            prescriptions=[
+                schemas.prescription_out(p) for p in shown(prescriptions.of_case(session, case=case))
+            ],
             renewal_requests=[schemas.renewal_out(r) for r in renewals.of_case(session, case=case)],
             follow_ups=[schemas.follow_up_out(f) for f in follow_ups.of_case(session, case=case)],
             dispositions=[schemas.disposition_out(d) for d in disposition.of_case(session, case=case)],

@@ -8,6 +8,7 @@ dermatologists search by. ``search(q)`` matches the code prefix, the title and t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from difflib import get_close_matches
 
 
 @dataclass(frozen=True)
@@ -190,3 +191,65 @@ def search(q: str | None = None, *, limit: int = 20) -> list[DiagnosisCode]:
         elif all(w in " ".join((d.group, *d.synonyms)).lower() for w in words):
             by_synonym.append(d)
     return (by_code + by_title + by_synonym)[:limit]
+
+
+def _plain(text: str) -> str:
+    """Case and extra spaces ignored: '  Basal  Cell carcinoma ' -> 'basal cell carcinoma'."""
+    return " ".join((text or "").casefold().split())
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What a typed diagnosis names: ``entry`` when it names exactly one catalogue entry, else None and
+    ``candidates``, the closest entries (several that match, or the nearest spellings)."""
+
+    text: str
+    entry: DiagnosisCode | None
+    candidates: tuple[DiagnosisCode, ...] = ()
+    #: several entries matched equally (the candidates), rather than none
+    ambiguous: bool = False
+
+    def describe(self, limit: int = 5) -> str:
+        """'L20.9 Atopic dermatitis, unspecified; L30.9 Dermatitis, unspecified' (the closest)."""
+        return "; ".join(f"{d.code} {d.title}" for d in self.candidates[:limit])
+
+
+def resolve(text: str | None) -> Resolution:
+    """The one rule by which typed text names a catalogue entry (the pages' forms and the API):
+
+    1. a picked option 'L70.0 — Acne vulgaris', or text starting with a catalogue code ('l70.0');
+    2. else the entry whose title or one synonym is the text (case and extra spaces ignored), when
+       exactly one entry has it;
+    3. else the entry whose title or synonyms hold every word of the text, when exactly one does.
+
+    Several entries matching at a step is ambiguous: no entry, those as the candidates. Nothing
+    matching: the entries of ``search`` (code prefix, words), else the nearest spellings."""
+    raw = (text or "").strip()
+    plain = _plain(raw)
+    if not plain:
+        return Resolution(raw, None)
+    first = raw.replace("\u2014", " ").split()[0]
+    if lookup(first) is not None:
+        return Resolution(raw, lookup(first))
+    exact = [d for d in DIAGNOSES if plain in (_plain(d.title), *(_plain(s) for s in d.synonyms))]
+    if len(exact) == 1:
+        return Resolution(raw, exact[0])
+    if exact:
+        return Resolution(raw, None, tuple(exact), ambiguous=True)
+    words = plain.split()
+    containing = [d for d in DIAGNOSES if all(w in _plain(" ".join((d.title, *d.synonyms))) for w in words)]
+    if len(containing) == 1:
+        return Resolution(raw, containing[0])
+    if containing:
+        return Resolution(raw, None, tuple(containing), ambiguous=True)
+    return Resolution(raw, None, tuple(search(raw, limit=5)) or nearest(plain))
+
+
+def nearest(plain: str, limit: int = 5) -> tuple[DiagnosisCode, ...]:
+    """The entries whose title or a synonym is spelled closest to ``plain`` (a typo, a variant)."""
+    names: dict[str, DiagnosisCode] = {}
+    for d in DIAGNOSES:
+        for name in (d.title, *d.synonyms):
+            names.setdefault(_plain(name), d)
+    close = get_close_matches(plain, list(names), n=limit * 3, cutoff=0.5)
+    return tuple(dict.fromkeys(names[c] for c in close))[:limit]

@@ -13,7 +13,7 @@ from serving.cases.models import Case, Photo
 from serving.cases.states import can_move, require_status
 from serving.cases.status import CaseStatus
 from serving.cases.visibility import load_case
-from serving.consults import follow_ups
+from serving.consults import drafts, follow_ups
 from serving.consults.common import acting_on, add_to_case, authored, move, record_action, rows_of, sender_of
 from serving.consults.models import Disposition, Message
 from serving.consults.schemas import CloseIn, ReferralIn, RetakeRequestIn
@@ -89,6 +89,7 @@ def refer(session: Session, *, client: Client, case_id: str, data: ReferralIn, n
     case = acting_on(
         session, client, case_id, now, allowed=_can_reach(S.referred_in_person), action="be referred"
     )
+    drafts.require_none_pending(session, case=case, action="be referred")
     row = _disposition(
         session,
         client=client,
@@ -143,6 +144,7 @@ def close(session: Session, *, client: Client, case_id: str, data: CloseIn, now:
     the intake system stops asking the patient for photos and ``follow_up.due`` never fires for it.
     """
     case = _to_close(session, client, case_id, now)
+    drafts.require_none_pending(session, case=case, action="be closed")
     row = _disposition(session, client=client, case=case, kind="closure", now=now, reason=data.reason)
     cancelled = [f.id for f in follow_ups.cancel_open(session, case=case)]
     move(session, case, S.closed, client=client, reason="closed")

@@ -19,6 +19,7 @@ from serving.auth import Client
 from serving.cases.models import Case
 from serving.cases.status import CaseStatus
 from serving.cases.visibility import visible_cases
+from serving.consults import drafts
 from serving.consults.common import acting_on, add_to_case, audit, move, record_action, rows_of
 from serving.consults.models import FollowUp
 from serving.consults.schemas import FollowUpIn
@@ -64,13 +65,15 @@ def schedule(session: Session, *, client: Client, case_id: str, data: FollowUpIn
         created_by_user_id=client.user_id,
     )
     move(session, case, S.follow_up_scheduled, client=client, reason="follow-up scheduled")
+    # with drafts held, the patient learns of the follow-up in the consult note that releases them
+    held = bool(drafts.pending(session, case=case))
     record_action(
         session,
         client=client,
         case=case,
         action="consult.follow_up.schedule",
-        detail={"follow_up_id": follow_up.id, "due_at": follow_up.due_at.isoformat()},
-        event=(types.FOLLOW_UP_SCHEDULED, _payload(follow_up)),
+        detail={"follow_up_id": follow_up.id, "due_at": follow_up.due_at.isoformat(), "held": held},
+        event=None if held else (types.FOLLOW_UP_SCHEDULED, _payload(follow_up)),
     )
     return case, follow_up
 

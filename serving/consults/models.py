@@ -7,7 +7,19 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from serving.db import Base, UtcDateTime, new_id, utcnow
@@ -29,7 +41,16 @@ class _OfCase:
     case_id: Mapped[str] = _case_fk()
 
 
-class Diagnosis(_OfCase, Base):
+class _Releasable:
+    """A row the patient learns of: at once (``draft`` false, its event emitted when written), or held as
+    a draft until a signed consult note releases it (``consult_note_id``; serving.consults.notes)."""
+
+    draft: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: the consult note that released it (None: released when written, or still a draft)
+    consult_note_id: Mapped[str | None] = mapped_column(String(36), default=None, index=True)
+
+
+class Diagnosis(_OfCase, _Releasable, Base):
     """One coded diagnosis of a case. A later one (confirmed or revised at follow-up) is a new row."""
 
     __tablename__ = "diagnoses"
@@ -46,7 +67,7 @@ class Diagnosis(_OfCase, Base):
     created_by_key_id: Mapped[str | None] = mapped_column(String(36), default=None)
 
 
-class Prescription(_OfCase, Base):
+class Prescription(_OfCase, _Releasable, Base):
     __tablename__ = "prescriptions"
 
     #: the case's diagnosis the medication was prescribed for (the latest one when it was written)
@@ -184,3 +205,26 @@ class PathologyResult(_OfCase, Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     recorded_by_user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), default=None)
     recorded_by_key_id: Mapped[str | None] = mapped_column(String(36), default=None)
+
+
+class ConsultNote(_OfCase, Base):
+    """A signed consult note: what one release told the patient (the current diagnosis, its plan, the
+    prescriptions drafted since the last note, the follow-up), immutable once written. A later release
+    on the same case is a new note with the next ``number``."""
+
+    __tablename__ = "consult_notes"
+    __table_args__ = (UniqueConstraint("case_id", "number", name="uq_consult_notes_case_number"),)
+
+    #: 1 for the case's first note, then 2, ...
+    number: Mapped[int] = mapped_column(Integer)
+    #: the note's content (serving.consults.notes.note_content), as released
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: SHA-256 of the content's canonical JSON (serving.consults.notes.content_sha256)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    signed_by_user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    signed_by_key_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    #: the signer's name and the licence (jurisdiction) they signed under, as they were at signing
+    signed_by_name: Mapped[str] = mapped_column(String(200))
+    licence_jurisdiction: Mapped[str] = mapped_column(String(16))
+    attestation: Mapped[str] = mapped_column(Text)

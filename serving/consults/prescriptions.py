@@ -11,7 +11,7 @@ from serving.auth import Client
 from serving.cases.models import Case
 from serving.cases.status import CaseStatus
 from serving.consults import diagnosis as diagnosis_service
-from serving.consults import formulary
+from serving.consults import drafts, formulary
 from serving.consults.common import acting_on, add_to_case, authored, record_action, rows_of
 from serving.consults.models import Prescription
 from serving.consults.schemas import PrescriptionIn
@@ -74,7 +74,7 @@ def prescription_event(p: Prescription) -> dict:
 
 def prescribe(session: Session, *, client: Client, case_id: str, data: PrescriptionIn, now: datetime):
     """Write a prescription on a diagnosed case (or one back in review that was diagnosed before).
-    Returns (case, prescription)."""
+    Returns (case, prescription). ``data.draft``: held until a consult note releases it."""
     case = acting_on(
         session, client, case_id, now, allowed=(S.in_review, S.diagnosed), action="get a prescription"
     )
@@ -88,6 +88,8 @@ def prescribe(session: Session, *, client: Client, case_id: str, data: Prescript
             field="status",
         )
     medication, product, strength = formulary_product(data.rxcui, data.form, data.strength)
+    if not data.draft:
+        drafts.require_none_pending(session, case=case, action="get a prescription at once")
     prescription = add_to_case(
         session,
         Prescription,
@@ -106,8 +108,14 @@ def prescribe(session: Session, *, client: Client, case_id: str, data: Prescript
         client=client,
         case=case,
         action="consult.prescription.create",
-        detail={"prescription_id": prescription.id, "rxcui": medication.rxcui, "strength": strength},
-        event=(types.PRESCRIPTION_ISSUED, prescription_event(prescription)),
+        detail={
+            "prescription_id": prescription.id,
+            "rxcui": medication.rxcui,
+            "strength": strength,
+            "draft": data.draft,
+        },
+        # a draft is told to the patient by the consult note that releases it
+        event=None if data.draft else (types.PRESCRIPTION_ISSUED, prescription_event(prescription)),
     )
     return case, prescription
 

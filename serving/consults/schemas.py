@@ -69,6 +69,13 @@ class DiagnosisIn(_In):
     free_text: ShortText | None = Field(default=None, description="Anything the code does not say.")
     assessment: Text = Field(description="The dermatologist's assessment (for the record).")
     patient_plan: Text = Field(description="The plan in words for the patient.")
+    draft: bool = Field(
+        default=False,
+        strict=True,
+        description="true: held (no event, not shown to the intake system) until released with the "
+        "consult note, POST /v1/cases/{id}/consult-note. false (default): told to the patient at once, "
+        "refused (409 consult_note_pending) while the case holds drafts.",
+    )
 
 
 def _iso_date(value: object) -> object:
@@ -107,6 +114,13 @@ class PrescriptionIn(_In):
     )
     refills: Annotated[int, JsonNumber] = Field(ge=0, le=11)
     pharmacy_note: ShortText | None = None
+    draft: bool = Field(
+        default=False,
+        strict=True,
+        description="true: held (no event, not shown to the intake system) until released with the "
+        "consult note, POST /v1/cases/{id}/consult-note. false (default): told to the patient at once, "
+        "refused (409 consult_note_pending) while the case holds drafts.",
+    )
 
 
 class RenewalRequestIn(_In):
@@ -222,6 +236,8 @@ class DiagnosisOut(BaseModel):
     patient_plan: str
     created_at: datetime
     created_by_user_id: str | None
+    draft: bool = Field(description="Held until a consult note releases it.")
+    consult_note_id: str | None = Field(description="The consult note that released it, if one did.")
 
 
 class PathologyOut(BaseModel):
@@ -276,6 +292,8 @@ class PrescriptionOut(BaseModel):
     renews_id: str | None
     created_at: datetime
     prescribed_by_user_id: str | None
+    draft: bool = Field(description="Held until a consult note releases it.")
+    consult_note_id: str | None = Field(description="The consult note that released it, if one did.")
 
 
 class RenewalRequestOut(BaseModel):

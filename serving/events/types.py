@@ -10,6 +10,8 @@ CASE_QUESTION_ASKED = "case.question_asked"
 CASE_DIAGNOSED = "case.diagnosed"
 CASE_PATHOLOGY_RECORDED = "case.pathology_recorded"
 PRESCRIPTION_ISSUED = "prescription.issued"
+#: a signed consult note released its drafted diagnosis, plan and prescriptions (serving.consults.notes)
+CONSULT_RELEASED = "consult.released"
 RENEWAL_DECIDED = "prescription.renewal_decided"
 FOLLOW_UP_SCHEDULED = "follow_up.scheduled"
 FOLLOW_UP_DUE = "follow_up.due"
@@ -28,6 +30,7 @@ ALL_TYPES: frozenset[str] = frozenset(
         CASE_DIAGNOSED,
         CASE_PATHOLOGY_RECORDED,
         PRESCRIPTION_ISSUED,
+        CONSULT_RELEASED,
         RENEWAL_DECIDED,
         FOLLOW_UP_SCHEDULED,
         FOLLOW_UP_DUE,

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -62,6 +64,72 @@ def normalize_jurisdictions(values: Iterable[str]) -> list[str]:
     return sorted(codes)
 
 
+def licences_for(role: UserRole | str, jurisdictions: Iterable[str]) -> list[str]:
+    """The normalized licences of a user of ``role``: a dermatologist needs at least one."""
+    codes = normalize_jurisdictions(jurisdictions)
+    if role == UserRole.dermatologist and not codes:
+        raise PeopleError(
+            "a dermatologist must be licensed in at least one jurisdiction, e.g. US-CA",
+            field="jurisdictions",
+        )
+    return codes
+
+
+def set_licences(
+    session: Session, *, org: Organization, user_id: str, jurisdictions: Iterable[str], actor: Actor
+) -> User:
+    """Where an active user is licensed from now on (the cases they see follow at once)."""
+    user = get_user(session, org=org, user_id=user_id)
+    if not user.active:
+        raise PeopleError("the user is deactivated", field="user_id")
+    before = list(user.jurisdictions or [])
+    user.jurisdictions = licences_for(user.role, jurisdictions)
+    record(
+        session,
+        actor=actor,
+        action="user.licences.update",
+        resource_type="user",
+        resource_id=user.id,
+        detail={"before": before, "after": user.jurisdictions},
+    )
+    return user
+
+
+@lru_cache(maxsize=1)
+def time_zones() -> frozenset[str]:
+    """The IANA time zone names this machine's zone database knows."""
+    return frozenset(available_timezones())
+
+
+def set_time_zone(
+    session: Session, *, org: Organization, user_id: str, time_zone: str | None, actor: Actor
+) -> User:
+    """The IANA time zone the pages show times in for this user ('Europe/Paris'); empty: UTC."""
+    user = get_user(session, org=org, user_id=user_id)
+    name = (time_zone or "").strip() or None
+    if name is not None:
+        try:
+            known = name in time_zones() and ZoneInfo(name) is not None
+        except (ZoneInfoNotFoundError, ValueError):
+            known = False
+        if not known:
+            raise PeopleError(
+                f"{name[:64]!r} is not a time zone; use an IANA name such as 'Europe/Paris' or "
+                "'America/Los_Angeles'",
+                field="time_zone",
+            )
+    user.time_zone = name
+    record(
+        session,
+        actor=actor,
+        action="user.time_zone.update",
+        resource_type="user",
+        resource_id=user.id,
+        detail={"time_zone": name},
+    )
+    return user
+
+
 def licensed_for(user: User, jurisdiction: str) -> bool:
     return jurisdiction in (user.jurisdictions or [])
 
@@ -84,12 +152,7 @@ def create_user(
         role = UserRole(role)
     except ValueError as exc:
         raise PeopleError(f"role must be 'dermatologist' or 'admin', not {role!r}", field="role") from exc
-    codes = normalize_jurisdictions(jurisdictions)
-    if role is UserRole.dermatologist and not codes:
-        raise PeopleError(
-            "a dermatologist must be licensed in at least one jurisdiction, e.g. US-CA",
-            field="jurisdictions",
-        )
+    codes = licences_for(role, jurisdictions)
     user = User(organization_id=org.id, name=name, role=role.value, jurisdictions=codes)
     session.add(user)
     session.flush()

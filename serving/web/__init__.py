@@ -13,12 +13,14 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from serving.web import (
+    routes_account,
     routes_actions,
     routes_admin,
     routes_auth,
     routes_case,
     routes_dashboard,
     routes_monitoring,
+    routes_note,
     routes_queue,
 )
 from serving.web.auth_web import CsrfRejected, SignInRequired, TooManyRequests
@@ -31,20 +33,21 @@ def install(app: FastAPI) -> None:
         routes_queue,
         routes_case,
         routes_actions,
+        routes_note,
         routes_dashboard,
         routes_monitoring,
         routes_admin,
+        routes_account,
     )
     for module in pages:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(SignInRequired)
-    async def _sign_in(request: Request, _exc: SignInRequired):
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        if request.method != "GET":
-            target = "/queue"
-        return RedirectResponse(f"/sign-in?next={quote(target, safe='')}", status_code=303)
+    async def _sign_in(request: Request, exc: SignInRequired):
+        target = quote(routes_auth.return_path(request), safe="")
+        ended = f"&ended={exc.ended}" if exc.ended else ""
+        return RedirectResponse(f"/sign-in?next={target}{ended}", status_code=303)
 
     @app.exception_handler(TooManyRequests)
     async def _too_many(request: Request, exc: TooManyRequests):

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from sqlalchemy import func, select
 
 from serving.audit import Actor, record
 from serving.auth import Client, check_rate, client_address, request_id
@@ -32,10 +34,12 @@ from serving.web.sessions import (
     SessionPolicy,
     end_session,
     find_session,
+    idle_deadline,
     locked_out,
     note_attempt,
     start_session,
     subject,
+    why_ended,
 )
 
 SESSION_COOKIE = "dermatriage_session"
@@ -49,7 +53,12 @@ SIGN_IN_FAILED = (
 
 
 class SignInRequired(Exception):
-    """No valid session: the page redirects to the sign-in form."""
+    """No valid session: the page redirects to the sign-in form (``ended``: why a session the browser
+    had is over, "idle" or "expired", said there)."""
+
+    def __init__(self, ended: str | None = None):
+        super().__init__(ended or "no session")
+        self.ended = ended
 
 
 class CsrfRejected(Exception):
@@ -77,10 +86,17 @@ class WebUser:
     organization: Organization
     session_id: str
     csrf_token: str
+    #: when the session ends unless used again (the idle timeout, or its lifetime if sooner)
+    ends_at: datetime | None = None
 
     @property
     def is_admin(self) -> bool:
         return self.client.role is Role.admin
+
+    @property
+    def seconds_left(self) -> int:
+        """Seconds until the session ends unless used again (for the page's expiry warning)."""
+        return max(0, int((self.ends_at - utcnow()).total_seconds())) if self.ends_at else 0
 
 
 def policy(request: Request) -> SessionPolicy:
@@ -115,11 +131,12 @@ def _web_user(request: Request, signed) -> WebUser:
         organization=org,
         session_id=signed.session.id,
         csrf_token=signed.session.csrf_token,
+        ends_at=idle_deadline(signed.session, policy(request)),
     )
 
 
-def current_user(request: Request) -> WebUser:
-    """The signed-in user, or SignInRequired."""
+def current_user(request: Request, *, touch: bool = True) -> WebUser:
+    """The signed-in user, or SignInRequired (``touch``: see ``find_session``)."""
     cached = getattr(request.state, "web_user", None)
     if cached is not None:
         return cached
@@ -127,9 +144,10 @@ def current_user(request: Request) -> WebUser:
     if not token:
         raise SignInRequired
     with transaction(request.app.state.sessions) as session:
-        signed = find_session(session, token=token, now=utcnow(), policy=policy(request))
+        signed = find_session(session, token=token, now=utcnow(), policy=policy(request), touch=touch)
+        ended = None if signed else why_ended(session, token=token, policy=policy(request))
     if signed is None:
-        raise SignInRequired
+        raise SignInRequired(ended)
     try:  # once per request: later calls take the cached user above
         check_rate(request, f"user:{signed.user.id}", Role(signed.user.role))
     except RateLimited as exc:
@@ -195,14 +213,38 @@ def set_cookie(request: Request, response: Response, name: str, value: str, *, m
     )
 
 
+class AmbiguousOrganization(SignInFailed):
+    """The organization typed by name, and several organizations have that name."""
+
+
+def organization_for_sign_in(session, typed: str) -> Organization | None:
+    """The organization typed on the sign-in form: by its slug, else by its name (case and extra spaces
+    ignored); AmbiguousOrganization when several organizations have that name."""
+    plain = " ".join((typed or "").split())
+    if not plain:
+        return None
+    org = get_org_by_slug(session, plain.lower())
+    if org is not None:
+        return org
+    named = session.scalars(
+        select(Organization).where(func.lower(Organization.name) == plain.lower()).limit(2)
+    ).all()
+    if len(named) > 1:
+        raise AmbiguousOrganization(
+            f"Several organizations are named {plain[:100]!r}. Type your organization's short name "
+            "(its slug, e.g. 'clinic-north') instead; your administrator can tell you."
+        )
+    return named[0] if named else None
+
+
 def sign_in(request: Request, *, org_slug: str, login: str, password: str) -> str:
     """Check the password and open a session; returns the session token. SignInFailed otherwise
     (unknown organization or user, wrong password, locked out: the same error)."""
     now, rules = utcnow(), policy(request)
-    who = subject(org_slug, login)
     address = client_address(request)
     with transaction(request.app.state.sessions) as session:
-        org = get_org_by_slug(session, (org_slug or "").strip().lower())
+        org = organization_for_sign_in(session, org_slug)
+        who = subject(org.slug if org else org_slug, login)  # by name or by slug: one lockout
         credential = passwords.find_credential(session, org=org, login=login)
         user = session.get(User, credential.user_id) if credential else None
         locked = locked_out(session, subject=who, now=now, policy=rules)

@@ -26,11 +26,21 @@ from serving.cases.schemas import urgency_reading
 from serving.cases.states import IllegalMove
 from serving.cases.status import CaseStatus
 from serving.cases.visibility import load_case
-from serving.consults import diagnosis, disposition, follow_ups, messages, pathology, prescriptions, renewals
+from serving.consults import (
+    diagnosis,
+    disposition,
+    follow_ups,
+    messages,
+    notes,
+    pathology,
+    prescriptions,
+    renewals,
+)
 from serving.orgs.service import Role
 from serving.people.models import User
 from serving.schemas import image_urls
 from serving.web.patient_view import CLASS_NAMES, OutcomeView, PatientPanel, outcome_view, patient_panel
+from serving.web.rendering import duration
 
 S = CaseStatus
 QUESTIONNAIRE_LABELS = {
@@ -116,6 +126,74 @@ def _malignant(probability: float) -> str:
     return f"Model: {probability:.0%} malignant"
 
 
+#: the questionnaire's answers that are red flags when "yes" (the glance header lists them)
+RED_FLAGS = (
+    "bleeding",
+    "grew",
+    "changed",
+    "fever",
+    "spreading_rapidly",
+    "blistering_or_peeling",
+    "mucosal_involvement",
+    "immunosuppressed",
+    "skin_cancer_history",
+)
+
+
+@dataclass(frozen=True)
+class Glance:
+    """The case at a glance (the header of the case page): who, where, how long, how large, the
+    patient's concern, the red flags answered yes, the triage reasons and any earlier diagnosis."""
+
+    facts: list[tuple[str, str]]
+    concern: str | None
+    red_flags: list[str]
+    reasons: list[str]
+    previous: list[str]
+
+
+def glance(case: Case, patient: PatientPanel | None) -> Glance:
+    q = case.questionnaire or {}
+    facts = []
+    if q.get("age") is not None:
+        facts.append(("Age", f"{q['age']}"))
+    if q.get("sex"):
+        facts.append(("Sex", _answer(q["sex"])))
+    if q.get("body_site"):
+        facts.append(("Body site", _answer(q["body_site"])))
+    if q.get("duration_days") is not None:
+        facts.append(("Duration", _days(q["duration_days"])))
+    if q.get("size_mm") is not None:
+        facts.append(
+            ("Size", f"{q['size_mm']:g} mm" if isinstance(q["size_mm"], int | float) else str(q["size_mm"]))
+        )
+    previous = []
+    for line in patient.prior if patient else ():
+        path = line.pathology[-1] if line.pathology else None
+        said = (
+            f"pathology {path.code} {path.title}" if path else "; ".join(line.diagnoses) or line.provisional
+        )
+        if said:
+            previous.append(f"{said} ({line.created_at:%d %b %Y})")
+    return Glance(
+        facts=facts,
+        concern=(q.get("concern") or None) and str(q["concern"]),
+        red_flags=[QUESTIONNAIRE_LABELS[k] for k in RED_FLAGS if q.get(k) is True],
+        reasons=list(case.reasons or []),
+        previous=previous,
+    )
+
+
+def _days(value: Any) -> str:
+    """200 -> '200 days (about 7 months)'; 3 -> '3 days'."""
+    if not isinstance(value, int | float):
+        return str(value)
+    days = f"{value:g} day{'' if value == 1 else 's'}"
+    if value >= 60:
+        return f"{days} (about {round(value / 30.4)} months)"
+    return days
+
+
 @dataclass(frozen=True)
 class BatchView:
     number: int
@@ -145,11 +223,16 @@ class CaseView:
     #: the histopathology results (oldest report first) and who recorded each (user id -> name)
     pathology: list = field(default_factory=list)
     recorders: dict[str, str] = field(default_factory=dict)
+    #: who wrote the diagnoses, prescriptions and dispositions (user id -> name)
+    authors: dict[str, str] = field(default_factory=dict)
     #: the case's outcome label (None: no pathology and no confirmed diagnosis yet), and as shown
     outcome_label: OutcomeLabel | None = None
     outcome: OutcomeView | None = None
     #: the patient and the lesion's timeline (None: a case sent without a patient)
     patient: PatientPanel | None = None
+    #: sign and release: what a release would sign now, and the notes released (first first)
+    note_draft: Any = None
+    notes: list = field(default_factory=list)
 
     @property
     def acts(self) -> set[str]:
@@ -161,11 +244,45 @@ class CaseView:
         """The forms of the consult itself (a pathology result also comes after it)."""
         return self.acts - {"pathology"}
 
+    def author(self, row) -> str:
+        """Who wrote a diagnosis, a prescription or a disposition, by name ('an API key' for a key
+        without a user)."""
+        user_id = getattr(row, "created_by_user_id", None) or getattr(row, "prescribed_by_user_id", None)
+        if user_id is None:
+            return "an API key"
+        return self.authors.get(user_id, "a former user")
+
+    @property
+    def review_settled(self) -> bool:
+        """Whether the case has left the online review (referred or closed): no review clock then."""
+        return self.case.status in (S.referred_in_person, S.closed)
+
+    @property
+    def settled_at(self) -> datetime:
+        """When the case was referred or closed (its latest disposition)."""
+        return self.dispositions[-1].created_at if self.dispositions else self.case.updated_at
+
+    @property
+    def review_outcome(self) -> str:
+        """How the first review went against its due time: 'first reviewed 2 h 05 min after the due
+        time' / 'first reviewed within the review SLA' / 'never reviewed' (for a settled case)."""
+        due = self.case.first_review_due_at or self.case.review_due_at
+        reviewed = self.case.first_reviewed_at
+        if reviewed is None:
+            return "closed without a review"
+        if due is None or reviewed <= due:
+            return "first reviewed within the review SLA"
+        return f"first reviewed {duration((reviewed - due).total_seconds())} after the due time"
+
     def recorded_by(self, result) -> str:
         """Who recorded a pathology result, by name ('an API key' for a key without a user)."""
         if result.recorded_by_user_id is None:
             return "an API key"
         return self.recorders.get(result.recorded_by_user_id, "a former user")
+
+    @property
+    def glance(self) -> Glance:
+        return glance(self.case, self.patient)
 
     @property
     def photos(self) -> list[PhotoView]:
@@ -285,7 +402,12 @@ def abilities(case: Case, client: Client, *, mine: bool, now: datetime, follow_u
 
 def recorder_names(session: Session, case: Case, results: list) -> dict[str, str]:
     """The names of the users of the case's organization who recorded ``results``."""
-    ids = {r.recorded_by_user_id for r in results if r.recorded_by_user_id}
+    return user_names(session, case, {r.recorded_by_user_id for r in results})
+
+
+def user_names(session: Session, case: Case, ids: set[str | None]) -> dict[str, str]:
+    """The names of these users of the case's organization (user id -> name)."""
+    ids = {i for i in ids if i}
     if not ids:
         return {}
     rows = session.execute(
@@ -314,6 +436,12 @@ def case_view(session: Session, *, client: Client, case_id: str, now: datetime) 
     )
     view.pathology, view.outcome_label = pathology.findings(session, case=case)
     view.recorders = recorder_names(session, case, view.pathology)
+    view.authors = user_names(
+        session,
+        case,
+        {r.created_by_user_id for r in (*view.diagnoses, *view.dispositions)}
+        | {p.prescribed_by_user_id for p in view.prescriptions},
+    )
     view.outcome = outcome_view(view.outcome_label)
     record(session, actor=client.actor, action="consult.read", resource_type="case", resource_id=case.id)
     view.thread = messages.thread(session, client=client, case_id=case.id)
@@ -324,4 +452,6 @@ def case_view(session: Session, *, client: Client, case_id: str, now: datetime) 
     view.can = abilities(case, client, mine=view.held_by_me, now=now, follow_up_rows=fus)
     view.retake = retake_prefill(view.photos)
     view.patient = patient_panel(session, client=client, case=case, now=now)
+    view.note_draft = notes.draft_of(session, case=case, practice_name=client.organization.name)
+    view.notes = notes.of_case(session, case=case)
     return view

@@ -10,10 +10,12 @@ import base64
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData, UploadFile
 
+from serving.consults import diagnoses, diagnosis
 from serving.consults.schemas import (
     AttachmentIn,
     CloseIn,
@@ -26,6 +28,7 @@ from serving.consults.schemas import (
     RetakeRequestIn,
 )
 from serving.errors import DomainError
+from serving.people.service import time_zones
 
 MAX_ATTACHMENTS = 5
 
@@ -39,6 +42,8 @@ PAGE_FIX = {
     "due_in_past": "Pick a date and time in the future.",
     "due_too_far": "Pick a date within two years.",
     "lease_required": "Claim the case from the queue (or renew your lease) first.",
+    "consult_note_pending": "Sign and release the drafted consult note first (Sign and release, below).",
+    "consult_note_changed": "The drafts changed since this page was loaded: review them again, then sign.",
 }
 #: the same, where one form needs other words than the rest (form name, error code)
 FORM_FIX = {
@@ -112,9 +117,17 @@ def validated(schema: type[BaseModel], data: dict[str, Any], *, form: str) -> Ba
         raise FormProblem(form, problems, fix=f"Correct the field '{first}'.", field=first) from exc
 
 
-def diagnosis_code(raw: str | None) -> str | None:
-    """'L70.0 — Acne vulgaris' (a picked catalogue entry) -> 'L70.0'."""
-    return raw.split()[0] if raw else None
+def diagnosis_code(raw: str | None, *, form: str = "diagnose", field: str = "code") -> str | None:
+    """'L70.0 — Acne vulgaris' (a picked catalogue entry), 'l70.0', or a typed name or synonym that names
+    one entry ('basal cell carcinoma') -> its code, by the catalogue's one rule (``diagnoses.resolve``);
+    text naming no single entry is refused beside ``form``, with the closest entries."""
+    if not raw:
+        return None
+    found = diagnoses.resolve(raw)
+    if found.entry is None:
+        details = "report" if form == "pathology" else "free_text"
+        raise FormProblem.of(form, diagnosis.unresolved(found, field=field, details=details))
+    return found.entry.code
 
 
 def diagnosis_in(form: FormData) -> DiagnosisIn:
@@ -124,13 +137,14 @@ def diagnosis_in(form: FormData) -> DiagnosisIn:
         "free_text": _text(form, "free_text"),
         "assessment": _text(form, "assessment"),
         "patient_plan": _text(form, "patient_plan"),
+        "draft": True,  # the page drafts: released with the signed consult note (routes_note)
     }
     return validated(DiagnosisIn, data, form="diagnose")
 
 
 def pathology_in(form: FormData) -> PathologyIn:
     data = {
-        "icd10": diagnosis_code(_text(form, "icd10")),
+        "icd10": diagnosis_code(_text(form, "icd10"), form="pathology", field="icd10"),
         "reported_on": _text(form, "reported_on"),
         "report": _text(form, "report"),
     }
@@ -146,13 +160,15 @@ def prescription_in(form: FormData) -> PrescriptionIn:
         "quantity": _number(form, "quantity"),
         "refills": _number(form, "refills"),
         "pharmacy_note": _text(form, "pharmacy_note"),
+        "draft": True,  # the page drafts: released with the signed consult note (routes_note)
     }
     return validated(PrescriptionIn, data, form="prescribe")
 
 
-def due_at(local: str | None, offset_minutes: str | None) -> datetime | None:
-    """A ``datetime-local`` value and the browser's ``getTimezoneOffset()`` (minutes behind UTC; UTC
-    when the script did not run) -> an aware datetime."""
+def due_at(local: str | None, offset_minutes: str | None, zone_name: str | None = None) -> datetime | None:
+    """A ``datetime-local`` value in the user's time zone (``zone_name``, the page's setting: an IANA
+    name), else at the browser's ``getTimezoneOffset()`` (minutes behind UTC; UTC when the script did
+    not run) -> an aware datetime."""
     if not local:
         return None
     try:
@@ -167,14 +183,27 @@ def due_at(local: str | None, offset_minutes: str | None) -> datetime | None:
         ) from exc
     if naive.tzinfo is not None:
         return naive
+    zone = _zone(zone_name)
+    if zone is not None:
+        return naive.replace(tzinfo=zone)
     if not -14 * 60 <= offset <= 14 * 60:
         offset = 0
     return naive.replace(tzinfo=timezone(-timedelta(minutes=offset)))
 
 
+def _zone(name: str | None) -> ZoneInfo | None:
+    """The IANA zone a form names (None: none, or not one this machine knows)."""
+    if not name or name not in time_zones():
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
 def follow_up_in(form: FormData) -> FollowUpIn:
     data = {
-        "due_at": due_at(_text(form, "due_at"), _text(form, "tz_offset")),
+        "due_at": due_at(_text(form, "due_at"), _text(form, "tz_offset"), _text(form, "time_zone")),
         "instructions": _text(form, "instructions"),
     }
     return validated(FollowUpIn, data, form="follow_up")

@@ -4,14 +4,23 @@ the queued cases of one tier, with the emergency cases pinned above and the case
 The tier filter is a query of its own (``list_queue`` has no tier parameter): the same visibility
 rule (``visible_cases``), the same order (``QUEUE_ORDER``), numbered pages, and an audit row like
 ``list_queue``'s.
+
+Each row carries what a dermatologist triages by at a glance: the first photo's thumbnail, age and
+sex, the patient's concern, and why a case is back from the patient (``serving.web.returning``).
+
+``queue_version`` is the queue's change token for the live updates (``/queue/live``): a digest of the
+visible cases the page can show (same visibility rule), of what their rows show apart from the clock,
+and of their threads' latest message. It changes when a row would; the page is sent (and audited as a
+read) only then.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from model.triage.tiers import Tier
@@ -21,23 +30,61 @@ from serving.cases.leases import LEASED_STATUSES
 from serving.cases.models import Case
 from serving.cases.status import CaseStatus
 from serving.cases.visibility import visible_cases
+from serving.consults.models import Message
 from serving.people.models import User
 from serving.queue.expiry import sweep_expired_leases
 from serving.queue.order import QUEUE_ORDER
 from serving.queue.schemas import QueueItemOut, queue_item
 from serving.queue.service import SIDE_LIST_LIMIT, list_queue, record_queue_read, side_lists
+from serving.web.returning import Return, returns_of
 
 PAGE_SIZE = 25
 TIERS = tuple(t for t in Tier.by_severity() if t is not Tier.EMERGENCY)
 
 
+#: the statuses of the cases the page lists (queued, pinned emergencies, in review and held)
+SHOWN_STATUSES = tuple(sorted({CaseStatus.queued, CaseStatus.emergency, *LEASED_STATUSES}))
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One row: the queue item as the API lists it, and what the page adds to it."""
+
+    item: QueueItemOut
+    thumbnail_url: str | None
+    age: int | None
+    sex: str | None
+    concern: str | None
+    returns: tuple[Return, ...] = ()
+
+    @property
+    def age_sex(self) -> str:
+        """'61 · female', '61', 'female' or ''."""
+        return " · ".join(str(part) for part in (self.age, self.sex) if part not in (None, "", "unknown"))
+
+
+def queue_row(case: Case, now: datetime, returns: tuple[Return, ...] = ()) -> QueueRow:
+    answers = case.questionnaire or {}
+    first = case.photos[0] if case.photos else None  # photos come in (batch, position) order
+    thumbnail = f"/cases/{case.id}/photos/{first.id}/thumbnail" if first else None
+    concern = answers.get("concern")
+    return QueueRow(
+        item=queue_item(case, now),
+        thumbnail_url=thumbnail,
+        age=answers.get("age"),
+        sex=answers.get("sex"),
+        concern=concern.strip() if isinstance(concern, str) and concern.strip() else None,
+        returns=returns,
+    )
+
+
 @dataclass
 class QueueView:
     as_of: datetime
-    items: list[QueueItemOut]
-    emergency: list[QueueItemOut]
-    in_review: list[QueueItemOut]
-    mine: list[QueueItemOut]
+    items: list[QueueRow]
+    emergency: list[QueueRow]
+    in_review: list[QueueRow]
+    mine: list[QueueRow]
     holders: dict[str, str] = field(default_factory=dict)
     tier: Tier | None = None
     next_cursor: str | None = None
@@ -100,10 +147,11 @@ def queue_view(
             first_page=cursor is None,
         )
     mine = _held_by_me(session, client) if view.first_page else []
-    view.items = [queue_item(c, now) for c in items]
-    view.emergency = [queue_item(c, now) for c in emergency]
-    view.in_review = [queue_item(c, now) for c in in_review]
-    view.mine = [queue_item(c, now) for c in mine]
+    back = returns_of(session, [*items, *emergency, *in_review, *mine])
+    view.items = [queue_row(c, now, back.get(c.id, ())) for c in items]
+    view.emergency = [queue_row(c, now, back.get(c.id, ())) for c in emergency]
+    view.in_review = [queue_row(c, now, back.get(c.id, ())) for c in in_review]
+    view.mine = [queue_row(c, now, back.get(c.id, ())) for c in mine]
     holder_ids = {c.assigned_to for c in (*in_review, *mine) if c.assigned_to}
     if holder_ids:
         view.holders = dict(session.execute(select(User.id, User.name).where(User.id.in_(holder_ids))).all())
@@ -117,3 +165,29 @@ def queue_view(
             detail={"cases": [c.id for c in mine]},
         )
     return view
+
+
+def queue_version(session: Session, *, client: Client, now: datetime) -> str:
+    """The change token of what the caller's queue page shows (see the module's docstring). Expired
+    leases go back first, as for a listing, so a case whose lease ran out shows up as it returns."""
+    sweep_expired_leases(session, now=now, organization_id=client.organization.id, actor=client.actor)
+    columns = (
+        Case.id,
+        Case.status,
+        Case.tier,
+        Case.urgency_score,
+        Case.review_due_at,
+        Case.last_queued_at,
+        Case.updated_at,
+        Case.assigned_to,
+        Case.retake_required,
+    )
+    shown = visible_cases(client, select(*columns)).where(Case.status.in_(SHOWN_STATUSES))
+    rows = sorted(tuple(str(v) for v in row) for row in session.execute(shown))
+    latest_message = session.scalar(
+        visible_cases(client, select(func.max(Message.created_at)))
+        .join_from(Message, Case, Message.case_id == Case.id)
+        .where(Case.status.in_(SHOWN_STATUSES))
+    )
+    digest = hashlib.sha256(repr((client.user_id, rows, str(latest_message))).encode())
+    return digest.hexdigest()[:24]

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from markupsafe import Markup
 
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
@@ -65,12 +68,55 @@ def iso(value: datetime | None) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else ""
 
 
-def when(value: datetime | None) -> str:
+def zone_of(user) -> ZoneInfo | None:
+    """The signed-in user's time zone (``users.time_zone``), None for UTC (no user, none set, or a
+    name this machine's zone database does not know)."""
+    name = getattr(getattr(user, "user", None), "time_zone", None)
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def local(value: datetime, zone: ZoneInfo | None) -> datetime:
+    return value.astimezone(zone or UTC)
+
+
+def utc_text(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC") if value else "—"
 
 
-def day(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%d %b %Y") if value else "—"
+def zoned_text(value: datetime | None, zone: ZoneInfo | None) -> str:
+    """'05 Jan 2026, 01:30 PST' in ``zone`` ('... UTC' without one)."""
+    if value is None:
+        return "—"
+    if zone is None:
+        return utc_text(value)
+    return local(value, zone).strftime("%d %b %Y, %H:%M %Z")
+
+
+@pass_context
+def when(context, value: datetime | None) -> str:
+    """A time as text, in the signed-in user's zone (UTC without one); for attributes and captions."""
+    return zoned_text(value, zone_of(context.get("user")))
+
+
+@pass_context
+def at(context, value: datetime | None) -> Markup:
+    """A time shown on a page: ``<time>`` in the user's zone, with the UTC time on hover (title)."""
+    if value is None:
+        return Markup("—")
+    zone = zone_of(context.get("user"))
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        iso(value), utc_text(value), zoned_text(value, zone)
+    )
+
+
+@pass_context
+def day(context, value: datetime | None) -> str:
+    return local(value, zone_of(context.get("user"))).strftime("%d %b %Y") if value else "—"
 
 
 def tier_class(tier: str | None) -> str:
@@ -86,7 +132,7 @@ def percent(share: float | None) -> str:
 
 
 TEMPLATES.env.filters.update(
-    {f.__name__: f for f in (duration, clock, iso, when, day, tier_class, humanize, percent)}
+    {f.__name__: f for f in (duration, clock, iso, when, at, day, tier_class, humanize, percent)}
 )
 TEMPLATES.env.globals.update(countdown_text=countdown_text)
 

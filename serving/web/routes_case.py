@@ -18,7 +18,7 @@ from serving.queue import service
 from serving.web.auth_web import CheckedUser, CurrentUser, WebUser
 from serving.web.case_view import case_view
 from serving.web.forms import FormProblem
-from serving.web.rendering import render
+from serving.web.rendering import local, render, zone_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -39,8 +39,9 @@ FORMULARY_JSON = json.dumps(
 DONE = {
     "claimed": "You hold this case now. Renew the lease if you need longer.",
     "renewed": "Lease renewed.",
-    "diagnose": "Diagnosis recorded; the patient is told.",
-    "prescribe": "Prescription issued; the patient is told.",
+    "diagnose": "Diagnosis drafted; the patient is told when you sign and release the consult note.",
+    "prescribe": "Prescription drafted; the patient is told when you sign and release the consult note.",
+    "note": "Consult note signed and released; the patient is told.",
     "follow_up": "Follow-up scheduled; the case waits for the patient's photos.",
     "retake": "Retake requested; the case waits for the patient's new photos.",
     "message": "Message sent.",
@@ -94,7 +95,9 @@ def case_page(
         "formulary": formulary.FORMULARY,
         "formulary_json": FORMULARY_JSON,
         "quality_reasons": list(DEFECTS),
-        "follow_up_default": (now + FOLLOW_UP_DEFAULT).strftime("%Y-%m-%dT%H:%M"),
+        # the follow-up field is in the user's time zone (UTC without one), as every time shown
+        "follow_up_default": local(now + FOLLOW_UP_DEFAULT, zone_of(user)).strftime("%Y-%m-%dT%H:%M"),
+        "time_zone": user.user.time_zone or "UTC",
     }
     return render(request, "case.html", context, status_code=problem.status if problem else 200, user=user)
 

@@ -83,10 +83,12 @@ def start_session(
 
 
 def find_session(
-    session: Session, *, token: str | None, now: datetime, policy: SessionPolicy
+    session: Session, *, token: str | None, now: datetime, policy: SessionPolicy, touch: bool = True
 ) -> Signed | None:
     """The valid session the token names (its idle clock restarted), or None: unknown, ended, expired,
-    idle too long, or its user deactivated. A session found expired or idle is ended."""
+    idle too long, or its user deactivated. A session found expired or idle is ended. ``touch=False``:
+    a request the page makes on its own (the queue's live updates) is no sign of the user, so it leaves
+    the idle clock alone."""
     if not token or len(token) > 200:
         return None
     found = session.execute(
@@ -101,9 +103,29 @@ def find_session(
     if row.expires_at <= now or row.last_seen_at + policy.idle <= now or not user.active:
         row.ended_at = now
         return None
-    if now - row.last_seen_at >= TOUCH_EVERY:
+    if touch and now - row.last_seen_at >= min(TOUCH_EVERY, policy.idle / 4):
         row.last_seen_at = now
     return Signed(session=row, user=user, organization=org)
+
+
+def why_ended(session: Session, *, token: str | None, policy: SessionPolicy) -> str | None:
+    """Why the session the token names is no longer valid: "idle" (unused for the idle timeout),
+    "expired" (its lifetime ran out), or None (unknown token, signed out, or its user deactivated)."""
+    if not token or len(token) > 200:
+        return None
+    row = session.scalar(select(WebSession).where(WebSession.token_hash == hash_token(token)))
+    if row is None or row.ended_at is None:
+        return None
+    if row.ended_at >= row.expires_at:
+        return "expired"
+    if row.ended_at >= row.last_seen_at + policy.idle:
+        return "idle"
+    return None
+
+
+def idle_deadline(row: WebSession, policy: SessionPolicy) -> datetime:
+    """When the session ends unless used again: its idle timeout or its lifetime, the sooner."""
+    return min(row.last_seen_at + policy.idle, row.expires_at)
 
 
 def end_session(session: Session, *, session_id: str, now: datetime) -> None:

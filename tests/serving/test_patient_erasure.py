@@ -75,10 +75,15 @@ def _alice_with_everything(client, org) -> dict:
     r = client.post(f"/v1/cases/{first['id']}/messages", json={"body": REPLY}, headers=org.headers("intake"))
     assert r.status_code == 201, r.text
     assert claim(client, org, first["id"]).status_code == 200  # the reply queued it again
+    # drafted, then released as a signed consult note (its content names the patient: erased too)
     diagnosis = {"code": "L82.1", "assessment": ASSESSMENT, "patient_plan": "Nothing to do for the zebra."}
-    r = client.post(f"/v1/cases/{first['id']}/diagnosis", json=diagnosis, headers=derm)
+    r = client.post(f"/v1/cases/{first['id']}/diagnosis", json={**diagnosis, "draft": True}, headers=derm)
     assert r.status_code == 201, r.text
-    r = client.post(f"/v1/cases/{first['id']}/prescriptions", json=PRESCRIPTION, headers=derm)
+    r = client.post(
+        f"/v1/cases/{first['id']}/prescriptions", json={**PRESCRIPTION, "draft": True}, headers=derm
+    )
+    assert r.status_code == 201, r.text
+    r = client.post(f"/v1/cases/{first['id']}/consult-note", json={"confirm": True}, headers=derm)
     assert r.status_code == 201, r.text
     unique = first["photos"][0]
     stored = client.get(f"/v1/cases/{first['id']}/photos/{unique['id']}/image", headers=derm).content
@@ -108,6 +113,7 @@ def test_erasure_leaves_nothing_of_the_patient_in_the_database_or_the_store(
     assert bob["photos"][0]["sha256"] == alice["cases"][1]["photos"][0]["sha256"]  # one stored object
     before = _scan_database(database_url, alice["needles"])
     assert {hit.split(": ", 1)[1] for hit in before} == {repr(n) for n in alice["needles"]}, before
+    assert any(hit.startswith("consult_notes.content") for hit in before), before
     store = client.app.state.intake.store
     assert any(store.read(key) == alice["photo_bytes"] for key in store.iter_keys())
     patient_id = alice["patient_id"]

@@ -145,7 +145,8 @@ def test_expired_and_idle_sessions_sign_out(client, org, sessions, column):
         session.execute(update(WebSession).where(WebSession.user_id == user_id).values({column: past}))
     r = client.get("/queue?tier=URGENT", follow_redirects=False)
     assert r.status_code == 303
-    assert r.headers["location"] == "/sign-in?next=%2Fqueue%3Ftier%3DURGENT"
+    ended = "idle" if column == "last_seen_at" else "expired"  # said on the sign-in page (issue 15)
+    assert r.headers["location"] == f"/sign-in?next=%2Fqueue%3Ftier%3DURGENT&ended={ended}"
     with transaction(sessions) as session:
         assert session.scalar(select(WebSession.ended_at).where(WebSession.user_id == user_id)) is not None
 
