@@ -10,7 +10,9 @@ Prints ``GET /v1/metrics/model``'s figures for those cases (sensitivity and spec
 submission with Wilson intervals, the malignant cases triaged ROUTINE, calibration, the drift alerts)
 and the export's counts and time. With ``--consent none`` (the default) the export must hold no photo:
 the test patients never become training data; ``--consent all`` exports them (into a temporary folder
-that is deleted) to time the export, and checks it reads as a training source beside the manifest.
+that is deleted) to time the export, and reads it as a training source beside the manifest: PAD's photos
+are stored byte for byte (they carry no metadata), so the leakage check must refuse the same photos
+twice (a real service's photos are new).
 
 The service, its SQLite database and photo folder live in a temporary folder; nothing is kept.
 """
@@ -32,6 +34,7 @@ from tqdm import tqdm
 from data_pipelines.build import build_manifest, training_rows
 from data_pipelines.locations import default_data_dir
 from data_pipelines.manifest import read_manifest
+from data_pipelines.splits import LeakageError
 from serving.app import create_app
 from serving.cli import main
 from serving.settings import Settings
@@ -143,8 +146,14 @@ def main_(argv: list[str] | None = None) -> None:
         if args.consent == "none" and exported:
             raise SystemExit(f"the export holds {len(exported)} photos of patients who gave no consent")
         if exported:
-            combined = training_rows(args.manifest, label_export=out)
-            print(f"training reads the export beside the manifest: {len(combined)} rows")
+            # PAD-UFES-20's photos carry no metadata: the service stores them byte for byte, so an export of
+            # them repeats the manifest's files, and the leakage check must refuse to train on both
+            try:
+                combined = training_rows(args.manifest, label_export=out)
+                print(f"training reads the export beside the manifest: {len(combined)} rows")
+            except LeakageError as exc:
+                first = str(exc).splitlines()[0]
+                print(f"training refuses the export beside the manifest (the same photos twice): {first}")
 
     counts, tiers = metrics["counts"], metrics["tiers"]
     print(f"\n{len(rows)} {args.split} photos of PAD-UFES-20 through the API in {submitted:.0f} s")
