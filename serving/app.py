@@ -19,6 +19,7 @@ from serving.api.consult_notes import router as consult_notes_router
 from serving.api.consults import router as consults_router
 from serving.api.docs import install_docs
 from serving.api.events import router as events_router
+from serving.api.fhir import install as install_fhir
 from serving.api.messages import router as messages_router
 from serving.api.monitoring import router as monitoring_router
 from serving.api.openapi import install_openapi
@@ -26,6 +27,7 @@ from serving.api.patients import router as patients_router
 from serving.api.people import router as people_router
 from serving.api.queue import router as queue_router
 from serving.api.renewals import router as renewals_router
+from serving.api.video_visits import router as video_visits_router
 from serving.auth import request_id
 from serving.cases.reads import Intake
 from serving.consults.follow_ups import mark_received
@@ -161,8 +163,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(consult_notes_router)
     app.include_router(messages_router)
     app.include_router(renewals_router)
+    app.include_router(video_visits_router)
     app.include_router(patients_router)
     app.include_router(monitoring_router)
+    install_fhir(app)  # /fhir/R4 and its OperationOutcome errors (serving/api/fhir.py)
     install_web(app)  # the dermatologists' pages (serving/web/)
     install_docs(app)  # /docs and /redoc (serving/api/docs.py)
     install_openapi(app)  # the document says what the routes answer (serving/api/openapi.py)

@@ -49,6 +49,10 @@ MESSAGES: dict[str, str] = {
         "worse before then (fever, severe pain, redness spreading fast, blisters, or sores in the mouth, "
         "eyes or genitals), seek in-person emergency care without waiting."
     ),
+    # verbatim from model.triage.care_setting.IN_PERSON_ADVICE
+    "advice.in_person_likely": (
+        "A dermatologist will likely want to see this spot in person; we will tell you how after the review."
+    ),
     # --- refused uploads: the ``fix`` of each refusal code (verbatim from model.intake / model.decode) ---
     "advice.retake_deadline_passed": (
         "No new photo arrived in time, so a dermatologist will now review your case with the photos you "

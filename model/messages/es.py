@@ -47,6 +47,10 @@ MESSAGES: dict[str, str] = {
         "(fiebre, dolor intenso, enrojecimiento que se extiende rápidamente, ampollas o llagas en la boca, "
         "los ojos o los genitales), busque atención de emergencia en persona sin esperar."
     ),
+    "advice.in_person_likely": (
+        "Es probable que un dermatólogo quiera ver esta lesión en persona; le indicaremos cómo hacerlo "
+        "después de la revisión."
+    ),
     "advice.retake_deadline_passed": (
         "No llegó una foto nueva a tiempo, así que un dermatólogo revisará ahora su caso con las fotos que "
         "ya envió. Es posible que aún le pida una foto nueva."

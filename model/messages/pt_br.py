@@ -48,6 +48,10 @@ MESSAGES: dict[str, str] = {
         "você piorar antes disso (febre, dor forte, vermelhidão que se espalha rápido, bolhas ou feridas "
         "na boca, nos olhos ou nos genitais), procure atendimento de emergência presencial sem esperar."
     ),
+    "advice.in_person_likely": (
+        "É provável que um dermatologista queira ver esta lesão pessoalmente; vamos informar como fazer "
+        "isso depois da avaliação."
+    ),
     "advice.retake_deadline_passed": (
         "Nenhuma foto nova chegou a tempo, então um dermatologista vai analisar seu caso agora com as fotos "
         "que você já enviou. Ele ainda pode pedir uma foto nova."

@@ -17,11 +17,13 @@ requested (``better_photo_requested``) and the case goes on with its tier.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from model.quality_checks import Verdict
+from model.triage.care_setting import CareSetting, CareSettingAssessment
 from model.triage.red_flags import TIER_PATIENT_ADVICE
 from model.triage.tiers import Tier, most_severe
 from model.triage.urgency import UrgencyAssessment, fit_to_band, tier_for_score
@@ -69,6 +71,21 @@ class TriageDecision:
     model_version: str | None = None
     #: Readable photos exist but none was accepted: a retake is asked for, the case goes on.
     better_photo_requested: bool = False
+    #: Where care should happen (``model.triage.care_setting``): set by ``TriageEngine.decide`` on every
+    #: triage, with the reasons of the rules that set it and every care rule that fired.
+    care_setting: CareSetting | None = None
+    care_setting_reasons: tuple[str, ...] = ()
+    care_fired: tuple[str, ...] = ()
+
+    def with_care_setting(self, care: CareSettingAssessment) -> TriageDecision:
+        """This decision with its care setting, the setting's sentence added to the patient advice."""
+        return dataclasses.replace(
+            self,
+            care_setting=care.setting,
+            care_setting_reasons=care.reasons,
+            care_fired=care.fired,
+            patient_advice=_unique([*self.patient_advice, *care.patient_advice]),
+        )
 
     @property
     def holds_case(self) -> bool:

@@ -36,6 +36,7 @@ from model.quality_checks import CHECKS_VERSION, assess_quality
 from model.quality_model import QualityModel
 from model.quality_verdict import classical_verdict, combine
 from model.questionnaire import Questionnaire
+from model.triage.care_setting import CARE_RULES_VERSION, TriageReading, assess_care_setting
 from model.triage.decision import TriageDecision, decide
 from model.triage.learned import model_urgency
 from model.triage.red_flags import RULES_VERSION
@@ -160,13 +161,37 @@ class TriageEngine:
             photo_readable=[p.quality.usable for p in photos],
             floors=[DERMOSCOPIC_FLOOR] if dermoscopic else [],
         )
+        care = assess_care_setting(questionnaire, self.reading(decision.tier, photos))
+        decision = decision.with_care_setting(care)
         # the advice reaches the patient: in their language (the rules keep the reviewed English)
         advice = tuple(translate(text, questionnaire.language) for text in decision.patient_advice)
         return dataclasses.replace(decision, patient_advice=advice)
 
+    def reading(self, tier: Tier, photos: Sequence[PhotoAssessment]) -> TriageReading:
+        """What the care-setting rules read besides the questionnaire: the final tier and this urgency
+        model's highest malignancy reading of the usable photos (and of the dermoscopic ones)."""
+        if self.urgency_model is None:
+            return TriageReading(tier=tier)
+        version = self.urgency_model.version
+        read = [
+            p for p in photos if p.quality.usable and p.predictions and p.predictions.get("model") == version
+        ]
+        dermoscopic = [p for p in read if p.quality.modality == Modality.dermoscopic]
+        return TriageReading(
+            tier=tier,
+            malignancy=max((p.predictions["malignancy"] for p in read), default=None),
+            dermoscopic_malignancy=max((p.predictions["malignancy"] for p in dermoscopic), default=None),
+            urgent=self.urgency_model.urgent,
+            priority=self.urgency_model.priority,
+        )
+
     @property
     def model_versions(self) -> dict[str, str]:
-        versions = {"quality": CHECKS_VERSION, "urgency_rules": RULES_VERSION}
+        versions = {
+            "quality": CHECKS_VERSION,
+            "urgency_rules": RULES_VERSION,
+            "care_rules": CARE_RULES_VERSION,
+        }
         if self.quality_model is not None:
             versions["quality_model"] = self.quality_model.version
         if self.urgency_model is not None:

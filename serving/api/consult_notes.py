@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from serving.api.consult_common import audited_lookups, case_ref, sessions
 from serving.api.openapi import AUTHENTICATED, WITH_BODY, errors
 from serving.auth import REVIEWERS, CurrentClient, require
-from serving.consults import note_pdf, notes
+from serving.consults import note_pdf, notes, referral_letter
 from serving.consults.note_schemas import NoteDraftOut, NoteReleased, NoteReleaseIn, note_out
 from serving.db import transaction, utcnow
 
@@ -119,6 +119,44 @@ def get_consult_note_pdf(
         )
         content = note_pdf.render_pdf(note)
         name = note_pdf.filename(note)
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.get(
+    "/cases/{case_id}/referral-letter.pdf",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The referral letter to the referring practice, as a PDF (one or two A4 pages).",
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **errors(404, 422),
+    },
+    summary="The referral letter of a released note, for the referring practice",
+)
+def get_referral_letter_pdf(
+    case_id: str, request: Request, client: CurrentClient, number: NoteNumber = None
+) -> Response:
+    """For a case a clinician submitted (`submitted_by.role` clinician): the letter addressed to the
+    referring practice with the released note's findings (the latest note, or note `number`). Readable
+    by whoever may read the note (the organization's intake system and its dermatologists); 404 for a
+    case not referred by a clinician."""
+    with (
+        audited_lookups(request, client, action="consult.referral_letter.pdf", resource_id=case_id),
+        transaction(sessions(request)) as session,
+    ):
+        case, note = notes.read(
+            session, client=client, case_id=case_id, number=number, action="consult.referral_letter.pdf"
+        )
+        content = referral_letter.render_pdf(case, note)
+        name = referral_letter.filename(note)
     return Response(
         content,
         media_type="application/pdf",

@@ -42,6 +42,7 @@ def emergency_payload(case: Case) -> dict:
         "case_id": case.id,
         "status": case.status,
         "tier": case.tier,
+        "care_setting": case.care_setting,
         "patient_advice": list(case.patient_advice),
     }
 

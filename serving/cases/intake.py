@@ -162,7 +162,11 @@ def _apply_triage(
     case.tier = decision.tier
     case.urgency_score = decision.urgency_score
     case.retake_required = decision.retake_required
-    case.reasons = list(decision.reasons)
+    if decision.care_setting is None:
+        raise ValueError("a triage without a care setting (TriageEngine.decide sets one on every triage)")
+    case.care_setting = decision.care_setting.value
+    # the care setting's reasons follow the triage's (fixed texts: schemas.care_setting_reasons finds them)
+    case.reasons = list(dict.fromkeys([*decision.reasons, *decision.care_setting_reasons]))
     case.patient_advice = list(decision.patient_advice)
     case.model_versions = dict(versions)
     case.triaged_at = now
@@ -252,7 +256,12 @@ def create_case(
                 client.actor,
                 "case.create",
                 case.id,
-                {"photos": len(rows), "tier": case.tier.value, "status": case.status.value},
+                {
+                    "photos": len(rows),
+                    "tier": case.tier.value,
+                    "care_setting": case.care_setting,
+                    "status": case.status.value,
+                },
             )
             emit_after_triage(session, case, previous_status=None, new_photos=rows)
     except IntegrityError:
@@ -324,6 +333,7 @@ def add_photos(intake: Intake, *, client: Client, case_id: str, uploads: Sequenc
                     "batch": batch,
                     "photos": len(rows),
                     "tier": case.tier.value,
+                    "care_setting": case.care_setting,
                     "status": case.status.value,
                 },
             )

@@ -83,6 +83,8 @@ class Case(Base):
     #: ``review_due_at`` until a dermatologist first takes the case, never after
     #: (``serving.cases.states.set_review_due``; a row inserted without it takes its ``review_due_at``)
     first_review_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=_due_of_insert)
+    #: where care should happen, as triage judged it: "remote" | "in_person_likely" | "emergency"
+    care_setting: Mapped[str | None] = mapped_column(String(32), default=None)
     # the queue (serving.queue): who holds the case while in review, until when
     assigned_to: Mapped[str | None] = mapped_column(ForeignKey("users.id"), default=None, index=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)

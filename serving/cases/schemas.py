@@ -6,8 +6,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
+from model.triage.care_setting import CARE_SETTING_REASONS, CareSetting
 from serving.cases.models import Case, Photo
 from serving.schemas import from_row, image_urls
 
@@ -16,6 +24,10 @@ class SubmitterRole(StrEnum):
     patient = "patient"
     caregiver = "caregiver"
     clinician = "clinician"
+
+
+#: SubmittedBy's fields added after its first release: dumped only when given
+_LATER_FIELDS = frozenset({"relation", "practice_id", "address", "question"})
 
 
 class SubmittedBy(BaseModel):
@@ -46,6 +58,31 @@ class SubmittedBy(BaseModel):
         default=None, max_length=300, description="The referring practice (clinicians)."
     )
     contact: str | None = Field(default=None, max_length=300, description="Phone or e-mail for call-backs.")
+    relation: str | None = Field(
+        default=None,
+        max_length=100,
+        description="A caregiver's relation to the patient (daughter, nurse...).",
+    )
+    practice_id: str | None = Field(
+        default=None,
+        max_length=100,
+        description="The referring practice's identifier (an NPI, an ODS code...), for the referral letter.",
+    )
+    address: str | None = Field(
+        default=None, max_length=500, description="The referring practice's postal address (clinicians)."
+    )
+    question: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="The referring clinician's question to the dermatologist (else the patient's concern).",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_unset_details(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The fields added for referral letters and caregivers are left out while null: a submission
+        without them dumps (and fingerprints, for idempotency) exactly as it did before they existed."""
+        out = handler(self)
+        return {k: v for k, v in out.items() if k not in _LATER_FIELDS or v is not None}
 
     @model_validator(mode="after")
     def _clinician_names_practice(self) -> SubmittedBy:
@@ -115,6 +152,16 @@ class TriageOut(BaseModel):
         False, description="The photos can be read but none is good as it is: a retake was requested."
     )
     reasons: list[str]
+    care_setting: CareSetting | None = Field(
+        None,
+        description="Where care should likely happen, as triage judged it: remote (the online review should "
+        "suffice), in_person_likely (the lesion is likely to need an in-person exam or a biopsy; the patient "
+        "advice says so) or emergency (tier EMERGENCY). Null only for a case triaged before the field "
+        "existed.",
+    )
+    care_setting_reasons: list[str] = Field(
+        [], description="Why: the reasons of the care-setting rules that set it (also listed in reasons)."
+    )
     patient_advice: list[str]
     review_due_at: datetime | None
     triaged_at: datetime
@@ -177,6 +224,11 @@ def urgency_reading(photo: Photo) -> UrgencyModelOut | None:
     )
 
 
+def care_setting_reasons(case: Case) -> list[str]:
+    """The care setting's reasons among the case's triage reasons (the care rules' texts are fixed)."""
+    return [reason for reason in case.reasons if reason in CARE_SETTING_REASONS]
+
+
 def case_out(case: Case, *, reviewer: bool = False) -> CaseOut:
     """The case as the API returns it; ``reviewer`` (dermatologists and admins): with the urgency
     model's reading of every photo."""
@@ -191,7 +243,17 @@ def case_out(case: Case, *, reviewer: bool = False) -> CaseOut:
             for p in case.photos
         ]
         return from_row(
-            ReviewerCaseOut, case, photos=photos, triage=from_row(ReviewerTriageOut, case, photos=readings)
+            ReviewerCaseOut,
+            case,
+            photos=photos,
+            triage=from_row(
+                ReviewerTriageOut, case, photos=readings, care_setting_reasons=care_setting_reasons(case)
+            ),
         )
     qualities = [PhotoQualityOut(id=p.id, quality=quality(p)) for p in case.photos]
-    return from_row(CaseOut, case, photos=photos, triage=from_row(TriageOut, case, photos=qualities))
+    return from_row(
+        CaseOut,
+        case,
+        photos=photos,
+        triage=from_row(TriageOut, case, photos=qualities, care_setting_reasons=care_setting_reasons(case)),
+    )

@@ -23,10 +23,22 @@ ALLOWED_MOVES: dict[CaseStatus, frozenset[CaseStatus]] = {
     S.queued: frozenset({S.in_review, S.emergency, S.closed}),
     S.emergency: frozenset({S.in_review, S.referred_in_person, S.closed}),
     S.in_review: frozenset(
-        {S.queued, S.awaiting_patient, S.diagnosed, S.referred_in_person, S.emergency, S.closed}
+        {
+            S.queued,
+            S.awaiting_patient,
+            S.awaiting_visit,
+            S.diagnosed,
+            S.referred_in_person,
+            S.emergency,
+            S.closed,
+        }
     ),
     S.awaiting_patient: frozenset({S.queued, S.emergency, S.closed}),
-    S.diagnosed: frozenset({S.follow_up_scheduled, S.in_review, S.referred_in_person, S.closed}),
+    S.diagnosed: frozenset(
+        {S.follow_up_scheduled, S.awaiting_visit, S.in_review, S.referred_in_person, S.closed}
+    ),
+    # the visit happened: back in review with the dermatologist; cancelled: back to the queue
+    S.awaiting_visit: frozenset({S.in_review, S.queued, S.emergency, S.closed}),
     S.follow_up_scheduled: frozenset({S.queued, S.emergency, S.closed}),
     S.referred_in_person: frozenset({S.closed}),
     S.closed: frozenset(),
@@ -40,6 +52,7 @@ ACCEPTS_PHOTOS = frozenset(
         S.emergency,
         S.in_review,
         S.awaiting_patient,
+        S.awaiting_visit,
         S.diagnosed,
         S.follow_up_scheduled,
     }

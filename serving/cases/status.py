@@ -12,6 +12,7 @@ class CaseStatus(StrEnum):
     emergency = "emergency"  # flagged for immediate action; patient told to seek emergency care
     in_review = "in_review"  # claimed by a dermatologist
     awaiting_patient = "awaiting_patient"  # question or retake asked by the dermatologist
+    awaiting_visit = "awaiting_visit"  # a live video visit proposed; no one holds it until it happens
     diagnosed = "diagnosed"
     follow_up_scheduled = "follow_up_scheduled"
     referred_in_person = "referred_in_person"

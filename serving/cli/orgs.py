@@ -1,11 +1,12 @@
 """``dermatriage orgs`` and ``dermatriage keys``: organizations, their review SLAs, retake deadlines,
-webhooks and keys."""
+webhooks, video URL templates and keys."""
 
 from __future__ import annotations
 
 import click
 
 from serving.cli.common import operator, require_org, sessions, settings
+from serving.consults.video_visits import set_url_template
 from serving.db import transaction
 from serving.errors import DomainError
 from serving.events.service import configure_webhook, webhook_status
@@ -122,6 +123,27 @@ def orgs_webhook(slug: str, url: str | None, rotate_secret: bool, remove: bool) 
     if status.secret:
         click.echo("signing secret; shown once:", err=True)
         click.echo(status.secret)
+
+
+@orgs.command("video-url")
+@click.option("--org", "slug", required=True)
+@click.option("--remove", is_flag=True, help="No template: the practice sends visit links itself.")
+@click.argument("template", required=False)
+def orgs_video_url(slug: str, template: str | None, remove: bool) -> None:
+    """Show or set the URL template of the practice's video provider, from which every video visit's
+    join link is built ({visit_id}, {case_id}), e.g.
+    `dermatriage orgs video-url --org acme 'https://meet.example.com/derm-{visit_id}'`."""
+    if remove and template:
+        raise click.UsageError("--remove goes alone")
+    with transaction(sessions(settings())) as session:
+        org = require_org(session, slug)
+        if template is not None or remove:
+            try:
+                set_url_template(session, org=org, template=template, actor=operator(org.id))
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint="TEMPLATE") from exc
+        current = org.video_url_template
+    click.echo(f"video url: {current or 'none (the practice sends visit links itself)'}")
 
 
 @click.group()

@@ -228,3 +228,35 @@ class ConsultNote(_OfCase, Base):
     signed_by_name: Mapped[str] = mapped_column(String(200))
     licence_jurisdiction: Mapped[str] = mapped_column(String(16))
     attestation: Mapped[str] = mapped_column(Text)
+
+
+class VideoVisit(_OfCase, Base):
+    """A live video visit the dermatologist proposed for a case (serving.consults.video_visits): the
+    times offered, the one the patient picked, and how it ended."""
+
+    __tablename__ = "video_visits"
+
+    #: the times offered, ISO 8601 in UTC, earliest first
+    proposed_times: Mapped[list[str]] = mapped_column(JSON)
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    #: "proposed" | "confirmed" (the patient picked a time) | "completed" | "cancelled"
+    status: Mapped[str] = mapped_column(String(16))
+    #: built from the organization's video URL template (None: the practice has none set)
+    join_url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    confirmed_time: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    completion_note: Mapped[str | None] = mapped_column(Text, default=None)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    #: "patient" | "dermatologist" | "admin"
+    cancelled_by: Mapped[str | None] = mapped_column(String(16), default=None)
+    cancel_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    proposed_by_user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), default=None)
+    proposed_by_key_id: Mapped[str | None] = mapped_column(String(36), default=None)
+
+    @property
+    def times(self) -> list[datetime]:
+        """The times offered, as aware datetimes (UTC), earliest first."""
+        return [datetime.fromisoformat(t) for t in self.proposed_times]

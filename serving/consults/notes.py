@@ -3,7 +3,8 @@ prescriptions go to the patient together, as one consult note signed by a dermat
 the patient is.
 
 A note is immutable: its content (what it released, as it was) is stored with the SHA-256 of its
-canonical JSON, and one ``consult.released`` event carries it to the intake system, once. Releasing
+canonical JSON, and one ``consult.released`` event carries it to the intake system, once (for a case a
+clinician referred, followed by ``referral_letter.ready`` for the referring practice). Releasing
 again with nothing new held replays the note released before (no second event). A later change (a
 revised diagnosis, another prescription) is drafted and released as the case's next note (``number``
 2, 3...); the earlier note stays as it was.
@@ -30,7 +31,7 @@ from serving.cases.status import CaseStatus
 from serving.cases.visibility import load_case
 from serving.consults import diagnosis as diagnosis_service
 from serving.consults import drafts as drafts_service
-from serving.consults import follow_ups
+from serving.consults import follow_ups, referral_letter
 from serving.consults.common import audit
 from serving.consults.models import ConsultNote, Diagnosis, FollowUp, Prescription
 from serving.consults.note_schemas import NoteReleaseIn, pdf_url
@@ -360,13 +361,24 @@ def release(
     for row in [*draft.drafts.diagnoses, *draft.drafts.prescriptions]:
         row.draft = False
         row.consult_note_id = note.id
+    payload = released_payload(note)
+    if referral_letter.is_referred(case):
+        payload["referral_letter_url"] = referral_letter.letter_url(note)
     emit(
         session,
         organization_id=case.organization_id,
         event_type=types.CONSULT_RELEASED,
         case_id=case.id,
-        payload=released_payload(note),
+        payload=payload,
     )
+    if referral_letter.is_referred(case):
+        emit(
+            session,
+            organization_id=case.organization_id,
+            event_type=types.REFERRAL_LETTER_READY,
+            case_id=case.id,
+            payload=referral_letter.ready_payload(case, note),
+        )
     audit(
         session,
         client=client,

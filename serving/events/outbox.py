@@ -18,6 +18,7 @@ from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
 from serving.db import utcnow
+from serving.events import recipients
 from serving.events.models import DeliveryState, OutboxEvent
 from serving.events.types import ALL_TYPES
 from serving.orgs.models import Organization
@@ -36,6 +37,8 @@ def emit(
     """Add an event to the outbox in the caller's transaction (flushed, not committed).
 
     It is to be delivered if the organization has a webhook now; otherwise it is in the feed only.
+    An event of a case says who must receive it (``recipients.addressed``: the patient, or the caregiver
+    who submitted the case, named in its patient-facing texts; or a recipient the emitter set).
     """
     if event_type not in ALL_TYPES:
         raise ValueError(f"unknown event type {event_type!r}; add it to serving/events/types.py")
@@ -44,6 +47,9 @@ def emit(
         raise ValueError(f"no organization {organization_id!r}")
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _FEED_ORDER_LOCK})
+    submitted_by = recipients.submitter_of(session, case_id) if case_id is not None else None
+    if submitted_by is not None:
+        payload = recipients.addressed(payload, submitted_by)
     now = utcnow()
     deliver = org.webhook_url is not None
     event = OutboxEvent(

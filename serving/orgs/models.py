@@ -22,6 +22,9 @@ class Organization(Base):
     #: where events are POSTed (None: the events feed only), and the HMAC secret that signs them
     webhook_url: Mapped[str | None] = mapped_column(String(2000), default=None)
     webhook_secret: Mapped[str | None] = mapped_column(String(200), default=None)
+    #: the join link of a video visit: a URL with {visit_id} and {case_id} placeholders, e.g.
+    #: https://meet.example.com/derm-{visit_id} (None: the practice sends links itself)
+    video_url_template: Mapped[str | None] = mapped_column(String(2000), default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

@@ -35,6 +35,7 @@ from serving.consults import (
     pathology,
     prescriptions,
     renewals,
+    video_visits,
 )
 from serving.orgs.service import Role
 from serving.people.models import User
@@ -233,6 +234,8 @@ class CaseView:
     #: sign and release: what a release would sign now, and the notes released (first first)
     note_draft: Any = None
     notes: list = field(default_factory=list)
+    #: the video visits proposed (oldest first; _case_visit.html)
+    video_visits: list = field(default_factory=list)
 
     @property
     def acts(self) -> set[str]:
@@ -371,7 +374,9 @@ def reviewed(case: Case) -> bool:
     return True
 
 
-def abilities(case: Case, client: Client, *, mine: bool, now: datetime, follow_up_rows=()) -> set[str]:
+def abilities(
+    case: Case, client: Client, *, mine: bool, now: datetime, follow_up_rows=(), visit_rows=()
+) -> set[str]:
     """Which forms the page offers (the services still decide; a refused move is shown as a message).
     ``follow_up_rows``: the case's, so that the dermatologist who scheduled the open one may close it."""
     status = case.status
@@ -387,6 +392,11 @@ def abilities(case: Case, client: Client, *, mine: bool, now: datetime, follow_u
         can |= {"diagnose", "prescribe"}
     if status is S.diagnosed and acting:
         can.add("follow_up")
+    if status in (S.in_review, S.diagnosed) and acting:
+        can.add("video_visit")
+    proposer = client.user_id is not None and video_visits.proposed_by(case, visit_rows) == client.user_id
+    if video_visits.open_visit(case, visit_rows) and (client.role is Role.admin or proposer):
+        can |= {"visit_complete", "visit_cancel"}
     if status in (S.emergency, S.in_review, S.diagnosed) and acting:
         can.add("refer")
     scheduler = client.user_id is not None and follow_ups.scheduled_by(case, follow_up_rows) == client.user_id
@@ -449,7 +459,10 @@ def case_view(session: Session, *, client: Client, case_id: str, now: datetime) 
         view.holder_name = session.scalar(select(User.name).where(User.id == case.assigned_to))
     view.held_by_me = held_by(case, client.user_id, now)
     view.lease_active = lease_active(case, now)
-    view.can = abilities(case, client, mine=view.held_by_me, now=now, follow_up_rows=fus)
+    view.video_visits = video_visits.of_case(session, case=case)
+    view.can = abilities(
+        case, client, mine=view.held_by_me, now=now, follow_up_rows=fus, visit_rows=view.video_visits
+    )
     view.retake = retake_prefill(view.photos)
     view.patient = patient_panel(session, client=client, case=case, now=now)
     view.note_draft = notes.draft_of(session, case=case, practice_name=client.organization.name)

@@ -27,10 +27,13 @@ from serving.consults.schemas import (
     ReferralIn,
     RetakeRequestIn,
 )
+from serving.consults.visit_schemas import VideoVisitCancelIn, VideoVisitCompleteIn, VideoVisitIn
 from serving.errors import DomainError
 from serving.people.service import time_zones
 
 MAX_ATTACHMENTS = 5
+#: the times a video visit form offers
+VISIT_TIMES = 5
 
 #: what to fix, in the page's words, where the service's advice names the JSON API
 PAGE_FIX = {
@@ -41,6 +44,8 @@ PAGE_FIX = {
     "invalid_base64": "Attach the image file again.",
     "due_in_past": "Pick a date and time in the future.",
     "due_too_far": "Pick a date within two years.",
+    "time_too_far": "Pick times within 90 days.",
+    "video_visit_not_due": "Mark the visit held once it has taken place.",
     "lease_required": "Claim the case from the queue (or renew your lease) first.",
     "consult_note_pending": "Sign and release the drafted consult note first (Sign and release, below).",
     "consult_note_changed": "The drafts changed since this page was loaded: review them again, then sign.",
@@ -50,6 +55,7 @@ FORM_FIX = {
     ("pathology", "unknown_diagnosis_code"): "Pick the histopathology diagnosis from the list: type a name, "
     "a synonym or a code; put anything the code does not say in the report.",
     ("pathology", "illegal_state"): "Claim the case from the queue and review it first.",
+    ("video_visit", "time_in_past"): "Pick times in the future.",
     ("pathology", "invalid_report_date"): "Enter the date printed on the pathology report: "
     "not in the future, not before the case was submitted.",
 }
@@ -248,3 +254,33 @@ def referral_in(form: FormData) -> ReferralIn:
 
 def close_in(form: FormData) -> CloseIn:
     return validated(CloseIn, {"reason": _text(form, "reason")}, form="close")
+
+
+def video_visit_in(form: FormData) -> VideoVisitIn:
+    """The times offered (``datetime-local`` fields ``time_1`` to ``time_5``, in the user's time zone;
+    empty ones skipped), the reason and the planned length."""
+    zone, offset = _text(form, "time_zone"), _text(form, "tz_offset")
+    times = []
+    for n in range(1, VISIT_TIMES + 1):
+        try:
+            time = due_at(_text(form, f"time_{n}"), offset, zone)
+        except FormProblem as problem:
+            raise FormProblem(
+                "video_visit", problem.message, fix=problem.fix, field="proposed_times"
+            ) from None
+        if time is not None:
+            times.append(time)
+    data = {
+        "proposed_times": times,
+        "reason": _text(form, "reason"),
+        "duration_minutes": _number(form, "duration_minutes"),
+    }
+    return validated(VideoVisitIn, data, form="video_visit")
+
+
+def visit_complete_in(form: FormData) -> VideoVisitCompleteIn:
+    return validated(VideoVisitCompleteIn, {"note": _text(form, "note")}, form="visit_complete")
+
+
+def visit_cancel_in(form: FormData) -> VideoVisitCancelIn:
+    return validated(VideoVisitCancelIn, {"reason": _text(form, "reason")}, form="visit_cancel")

@@ -4,12 +4,21 @@ service in one transaction, and goes back to the case page; a refusal is shown b
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
-from serving.consults import diagnosis, disposition, follow_ups, messages, pathology, prescriptions
+from serving.consults import (
+    diagnosis,
+    disposition,
+    follow_ups,
+    messages,
+    pathology,
+    prescriptions,
+    video_visits,
+)
 from serving.db import transaction, utcnow
 from serving.errors import DomainError, NotFound
 from serving.web import forms
@@ -67,6 +76,14 @@ def _post_message(request: Request, user: WebUser, case_id: str, data):
     )
 
 
+def _visit_complete(request: Request, user: WebUser, case_id: str, data):
+    lease = timedelta(minutes=request.app.state.settings.lease_minutes)
+    with transaction(request.app.state.sessions) as session:
+        return video_visits.complete(
+            session, client=user.client, case_id=case_id, data=data, now=utcnow(), lease=lease
+        )
+
+
 ACTIONS = {
     # form name: (path, parse the form, call the service)
     "diagnose": ("diagnosis", forms.diagnosis_in, _in_transaction(diagnosis.diagnose)),
@@ -77,6 +94,9 @@ ACTIONS = {
     "close": ("close", forms.close_in, _in_transaction(disposition.close)),
     "pathology": ("pathology", forms.pathology_in, _in_transaction(pathology.record)),
     "message": ("messages", forms.message_in, _post_message),
+    "video_visit": ("video-visit", forms.video_visit_in, _in_transaction(video_visits.propose)),
+    "visit_complete": ("video-visit/complete", forms.visit_complete_in, _visit_complete),
+    "visit_cancel": ("video-visit/cancel", forms.visit_cancel_in, _in_transaction(video_visits.cancel)),
 }
 
 

@@ -49,6 +49,9 @@ DONE = {
     "refer": "Referred in person; the patient is told.",
     "close": "Case closed; the patient is told.",
     "pathology": "Pathology result recorded; the outcome label below follows the latest report.",
+    "video_visit": "Video visit proposed; the patient is asked to pick a time. The case waits for it.",
+    "visit_complete": "Video visit held; you hold the case again: diagnose, prescribe, close.",
+    "visit_cancel": "Video visit cancelled; the case is back in the queue.",
 }
 
 

@@ -98,6 +98,7 @@ def test_pathology_after_close_is_recorded_audited_and_told_once(client, org, se
         "code": "C44.91",
         "title": "Basal cell carcinoma of skin, unspecified",
         "reported_on": _today(),
+        "recipient": {"kind": "patient"},
     }
     assert ("consult.pathology.create", "ok") in audit_actions(sessions, case_id)
 

@@ -57,13 +57,16 @@ def _scan_database(database_url: str, needles: list[str]) -> list[str]:
 
 
 def _alice_with_everything(client, org) -> dict:
-    """Two cases of Alice (one photo shared by content with Bob's case), a diagnosis, a prescription,
+    """Two cases of Alice (one photo shared by content with Bob's case; seeds no other test uses, so no
+    other case in the shared database holds the same photos), a diagnosis, a prescription,
     a question with an attachment and the patient's reply."""
-    first = case_of(client, org, ALICE, seed=21, **SECRETS)
-    second = case_of(client, org, {"external_id": ALICE["external_id"]}, seed=22, lesion_label="violet mole")
+    first = case_of(client, org, ALICE, seed=4711, **SECRETS)
+    second = case_of(
+        client, org, {"external_id": ALICE["external_id"]}, seed=4712, lesion_label="violet mole"
+    )
     assert claim(client, org, first["id"]).status_code == 200
     derm = org.headers("dermatologist")
-    attachment = good_jpeg(seed=23)
+    attachment = good_jpeg(seed=4713)
     question = {
         "body": QUESTION,
         "question": True,
@@ -109,7 +112,7 @@ def test_erasure_leaves_nothing_of_the_patient_in_the_database_or_the_store(
     client, org, sessions, database_url
 ):
     alice = _alice_with_everything(client, org)
-    bob = case_of(client, org, {"external_id": "emr-bob", "display_name": "Bob Stays"}, seed=22)
+    bob = case_of(client, org, {"external_id": "emr-bob", "display_name": "Bob Stays"}, seed=4712)
     assert bob["photos"][0]["sha256"] == alice["cases"][1]["photos"][0]["sha256"]  # one stored object
     before = _scan_database(database_url, alice["needles"])
     assert {hit.split(": ", 1)[1] for hit in before} == {repr(n) for n in alice["needles"]}, before
@@ -160,7 +163,7 @@ def test_erasure_leaves_nothing_of_the_patient_in_the_database_or_the_store(
         assert actions.count("patient.erase") == 1 and "patient.erase.replay" in actions
 
     # the intake system may send the same external id again: a new patient, nothing of the old one
-    again = case_of(client, org, {"external_id": ALICE["external_id"]}, seed=24)
+    again = case_of(client, org, {"external_id": ALICE["external_id"]}, seed=4714)
     assert again["patient_id"] != patient_id
     fresh = client.get(f"/v1/patients/{again['patient_id']}", headers=admin).json()
     assert [c["id"] for c in fresh["cases"]] == [again["id"]] and fresh["lesions"] == []

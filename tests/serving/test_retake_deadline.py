@@ -127,6 +127,7 @@ def test_a_case_past_its_deadline_is_queued_by_the_worker_pass(client, org, sess
         "deadline_at": (case.created_at + timedelta(hours=48)).isoformat(),
         "review_due_at": case.review_due_at.isoformat(),
         "patient_advice": [message(PATIENT_ADVICE)],
+        "recipient": {"kind": "patient"},
     }
     (delivered,) = webhook_receiver.events(org.org_id)  # in the same pass
     assert delivered["type"] == "case.retake_deadline_passed" and delivered["case_id"] == case_id
