@@ -32,6 +32,7 @@ from fhir.resources.R4B.servicerequest import ServiceRequest
 from fhir.resources.R4B.task import Task
 
 from serving.cases.models import Case
+from serving.consults import referral_letter
 from serving.consults.models import (
     ConsultNote,
     Diagnosis,
@@ -142,7 +143,8 @@ def consult_report(
 ) -> DiagnosticReport:
     """The dermatologist's report of a case (it has a diagnosis or a consult note): its diagnoses as
     ICD-10-CM codes (the current one last), the current assessment as the conclusion, the latest
-    signed note as the presented form (its PDF). ``preliminary`` while the current diagnosis is a
+    signed note as the presented form (its PDF; for a clinician's referral also the letter to the
+    referring practice). ``preliminary`` while the current diagnosis is a
     draft, else ``final``."""
     kind = Coding(system=LOINC, code="11488-4", display="Consult note")
     values: dict = {
@@ -170,6 +172,16 @@ def consult_report(
                 creation=_instant(note.signed_at),
             )
         ]
+        if referral_letter.is_referred(case):  # the letter to the referring practice, from the same note
+            practice = (case.submitted_by or {}).get("practice") or "the referring practice"
+            values["presentedForm"].append(
+                Attachment(
+                    contentType="application/pdf",
+                    url=referral_letter.letter_url(note),
+                    title=f"Referral letter to {practice}",
+                    creation=_instant(note.signed_at),
+                )
+            )
     return DiagnosticReport(**values)
 
 

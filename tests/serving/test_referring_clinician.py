@@ -94,6 +94,11 @@ def test_a_released_referral_sends_the_letter_to_the_referring_practice(client, 
     # the intake system reads the event in its feed
     feed = client.get("/v1/events", params={"after": 0}, headers=org.headers()).json()["events"]
     assert any(e["type"] == "referral_letter.ready" and e["case_id"] == case_id for e in feed)
+    # and in FHIR: the dermatologist's DiagnosticReport presents the note and the letter to the practice
+    report = client.get(f"/fhir/R4/DiagnosticReport/consult-{case_id}", headers=org.headers()).json()
+    forms = {f["title"]: f["url"] for f in report["presentedForm"]}
+    assert forms["Referral letter to Maple Street Family Medicine"] == url
+    assert forms["Consult note 1"] == f"/v1/cases/{case_id}/consult-note.pdf?number=1"
 
     # the letter, read by the organization's intake system (the referring practice's channel)
     r = client.get(url, headers=org.headers("intake"))
