@@ -23,6 +23,38 @@ def _need_training_extra(exc: ImportError) -> click.ClickException:
     )
 
 
+class TrainCommand(click.Command):
+    """A training command whose ``--help`` ends with every config key, its default and its meaning,
+    generated from the config dataclass (imported only when the help is shown)."""
+
+    pipeline: str = ""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        try:
+            from training.config_help import config_keys
+
+            cls = _lazy(f"{self.pipeline}.config:{CONFIG_CLASS[self.pipeline]}")
+        except click.ClickException as exc:
+            formatter.write_paragraph()
+            formatter.write_text(f"(config keys: {exc.message})")
+            return
+        title = "Config keys and the config class's defaults (the --config YAML may set others)"
+        with formatter.section(title):
+            formatter.write_dl(
+                [(f"{key} = {default}", meaning) for key, default, meaning in config_keys(cls)]
+            )
+        smoke = " ".join(cls.smoke_overrides)
+        with formatter.section("--smoke sets (before your OVERRIDES)"):
+            formatter.write_text(smoke)
+
+
+def _train_command(group: click.Group, name: str, pipeline: str) -> Callable[[Callable[..., Any]], Any]:
+    """``group``'s training command ``name`` for ``pipeline`` (its help lists the config's keys)."""
+    cls = type(f"{name.capitalize()}TrainCommand", (TrainCommand,), {"pipeline": pipeline})
+    return group.command(name, cls=cls)
+
+
 def _config_and_overrides(default: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``--config`` (a YAML file, ``default``) and the ``key=value`` OVERRIDES of a training command."""
 
@@ -54,15 +86,26 @@ def _train(
     config_path: Path,
     overrides: tuple[str, ...],
     figures: Callable[[dict[str, float]], list[str]],
+    smoke: bool = False,
 ) -> Any:
     """Load the config, train, echo the run and its ``figures(metrics)``; returns the run's result.
     ``pipeline``: the package whose ``config`` module names its config class and whose ``train``
     module has ``train(config)``."""
     config_class = _lazy(f"{pipeline}.config:{CONFIG_CLASS[pipeline]}")
     run_training = _lazy(f"{pipeline}.train:train")
+    if smoke:  # the smoke settings first: the command's own overrides win
+        overrides = (*config_class.smoke_overrides, *overrides)
     cfg = config_class.load(config_path, overrides)
     result = run_training(cfg)
-    click.echo(f"run {result.run_id}, registered as {cfg.registered_model} version {result.model_version}")
+    if result.model_version:
+        click.echo(
+            f"run {result.run_id}, registered as {cfg.registered_model} version {result.model_version}"
+        )
+    else:
+        click.echo(
+            f"smoke run {result.run_id} in experiment dermatriage-{cfg.name}-smoke (not registered, "
+            "never promoted)"
+        )
     for line in figures(result.metrics):
         click.echo(line)
     click.echo(f"outputs in {result.out_dir}")
@@ -143,10 +186,18 @@ def train() -> None:
     """Train a model (one tracked MLflow run)."""
 
 
-@train.command("urgency")
+_SMOKE_HELP = (
+    "A smoke run: the whole pipeline on a few photos for one epoch, logged to the experiment "
+    "dermatriage-<name>-smoke, never registered (see the settings below)."
+)
+
+
+@_train_command(train, "urgency", "training.urgency")
+@click.option("--smoke", is_flag=True, help=_SMOKE_HELP)
 @_config_and_overrides("training/configs/urgency.yaml")
-def train_urgency(config_path: Path, overrides: tuple[str, ...]) -> None:
-    """Train the urgency model. OVERRIDES are key=value pairs, e.g. epochs=5 network.fusion=metablock."""
+def train_urgency(smoke: bool, config_path: Path, overrides: tuple[str, ...]) -> None:
+    """Train the urgency model. OVERRIDES are key=value pairs, e.g. epochs=5 network.fusion=metablock
+    (every key, its default and its meaning: below)."""
 
     def figures(m: dict[str, float]) -> list[str]:
         keys = (
@@ -162,13 +213,15 @@ def train_urgency(config_path: Path, overrides: tuple[str, ...]) -> None:
             if key in m
         ]
 
-    _train("training.urgency", config_path, overrides, figures)
+    _train("training.urgency", config_path, overrides, figures, smoke)
 
 
-@train.command("quality")
+@_train_command(train, "quality", "training.quality")
+@click.option("--smoke", is_flag=True, help=_SMOKE_HELP)
 @_config_and_overrides("training/configs/quality.yaml")
-def train_quality(config_path: Path, overrides: tuple[str, ...]) -> None:
-    """Train the image-quality model on degraded photos of train patients. OVERRIDES: key=value."""
+def train_quality(smoke: bool, config_path: Path, overrides: tuple[str, ...]) -> None:
+    """Train the image-quality model on degraded photos of train patients. OVERRIDES: key=value (every
+    key, its default and its meaning: below)."""
 
     def figures(m: dict[str, float]) -> list[str]:
         return [
@@ -176,8 +229,9 @@ def train_quality(config_path: Path, overrides: tuple[str, ...]) -> None:
             for key in ("retake_auc", "false_retake", "first_instruction")
         ]
 
-    result = _train("training.quality", config_path, overrides, figures)
-    click.echo(f"next: dermatriage evaluate quality --model {result.onnx_path}")
+    result = _train("training.quality", config_path, overrides, figures, smoke)
+    if result.model_version:
+        click.echo(f"next: dermatriage evaluate quality --model {result.onnx_path}")
 
 
 def _model_option(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -302,6 +356,15 @@ def evaluate_quality(
     click.echo(f"report and plots in {folder}")
 
 
+def _bundle_dir_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--bundle-dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        help="The bundled models serving reads (default: model/artifacts/).",
+    )(command)
+
+
 @click.command()
 @click.option("--name", default="dermatriage-urgency", show_default=True, help="Registered model.")
 @click.option("--version", default=None, help="Candidate version (default: the newest).")
@@ -309,21 +372,39 @@ def evaluate_quality(
     "--bundle/--no-bundle",
     default=True,
     show_default=True,
-    help="Copy the champion into model/artifacts/ for serving.",
+    help="Copy a promoted candidate into model/artifacts/ for serving (nothing is copied otherwise).",
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the decision only: no import, no logged decision, no tag, no alias, no file written.",
+)
+@_bundle_dir_option
 @click.option(
     "--override-gate",
     "override",
     default=None,
     metavar="REASON",
     help="Promote even if the gate refuses, for this written reason (who and why); the refusal, its "
-    "table and the reason are logged with the decision.",
+    "table and the reason are logged with the decision. Never for a smoke run.",
 )
 @click.argument("overrides", nargs=-1)
 def promote(
-    name: str, version: str | None, bundle: bool, override: str | None, overrides: tuple[str, ...]
+    name: str,
+    version: str | None,
+    bundle: bool,
+    dry_run: bool,
+    bundle_dir: Path | None,
+    override: str | None,
+    overrides: tuple[str, ...],
 ) -> None:
     """Make a candidate the champion if it is at least as safe as the champion; logs the decision.
+    Exits 1 when the candidate is refused (also in a dry run).
+
+    The bundled model is always the baseline: with no champion in the registry it is imported first
+    (as 'dermatriage models import-bundled'). Smoke runs (limit set, fewer epochs or bootstrap
+    resamples than training.promotion.PROMOTION_FLOORS) are refused. model/artifacts/ changes only
+    when a candidate is promoted.
 
     Urgency models: both are read through the serving path on the test photos (as recorded, with every
     question answered, photo only); refused if sensitivity at URGENT drops on any view, complete-view
@@ -333,18 +414,70 @@ def promote(
     Quality models (--name dermatriage-quality) need a test evaluation ('dermatriage evaluate quality')
     meeting the targets and no worse than the champion's."""
     try:  # lazy, for start-up cost: mlflow loads only when this command runs
+        from training.promotion import BUNDLE_DIR
         from training.quality.promote import promote_quality
         from training.urgency.promote import promote as run_promotion
     except ImportError as exc:
         raise _need_training_extra(exc) from exc
+    options = {
+        "bundle": bundle,
+        "bundle_dir": bundle_dir or BUNDLE_DIR,
+        "override": override,
+        "dry_run": dry_run,
+    }
     try:
         if "quality" in name:  # the quality model is judged by its test evaluation's targets
-            result = promote_quality(name, version, bundle=bundle, override=override)
+            result = promote_quality(name, version, **options)
         else:
-            result = run_promotion(name, version, bundle=bundle, overrides=overrides, override=override)
+            result = run_promotion(name, version, overrides=overrides, **options)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(result.summary())
+    if not result.promoted:
+        raise click.ClickException(
+            f"{name} version {result.candidate} {'would be' if dry_run else 'was'} refused: "
+            + "; ".join(result.reasons)
+        )
+
+
+@click.group()
+def models() -> None:
+    """The model registry: the bundled models and the champions."""
+
+
+@models.command("import-bundled")
+@click.option(
+    "--name",
+    "names",
+    multiple=True,
+    default=("dermatriage-urgency", "dermatriage-quality"),
+    show_default=True,
+    help="Registered models to import the bundled model of (repeatable).",
+)
+@_bundle_dir_option
+@click.option("--force", is_flag=True, help="Import even when the registry has a champion already.")
+def import_bundled(names: tuple[str, ...], bundle_dir: Path | None, force: bool) -> None:
+    """Register the bundled models (model/artifacts/: ONNX, contract, card) in the MLflow registry with
+    their cards' test figures and the 'champion' alias, so a new run is compared with what serving
+    ships. Skipped for a model whose registry has a champion (unless --force)."""
+    try:
+        from training import tracking
+        from training.promotion import BUNDLE_DIR, PROMOTIONS
+        from training.quality.promote import import_bundled as import_quality
+        from training.urgency.promote import import_bundled as import_urgency
+    except ImportError as exc:
+        raise _need_training_extra(exc) from exc
+    tracking.configure(PROMOTIONS)
+    for name in names:
+        champion = tracking.champion(name)
+        if champion is not None and not force:
+            click.echo(f"{name}: champion is version {champion.version} already (--force to import anyway)")
+            continue
+        run_import = import_quality if "quality" in name else import_urgency
+        version = run_import(name, bundle_dir or BUNDLE_DIR)
+        if version is None:
+            raise click.ClickException(f"{name}: nothing bundled in {bundle_dir or BUNDLE_DIR}")
+        click.echo(f"{name}: the bundled model is version {version}, alias champion")
 
 
 def register(main: click.Group) -> None:
@@ -358,4 +491,5 @@ def register(main: click.Group) -> None:
         main.add_command(data)
     main.add_command(train)
     main.add_command(promote)
+    main.add_command(models)
     main.add_command(evaluate)

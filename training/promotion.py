@@ -2,12 +2,19 @@
 decision logged as a run of its own in ``dermatriage-promotions`` and tagged on the candidate's
 version, the ``champion`` alias, and the model folder bundled into ``model/artifacts/`` for serving.
 What makes a candidate good enough is each model's own rule (``training.urgency.promote``,
-``training.quality.promote``)."""
+``training.quality.promote``).
+
+Two rules are shared. The bundled model is always the baseline: when the registry has no champion,
+:func:`import_bundled` registers what ``model/artifacts/`` serves (with its card's test figures) as a
+version holding the ``champion`` alias, so a fresh store never makes the first candidate champion
+unopposed. And a run made with smoke settings (``limit`` set, fewer bootstrap resamples or epochs
+than :data:`PROMOTION_FLOORS`) is refused whatever its figures (:func:`smoke_reasons`)."""
 
 from __future__ import annotations
 
+import re
 import shutil
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +25,99 @@ from training.runs import MODEL_FOLDER
 
 BUNDLE_DIR = REPO_ROOT / "model" / "artifacts"
 PROMOTIONS = "dermatriage-promotions"
+#: the experiment whose runs hold bundled models imported into the registry
+BUNDLED = "dermatriage-bundled"
+#: the tag (on the import run and the model version) naming the bundled contract version imported
+BUNDLED_TAG = "bundled"
+
+#: The least a run must have done to be promoted, per model kind; a run below any floor (or with
+#: ``limit`` set) is a smoke run and is refused. ``epochs``: training epochs of the run;
+#: ``n_bootstrap``: bootstrap resamples of its test intervals (the urgency config's default, the
+#: ``evaluate quality --bootstrap`` default): fewer make intervals too rough to compare.
+PROMOTION_FLOORS: dict[str, dict[str, int]] = {
+    "urgency": {"epochs": 4, "n_bootstrap": 2000},
+    "quality": {"epochs": 4, "n_bootstrap": 1000},
+}
+
+
+def smoke_reasons(settings: Mapping[str, Any], floors: Mapping[str, int]) -> list[str]:
+    """Why a run with these ``settings`` (``limit``, ``epochs``, ``n_bootstrap``, …) is a smoke run
+    that may not be promoted; empty when it is not. ``floors``: the least of each setting."""
+    reasons = []
+    limit = settings.get("limit")
+    if limit not in (None, "None", "", 0):
+        reasons.append(
+            f"a smoke run: a limited run (limit={limit}, part of the data) is never promoted; "
+            "train and evaluate without limit"
+        )
+    for key, floor in floors.items():
+        value = settings.get(key)
+        if value not in (None, "None") and int(value) < floor:
+            reasons.append(
+                f"a smoke run: {key}={value} is below the promotion floor {key} >= {floor} "
+                "(training.promotion.PROMOTION_FLOORS)"
+            )
+    return reasons
+
+
+_FIGURE = re.compile(r"^\s*(-?[0-9.]+)\s*(?:\(\s*(-?[0-9.]+)\s*[–-]\s*(-?[0-9.]+)\s*\))?")
+
+
+def parse_figure(cell: str) -> tuple[float, float | None, float | None] | None:
+    """``"0.915 (0.863–0.955)"`` -> (0.915, 0.863, 0.955); ``"0.9"`` -> (0.9, None, None); "—" -> None."""
+    found = _FIGURE.match(cell)
+    if not found:
+        return None
+    point, low, high = found.groups()
+    return float(point), (float(low) if low else None), (float(high) if high else None)
+
+
+def figure_metrics(key: str, cell: str) -> dict[str, float]:
+    """``{key: point, key_ci_low: …, key_ci_high: …}`` of a card's table cell (nothing when blank)."""
+    figure = parse_figure(cell)
+    if figure is None:
+        return {}
+    point, low, high = figure
+    out = {key: point}
+    if low is not None and high is not None:
+        out |= {f"{key}_ci_low": low, f"{key}_ci_high": high}
+    return out
+
+
+def import_bundled(
+    name: str,
+    bundle_dir: Path,
+    *,
+    files: tuple[str, ...],
+    contract_version: str,
+    metrics: dict[str, float],
+) -> str | None:
+    """Register the bundled model (``files`` of ``bundle_dir``; the first is the ONNX file) as a new
+    version of ``name`` holding the ``champion`` alias, with ``metrics`` (its card's test figures)
+    logged on the import run in ``dermatriage-bundled``; returns the version, None when nothing is
+    bundled. The bundle folder itself is only read."""
+    if not (bundle_dir / files[0]).exists():
+        return None
+    tags = {BUNDLED_TAG: contract_version, "task": name, "git_sha": tracking.git_sha()}
+    config = {"model": name, "bundle_dir": str(bundle_dir), "contract_version": contract_version}
+    with tracking.run(BUNDLED, run_name=f"import {contract_version}", config=config, tags=tags) as run_id:
+        tracking.log_metrics(metrics)
+        for file in files:
+            if (bundle_dir / file).exists():
+                tracking.log_artifact(bundle_dir / file, MODEL_FOLDER)
+    version = tracking.register(run_id, name=name, artifact_folder=MODEL_FOLDER, tags=tags)
+    tracking.tag_version(
+        name, version, "promotion", f"imported: the bundled {contract_version}, the baseline"
+    )
+    tracking.set_champion(name, version)
+    tracking.configure(PROMOTIONS)
+    return version
+
+
+def bundled_name(version: Any) -> str | None:
+    """``"bundled <contract version>"`` for a model version imported from the bundle, else None."""
+    tag = (getattr(version, "tags", None) or {}).get(BUNDLED_TAG)
+    return f"bundled {tag}" if tag else None
 
 
 @dataclass(frozen=True)
@@ -27,8 +127,13 @@ class PromotionResult:
     promoted: bool
     reasons: tuple[str, ...]
     bundled_to: Path | None
+    #: a dry run: the decision only; nothing logged, tagged, aliased or bundled
+    dry_run: bool = False
 
     def headline(self) -> str:
+        if self.dry_run:
+            verdict = "DRY RUN, would be PROMOTED" if self.promoted else "DRY RUN, would NOT be promoted"
+            return f"{self.name} version {self.candidate}: {verdict} (nothing changed)"
         return f"{self.name} version {self.candidate}: " + (
             "PROMOTED to champion" if self.promoted else "not promoted"
         )
@@ -46,11 +151,25 @@ class PromotionResult:
 
 def candidate(name: str, version: str | None) -> tuple[str, Any]:
     """Point MLflow at the promotions experiment; ``(version, model version)`` of the candidate:
-    ``version``, or the newest registered."""
+    ``version``, or the newest registered by a training run (an imported bundled model is never one)."""
     tracking.configure(PROMOTIONS)
     if version is None:
-        version = tracking.newest_version(name)
-    return version, tracking.client().get_model_version(name, version)
+        trained = [
+            int(v.version)
+            for v in tracking.client().search_model_versions(f"name='{name}'")
+            if not v.tags.get(BUNDLED_TAG)
+        ]
+        if not trained:
+            raise ValueError(
+                f"no trained versions of {name!r} are registered (the bundled model is no candidate)"
+            )
+        version = str(max(trained))
+    found = tracking.client().get_model_version(name, version)
+    if bundled_name(found):
+        raise ValueError(
+            f"{name} version {version} is the bundled model imported as the baseline, not a candidate"
+        )
+    return version, found
 
 
 def record(

@@ -90,25 +90,33 @@ class Run:
         tracking.log_artifact(self.out_dir / "config.yaml")
 
     def register(self, metrics: dict[str, float]) -> RunResult:
-        """Log the model folder, register it as a new version, write the summary."""
+        """Log the model folder, register it as a new version (never a smoke run's: its version is
+        ``""``), write the summary."""
         for path in sorted(self.model_dir.iterdir()):
             tracking.log_artifact(path, MODEL_FOLDER)
-        model_version = tracking.register(
-            self.run_id,
-            name=self.cfg.registered_model,
-            artifact_folder=MODEL_FOLDER,
-            tags={"manifest_hash": self.data_hash, "git_sha": self.tags["git_sha"]},
-        )
+        model_version = ""
+        if not getattr(self.cfg, "smoke", False):
+            model_version = tracking.register(
+                self.run_id,
+                name=self.cfg.registered_model,
+                artifact_folder=MODEL_FOLDER,
+                tags={"manifest_hash": self.data_hash, "git_sha": self.tags["git_sha"]},
+            )
         summary = {"run_id": self.run_id, "model_version": model_version, "metrics": metrics}
         (self.out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
         return RunResult(self.run_id, model_version, self.out_dir, self.onnx_path, metrics)
 
 
+def experiment_name(cfg: Any) -> str:
+    """``dermatriage-<name>``, or ``dermatriage-<name>-smoke`` for a smoke run."""
+    return f"dermatriage-{cfg.name}" + ("-smoke" if getattr(cfg, "smoke", False) else "")
+
+
 @contextlib.contextmanager
 def start(cfg: Any, data_hash: str) -> Iterator[Run]:
-    """The MLflow run of a training run (experiment ``dermatriage-<name>``, config as parameters)."""
+    """The MLflow run of a training run (experiment :func:`experiment_name`, config as parameters)."""
     tags = tracking.training_tags(task=cfg.name, seed=cfg.seed, manifest_hash=data_hash)
     with tracking.run(
-        f"dermatriage-{cfg.name}", run_name=f"{cfg.name}-seed{cfg.seed}", config=cfg.to_dict(), tags=tags
+        experiment_name(cfg), run_name=f"{cfg.name}-seed{cfg.seed}", config=cfg.to_dict(), tags=tags
     ) as run_id:
         yield Run(cfg, run_id, tags, data_hash)

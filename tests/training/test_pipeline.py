@@ -40,6 +40,14 @@ def workspace(tmp_path_factory):
     mp.undo()
 
 
+@pytest.fixture(autouse=True)
+def tiny_floors(monkeypatch):
+    """The tiny runs (1-2 epochs, 50 resamples) meet the promotion floors here (the smoke-run refusal
+    with the real floors: test_promotion_gate.py)."""
+    monkeypatch.setitem(urgency_promote.PROMOTION_FLOORS["urgency"], "epochs", 1)
+    monkeypatch.setitem(urgency_promote.PROMOTION_FLOORS["urgency"], "n_bootstrap", 50)
+
+
 @pytest.fixture(scope="module")
 def first_run(workspace):
     return train(tiny_config(workspace), progress=False)
@@ -202,7 +210,7 @@ def test_a_refused_candidate_is_promoted_only_with_a_written_reason(workspace, t
     monkeypatch.setattr(urgency_promote, "judge", lambda candidate, champion: refusal)
 
     refused = promote("tiny-urgency", run.model_version, bundle_dir=bundle, progress=False)
-    assert not refused.promoted and tracking.champion("tiny-urgency") is None
+    assert not refused.promoted and tracking.champion("tiny-urgency").tags["bundled"]  # imported, kept
     assert (bundle / "urgency.json").read_bytes() == before
     with pytest.raises(ValueError, match="reason"):
         promote("tiny-urgency", run.model_version, bundle_dir=bundle, override="  ", progress=False)

@@ -187,13 +187,23 @@ def test_intake_uses_the_configured_quality_model(run, tmp_path, sqlite_url, thr
 def test_promotion_needs_a_test_evaluation_that_meets_the_targets(run, workspace, tmp_path):
     from training.quality.promote import bundle_quality, decide, latest_evaluation, promote_quality
 
-    with pytest.raises(ValueError, match="no test evaluation"):
-        promote_quality("tiny-quality", run.model_version, bundle_dir=tmp_path / "bundle")
-    report, _ = _evaluate(run, workspace, tmp_path / "eval", n_boot=10)
     version = ModelContract.load(run.onnx_path.with_suffix(".json")).version
+    if latest_evaluation(version, full_only=False) is None:  # (the evaluation test may have run first)
+        with pytest.raises(ValueError, match="no test evaluation"):
+            promote_quality("tiny-quality", run.model_version, bundle_dir=tmp_path / "bundle")
+    # a limited evaluation does not count, and the refusal says why
+    _evaluate(run, workspace, tmp_path / "limited", n_boot=10, limit=3)
+    limited = promote_quality("tiny-quality", run.model_version, bundle_dir=tmp_path / "bundle")
+    assert not limited.promoted and any("limit=3" in r and "test evaluation" in r for r in limited.reasons)
+    report, _ = _evaluate(run, workspace, tmp_path / "eval", n_boot=10)
     evaluation = latest_evaluation(version)
     assert evaluation is not None and evaluation.data.params["split"] == "test"
-    result = promote_quality("tiny-quality", run.model_version, bundle_dir=tmp_path / "bundle")
+    # 2 epochs and 10 resamples are a smoke run by the real floors: refused, and the message says so
+    smoke = promote_quality("tiny-quality", run.model_version, bundle_dir=tmp_path / "bundle")
+    assert not smoke.promoted and not (tmp_path / "bundle").exists()
+    assert any("epochs=2" in r for r in smoke.reasons) and any("n_bootstrap=10" in r for r in smoke.reasons)
+    floors = {"epochs": 2, "n_bootstrap": 10}  # what the tiny run meets
+    result = promote_quality("tiny-quality", run.model_version, bundle_dir=tmp_path / "bundle", floors=floors)
     expected, _ = decide(dict(evaluation.data.metrics), None)
     assert result.promoted == expected
     assert any("first_instruction" in r for r in result.reasons)
@@ -204,7 +214,7 @@ def test_promotion_needs_a_test_evaluation_that_meets_the_targets(run, workspace
         promote_quality("tiny-quality", run.model_version, bundle_dir=tmp_path / "b", override="  ")
     if not expected:  # a person may accept the refusal, in writing; it is logged with the decision
         forced = promote_quality(
-            "tiny-quality", run.model_version, bundle_dir=tmp_path / "b", override="me: why"
+            "tiny-quality", run.model_version, bundle_dir=tmp_path / "b", override="me: why", floors=floors
         )
         assert forced.promoted and forced.reasons[-1] == "promoted over the gate's refusal: me: why"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from data_pipelines.degrade import DEFECTS
 from data_pipelines.locations import default_data_dir
@@ -19,34 +19,48 @@ def _default_network() -> QualityNetConfig:
 
 @dataclass(frozen=True)
 class QualityTrainConfig(RunConfig):
-    name: str = "quality"
-    seed: int = 0
+    #: what ``train quality --smoke`` sets (before the command's own overrides): the whole pipeline on
+    #: a few photos, one epoch, a small pool
+    smoke_overrides: ClassVar[tuple[str, ...]] = (
+        "smoke=true",
+        "limit=48",
+        "epochs=1",
+        "warmup_epochs=0",
+        "pool_per_photo=2",
+    )
+
+    name: str = "quality"  # the model kind: names the experiment and the exported files
+    seed: int = 0  # every random draw of the run (defects, augmentation)
+    #: the raw data (default: $DERMATRIAGE_DATA_DIR or ../shared/data)
     data_dir: Path = field(default_factory=default_data_dir)
+    #: the manifest of the images (built by ``dermatriage data build`` when missing)
     manifest: Path = REPO_ROOT / "var" / "data" / "manifest.csv"
     #: the PAD-UFES-20 fold of train patients held out for checkpoint selection and thresholds
     validation_fold: int = 0
     network: QualityNetConfig = field(default_factory=_default_network)
     #: degraded versions drawn per training photo (the training pool; each a random defect or clean)
     pool_per_photo: int = 12
-    p_clean: float = 0.25
-    epochs: int = 8
-    batch_size: int = 64
+    p_clean: float = 0.25  # share of the pool left untouched
+    epochs: int = 8  # training epochs (promotion floor: PROMOTION_FLOORS)
+    batch_size: int = 64  # photos per optimizer step
     lr: float = 1e-3  # head
     backbone_lr: float = 3e-4  # the fine-tuned blocks
-    weight_decay: float = 1e-4
-    warmup_epochs: int = 1
-    defect_loss_weight: float = 2.0
+    weight_decay: float = 1e-4  # AdamW weight decay
+    warmup_epochs: int = 1  # epochs of linear learning-rate warm-up
+    defect_loss_weight: float = 2.0  # weight of the per-defect severity loss beside the retake loss
     #: checkpoint selection on the validation set: "val_loss" (lowest) or "val_retake_auc" (highest)
     select_on: str = "val_loss"
     #: the retake threshold keeps the combined verdict's false-retake rate on the clean validation
     #: photos at or below this
     target_false_retake: float = 0.05
-    threads: int = 2
+    threads: int = 2  # CPU threads of torch and ONNX Runtime
     workers: int = 2  # processes that draw the degraded photos
-    device: str = "auto"
+    device: str = "auto"  # "auto" (CUDA when there is one), "cpu" or "cuda"
     limit: int | None = None  # at most this many photos per split (tests and smoke runs)
-    registered_model: str = "dermatriage-quality"
-    output_dir: Path = REPO_ROOT / "var" / "runs"
+    #: a smoke run: logged to the experiment ``dermatriage-<name>-smoke``, never registered
+    smoke: bool = False
+    registered_model: str = "dermatriage-quality"  # the MLflow registered model of the run
+    output_dir: Path = REPO_ROOT / "var" / "runs"  # the run's folder: <output_dir>/<run id>
 
     @classmethod
     def _sections(cls, data: dict[str, Any]) -> dict[str, Any]:

@@ -5,9 +5,11 @@ serving.
 
 Both models are read through the same functions ``POST /v1/cases`` runs, on the candidate run's
 data (its logged config; ``data_dir`` / ``manifest`` may be overridden for this machine). The
-champion is the registry's; with none yet, the bundled model (``model/artifacts/urgency.onnx``)
-is the one to beat, so a fresh registry cannot replace what serving ships with something worse.
-A run limited to a few photos (``limit``) is never promoted.
+champion is the registry's; with none yet, the bundled model (``model/artifacts/urgency.onnx``) is
+imported as champion first (:func:`import_bundled`), so a fresh registry cannot replace what serving
+ships with something worse. A smoke run (``limit`` set, fewer epochs or bootstrap resamples than
+``training.promotion.PROMOTION_FLOORS``) is never promoted. ``model/artifacts/`` changes only when a
+candidate is promoted; a dry run changes nothing at all.
 
 A refusal can be overridden only by a person who writes down why (``override``, e.g. the clinical
 safety officer accepting one more missed photo on one view for a model that no longer flags most
@@ -21,14 +23,14 @@ comparison table and the decision), and is tagged on the candidate's model versi
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from data_pipelines.build import training_rows
 from model.contract import ModelContract
 from training import promotion, tracking
-from training.promotion import BUNDLE_DIR, PromotionResult
+from training.promotion import BUNDLE_DIR, PROMOTION_FLOORS, PromotionResult
 from training.runs import MODEL_FOLDER
 from training.urgency.answers import AnswerDistribution
 from training.urgency.config import TrainConfig
@@ -37,6 +39,18 @@ from training.urgency.gate import judge
 from training.urgency.train import split_rows
 
 ONNX_FILE = "urgency.onnx"
+#: what is bundled for serving: the model, its contract, its card (the ONNX file first)
+BUNDLE_FILES = (ONNX_FILE, "urgency.json", "MODEL_CARD.md")
+CARD_FILE = "MODEL_CARD.md"
+#: the card's views table: row label -> view name
+CARD_VIEWS = {
+    "(a) as recorded": "as_recorded",
+    "(b) complete": "complete",
+    "(c) photo only": "photo_only",
+    "(d) answered only": "answered_only",
+}
+#: the card's views table: column -> metric
+CARD_COLUMNS = {2: "malignancy_auc", 3: "sensitivity_urgent", 4: "specificity_urgent", 5: "malignancy_ece"}
 
 
 @dataclass(frozen=True)
@@ -58,6 +72,40 @@ def candidate_config(run_id: str, workdir: Path, overrides: tuple[str, ...] = ()
     return TrainConfig.load(path, overrides)
 
 
+def card_figures(card: str) -> dict[str, float]:
+    """The test figures of an urgency model card's views table, as the training run logs them
+    (``test_<view>_<metric>`` with ``_ci_low`` / ``_ci_high``; the as-recorded view also unprefixed)."""
+    metrics: dict[str, float] = {}
+    for line in card.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        view = CARD_VIEWS.get(cells[0]) if cells else None
+        if view is None or len(cells) < 6:
+            continue
+        if view in ("as_recorded",) and cells[1].isdigit():
+            metrics["test_n_images"] = float(cells[1])
+        for column, metric in CARD_COLUMNS.items():
+            metrics |= promotion.figure_metrics(f"test_{view}_{metric}", cells[column])
+            if view == "as_recorded":
+                metrics |= promotion.figure_metrics(f"test_{metric}", cells[column])
+    return metrics
+
+
+def import_bundled(name: str, bundle_dir: Path = BUNDLE_DIR) -> str | None:
+    """Register the bundled urgency model (ONNX, contract, card) as ``name``'s champion with its card's
+    test figures; returns the version (None when nothing is bundled)."""
+    onnx = bundle_dir / ONNX_FILE
+    if not onnx.exists():
+        return None
+    card = bundle_dir / CARD_FILE
+    return promotion.import_bundled(
+        name,
+        bundle_dir,
+        files=BUNDLE_FILES,
+        contract_version=ModelContract.load(onnx.with_suffix(".json")).version,
+        metrics=card_figures(card.read_text()) if card.exists() else {},
+    )
+
+
 def _model_file(run_id: str, workdir: Path) -> Path:
     return tracking.download(run_id, MODEL_FOLDER, workdir / run_id) / ONNX_FILE
 
@@ -66,7 +114,8 @@ def _champion_model(name: str, workdir: Path, bundle_dir: Path) -> tuple[str | N
     """(how the champion is named in the decision, its ONNX file), or (None, None)."""
     champion = tracking.champion(name)
     if champion is not None:
-        return f"version {champion.version}", _model_file(champion.run_id, workdir)
+        label = promotion.bundled_name(champion) or f"version {champion.version}"
+        return label, _model_file(champion.run_id, workdir)
     bundled = bundle_dir / ONNX_FILE
     if bundled.exists():
         return f"bundled {ModelContract.load(bundled.with_suffix('.json')).version}", bundled
@@ -92,22 +141,31 @@ def promote(
     overrides: tuple[str, ...] = (),
     override: str | None = None,
     progress: bool = True,
+    dry_run: bool = False,
+    floors: Mapping[str, int] = PROMOTION_FLOORS["urgency"],
 ) -> Promotion:
-    """Judge candidate ``version`` (the latest when None) against the champion and bundle the winner;
-    ``override``, a person's written reason, promotes a candidate the gate refused (never a limited
-    run)."""
+    """Judge candidate ``version`` (the latest when None) against the champion (the bundled model,
+    imported first, when the registry has none) and bundle it into ``bundle_dir`` when promoted.
+    ``override``, a person's written reason, promotes a candidate the gate refused (never a smoke
+    run); ``dry_run`` decides only: nothing imported, logged, tagged, aliased or bundled; ``floors``:
+    the least ``epochs`` / ``n_bootstrap`` of a run that may be promoted."""
     if override is not None and not override.strip():
         raise ValueError("an override needs a reason: who accepts the refusal, and why")
     version, candidate = promotion.candidate(name, version)
-    champion = tracking.champion(name)
 
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         cfg = candidate_config(candidate.run_id, workdir, overrides)
+        settings = {"limit": cfg.limit, "epochs": cfg.epochs, "n_bootstrap": cfg.n_bootstrap}
+        smoke = promotion.smoke_reasons(settings, floors)
+        champion = tracking.champion(name)
+        if champion is None and not smoke and not dry_run:
+            import_bundled(name, bundle_dir)  # the bundled model is the baseline
+            champion = tracking.champion(name)
         before, champion_file = _champion_model(name, workdir, bundle_dir)
         table = ""
-        if cfg.limit:
-            promoted, reasons = False, (f"a limited run (limit={cfg.limit}) is never promoted",)
+        if smoke:
+            promoted, reasons = False, tuple(smoke)
         elif champion is not None and champion.version == candidate.version:
             promoted, reasons = True, ("the candidate is the champion already",)
         elif champion_file is None:
@@ -123,21 +181,19 @@ def promote(
                 promoted = True
                 reasons = (*reasons, f"promoted over the gate's refusal: {override.strip()}")
 
-        promotion.record(
-            name,
-            version,
-            promoted=promoted,
-            reasons=reasons,
-            params={"champion": before or "none", "override": (override or "").strip() or "none"},
-            text="\n".join([*reasons, "", table]),
-            artifact="comparison.md",
-        )
-
         bundled = None
-        if bundle:
-            winner = candidate if promoted else champion
-            if winner is not None:
-                bundled = promotion.copy_model_folder(winner.run_id, workdir / "bundle", bundle_dir)
+        if not dry_run:
+            promotion.record(
+                name,
+                version,
+                promoted=promoted,
+                reasons=reasons,
+                params={"champion": before or "none", "override": (override or "").strip() or "none"},
+                text="\n".join([*reasons, "", table]),
+                artifact="comparison.md",
+            )
+            if bundle and promoted:  # model/artifacts/ changes only by an accepted promotion
+                bundled = promotion.copy_model_folder(candidate.run_id, workdir / "bundle", bundle_dir)
     return Promotion(
         name=name,
         candidate=version,
@@ -146,4 +202,5 @@ def promote(
         reasons=tuple(reasons),
         table=table,
         bundled_to=bundled,
+        dry_run=dry_run,
     )
