@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from model.contract import ModelContract
 from training import tracking
 from training.config import REPO_ROOT
 from training.runs import MODEL_FOLDER
@@ -89,15 +90,20 @@ def import_bundled(
     bundle_dir: Path,
     *,
     files: tuple[str, ...],
-    contract_version: str,
-    metrics: dict[str, float],
+    card_file: str,
+    card_figures: Callable[[str], dict[str, float]],
 ) -> str | None:
-    """Register the bundled model (``files`` of ``bundle_dir``; the first is the ONNX file) as a new
-    version of ``name`` holding the ``champion`` alias, with ``metrics`` (its card's test figures)
-    logged on the import run in ``dermatriage-bundled``; returns the version, None when nothing is
-    bundled. The bundle folder itself is only read."""
-    if not (bundle_dir / files[0]).exists():
+    """Register the bundled model (``files`` of ``bundle_dir``; the first is the ONNX file, its contract
+    beside it) as a new version of ``name`` holding the ``champion`` alias, with its card's test
+    figures (``card_figures`` of ``card_file``'s text) logged on the import run in
+    ``dermatriage-bundled``; returns the version, None when nothing is bundled. The bundle folder
+    itself is only read."""
+    onnx = bundle_dir / files[0]
+    if not onnx.exists():
         return None
+    contract_version = ModelContract.load(onnx.with_suffix(".json")).version
+    card = bundle_dir / card_file
+    metrics = card_figures(card.read_text()) if card.exists() else {}
     tags = {BUNDLED_TAG: contract_version, "task": name, "git_sha": tracking.git_sha()}
     config = {"model": name, "bundle_dir": str(bundle_dir), "contract_version": contract_version}
     with tracking.run(BUNDLED, run_name=f"import {contract_version}", config=config, tags=tags) as run_id:

@@ -133,6 +133,36 @@ def _patient_rows(patient: dict[str, Any]) -> list[tuple[str, Any]]:
     return rows
 
 
+def write_consult(pdf, content: dict) -> None:
+    """The dermatologist's part of a released note — diagnosis, assessment, plan, prescriptions — as the
+    note and the referral letter to a referring practice both print it."""
+    d = content["diagnosis"]
+    pdf.heading("Diagnosis")
+    pdf.paragraph(f"{d['code']}  {d['title']}", size=11, style="B")
+    pdf.paragraph(f"ICD-10-CM · {d['certainty']} · diagnosed {_when(d.get('diagnosed_at'))}", size=9)
+    if d.get("free_text"):
+        pdf.paragraph(d["free_text"])
+    pdf.heading("Assessment")
+    pdf.paragraph(d["assessment"])
+    pdf.heading("Plan for the patient")
+    pdf.paragraph(d["patient_plan"])
+
+    pdf.heading("Prescriptions")
+    if not content["prescriptions"]:
+        pdf.paragraph("None with this note.")
+    for i, p in enumerate(content["prescriptions"], start=1):
+        pdf.paragraph(f"{i}. {p['medication']} {p['strength']} {p['form']}  (RxNorm {p['rxcui']})", style="B")
+        refills = f"{p['refills']} refill" + ("" if p["refills"] == 1 else "s")
+        rows = [
+            ("Directions", p["directions"]),
+            ("Quantity", f"{_number(p['quantity'])} {p['quantity_unit']} · {refills}"),
+        ]
+        if p.get("pharmacy_note"):
+            rows.append(("Pharmacy note", p["pharmacy_note"]))
+        pdf.pairs(rows, label_width=30)
+        pdf.ln(1)
+
+
 def render_pdf(note: ConsultNote) -> bytes:
     """The note, one or two A4 pages: practice, patient, case, diagnosis, assessment, plan,
     prescriptions, follow-up, and the signature block with the content hash."""
@@ -160,31 +190,7 @@ def render_pdf(note: ConsultNote) -> bytes:
         ]
     )
 
-    d = content["diagnosis"]
-    pdf.heading("Diagnosis")
-    pdf.paragraph(f"{d['code']}  {d['title']}", size=11, style="B")
-    pdf.paragraph(f"ICD-10-CM · {d['certainty']} · diagnosed {_when(d.get('diagnosed_at'))}", size=9)
-    if d.get("free_text"):
-        pdf.paragraph(d["free_text"])
-    pdf.heading("Assessment")
-    pdf.paragraph(d["assessment"])
-    pdf.heading("Plan for the patient")
-    pdf.paragraph(d["patient_plan"])
-
-    pdf.heading("Prescriptions")
-    if not content["prescriptions"]:
-        pdf.paragraph("None with this note.")
-    for i, p in enumerate(content["prescriptions"], start=1):
-        pdf.paragraph(f"{i}. {p['medication']} {p['strength']} {p['form']}  (RxNorm {p['rxcui']})", style="B")
-        refills = f"{p['refills']} refill" + ("" if p["refills"] == 1 else "s")
-        rows = [
-            ("Directions", p["directions"]),
-            ("Quantity", f"{_number(p['quantity'])} {p['quantity_unit']} · {refills}"),
-        ]
-        if p.get("pharmacy_note"):
-            rows.append(("Pharmacy note", p["pharmacy_note"]))
-        pdf.pairs(rows, label_width=30)
-        pdf.ln(1)
+    write_consult(pdf, content)
 
     follow_up = content.get("follow_up")
     if follow_up:

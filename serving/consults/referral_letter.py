@@ -132,23 +132,7 @@ def render_pdf(case: Case, note: ConsultNote) -> bytes:
     pdf.heading("Triage at intake")
     pdf.pairs(_triage(case))
 
-    d = content["diagnosis"]
-    pdf.heading("Diagnosis")
-    pdf.paragraph(f"{d['code']}  {d['title']}", size=11, style="B")
-    pdf.paragraph(f"ICD-10-CM · {d['certainty']}", size=9)
-    if d.get("free_text"):
-        pdf.paragraph(d["free_text"])
-    pdf.heading("Assessment")
-    pdf.paragraph(d["assessment"])
-    pdf.heading("Plan")
-    pdf.paragraph(d["patient_plan"])
-
-    pdf.heading("Prescriptions")
-    if not content["prescriptions"]:
-        pdf.paragraph("None with this note.")
-    for i, p in enumerate(content["prescriptions"], start=1):
-        pdf.paragraph(f"{i}. {p['medication']} {p['strength']} {p['form']}  (RxNorm {p['rxcui']})", style="B")
-        pdf.pairs([("Directions", p["directions"])], label_width=30)
+    note_pdf.write_consult(pdf, content)
 
     follow_up = content.get("follow_up")
     pdf.heading("Follow-up")

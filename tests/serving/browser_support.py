@@ -12,16 +12,53 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx2 as httpx
 import pytest
-from web_support import PASSWORD
+from conftest import OrgKeys, make_org, service_settings
+from test_concurrent_retries import LiveServer
+from web_support import PASSWORD, default_dermatologist
+
+from serving.app import create_app
+from serving.db import make_engine, make_session_factory
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "screenshots"
 LAPTOP = {"width": 1366, "height": 900}
 TABLET = {"width": 820, "height": 1180}
 #: the WCAG levels axe-core checks
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+
+
+@dataclass(frozen=True)
+class Live:
+    """A live server of the pages: its base URL, an organization whose dermatologist signs in as
+    ``derm`` (``derm_id``), an HTTP client for the API, the database's sessions."""
+
+    base: str
+    org: OrgKeys
+    api: httpx.Client
+    sessions: object
+    derm_id: str
+
+
+@contextmanager
+def live_service(sqlite_url: str, tmp_path: Path, **settings) -> Iterator[Live]:
+    """``dermatriage``'s app served on a free port over SQLite, with ``settings`` overriding the test
+    defaults (e.g. ``web_idle_minutes``)."""
+    engine = make_engine(sqlite_url)
+    sessions = make_session_factory(engine)
+    org = make_org(sessions)
+    derm_id = default_dermatologist(sessions, org.org_id)
+    app = create_app(service_settings(sqlite_url, tmp_path / "photos", **settings))
+    try:
+        with LiveServer(app) as base, httpx.Client(base_url=base, timeout=60) as api:
+            yield Live(base, org, api, sessions, derm_id)
+    finally:
+        engine.dispose()
 
 
 def chromium_path() -> str:

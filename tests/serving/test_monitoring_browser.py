@@ -6,16 +6,11 @@ the other browser tests."""
 
 from __future__ import annotations
 
-import httpx2 as httpx
 import pytest
-from browser_support import LAPTOP, TABLET, browser, shot, sign_in, until  # noqa: F401 (a fixture)
-from conftest import make_org, service_settings
+from browser_support import LAPTOP, TABLET, browser, live_service, shot, sign_in, until  # noqa: F401 (a fixture)
+from conftest import make_org
 from monitoring_support import Spec, make, read_as
-from test_concurrent_retries import LiveServer
 from web_support import default_dermatologist
-
-from serving.app import create_app
-from serving.db import make_engine, make_session_factory
 
 #: a small service's quarter: malignant and benign outcomes, one melanoma triaged ROUTINE, a blurred photo
 CASES = [
@@ -34,14 +29,8 @@ CASES = [
 
 @pytest.fixture
 def live(sqlite_url, tmp_path):
-    engine = make_engine(sqlite_url)
-    sessions = make_session_factory(engine)
-    org = make_org(sessions)
-    default_dermatologist(sessions, org.org_id)
-    app = create_app(service_settings(sqlite_url, tmp_path / "photos"))
-    with LiveServer(app) as base, httpx.Client(base_url=base, timeout=60) as api:
-        yield base, org, api, sessions
-    engine.dispose()
+    with live_service(sqlite_url, tmp_path) as s:
+        yield s.base, s.org, s.api, s.sessions
 
 
 def _fits(page, width: int) -> None:

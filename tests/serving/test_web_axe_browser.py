@@ -7,32 +7,20 @@ tests."""
 
 from __future__ import annotations
 
-import httpx2 as httpx
 import pytest
-from browser_support import LAPTOP, TABLET, assert_accessible, browser, sign_in, until  # noqa: F401
-from conftest import make_org, service_settings
+from browser_support import LAPTOP, TABLET, assert_accessible, browser, live_service, sign_in, until  # noqa: F401
 from consults_support import DIAGNOSIS, claim
 from patients_support import case_of
-from test_concurrent_retries import LiveServer
-from web_support import default_dermatologist, with_password
-
-from serving.app import create_app
-from serving.db import make_engine, make_session_factory
+from web_support import with_password
 
 PATIENT = {"external_id": "emr-axe-1", "birth_year": 1971, "sex": "female", "display_name": "Ada Axe"}
 
 
 @pytest.fixture
 def live(sqlite_url, tmp_path):
-    engine = make_engine(sqlite_url)
-    sessions = make_session_factory(engine)
-    org = make_org(sessions)
-    default_dermatologist(sessions, org.org_id)
-    with_password(sessions, org.org_id, login="boss", role="admin", name="Admin Boss")
-    app = create_app(service_settings(sqlite_url, tmp_path / "photos"))
-    with LiveServer(app) as base, httpx.Client(base_url=base, timeout=60) as api:
-        yield base, org, api
-    engine.dispose()
+    with live_service(sqlite_url, tmp_path) as s:
+        with_password(s.sessions, s.org.org_id, login="boss", role="admin", name="Admin Boss")
+        yield s.base, s.org, s.api
 
 
 def _released_case(api, org) -> str:

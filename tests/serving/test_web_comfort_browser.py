@@ -5,17 +5,13 @@ admin-create-user-laptop.png (axe-core on each). Skips without chromium (fails u
 
 from __future__ import annotations
 
-import httpx2 as httpx
 import pytest
-from browser_support import LAPTOP, TABLET, browser, shot, sign_in  # noqa: F401 (a fixture)
-from conftest import make_org, service_settings
+from browser_support import LAPTOP, TABLET, browser, live_service, shot, sign_in  # noqa: F401 (a fixture)
 from consults_support import DIAGNOSIS, claim
 from patients_support import case_of
-from test_concurrent_retries import LiveServer
-from web_support import PASSWORD, default_dermatologist, with_password
+from web_support import PASSWORD, with_password
 
-from serving.app import create_app
-from serving.db import make_engine, make_session_factory, transaction
+from serving.db import transaction
 from serving.people.models import User
 
 PATIENT = {"external_id": "emr-7007", "birth_year": 1961, "sex": "female", "display_name": "Dana Example"}
@@ -24,14 +20,8 @@ CONCERN = "It bleeds when I dry my face and it has grown over the summer."
 
 @pytest.fixture
 def live(sqlite_url, tmp_path):
-    engine = make_engine(sqlite_url)
-    sessions = make_session_factory(engine)
-    org = make_org(sessions)
-    derm_id = default_dermatologist(sessions, org.org_id)
-    app = create_app(service_settings(sqlite_url, tmp_path / "photos"))
-    with LiveServer(app) as base, httpx.Client(base_url=base, timeout=60) as api:
-        yield base, org, api, sessions, derm_id
-    engine.dispose()
+    with live_service(sqlite_url, tmp_path) as s:
+        yield s.base, s.org, s.api, s.sessions, s.derm_id
 
 
 def test_the_case_at_a_glance_above_the_fold(browser, live):  # noqa: F811

@@ -10,18 +10,12 @@ from __future__ import annotations
 
 import io
 
-import httpx2 as httpx
 import pytest
-from browser_support import LAPTOP, TABLET, browser, shot, sign_in  # noqa: F401 (a fixture)
-from conftest import make_org, service_settings
+from browser_support import LAPTOP, TABLET, browser, live_service, shot, sign_in  # noqa: F401 (a fixture)
 from consults_support import claim, event_types
 from patients_support import case_of
 from pypdf import PdfReader
-from test_concurrent_retries import LiveServer
-from web_support import default_dermatologist
 
-from serving.app import create_app
-from serving.db import make_engine, make_session_factory
 from serving.events import types
 
 PATIENT = {"external_id": "emr-3003", "birth_year": 1984, "sex": "female", "display_name": "Zoë Ébrard"}
@@ -30,14 +24,8 @@ PLAN = "Appliquez la crème le soir; évitez le soleil. We will check again in 4
 
 @pytest.fixture
 def live(sqlite_url, tmp_path):
-    engine = make_engine(sqlite_url)
-    sessions = make_session_factory(engine)
-    org = make_org(sessions)
-    default_dermatologist(sessions, org.org_id)
-    app = create_app(service_settings(sqlite_url, tmp_path / "photos"))
-    with LiveServer(app) as base, httpx.Client(base_url=base, timeout=60) as api:
-        yield base, org, api, sessions
-    engine.dispose()
+    with live_service(sqlite_url, tmp_path) as s:
+        yield s.base, s.org, s.api, s.sessions
 
 
 def test_draft_sign_release_print_and_download(browser, live, tmp_path):  # noqa: F811

@@ -10,18 +10,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import httpx2 as httpx
 import pytest
-from browser_support import LAPTOP, TABLET, browser, shot, sign_in, until  # noqa: F401 (a fixture)
-from conftest import make_org, service_settings
+from browser_support import LAPTOP, TABLET, browser, live_service, shot, sign_in, until  # noqa: F401 (a fixture)
 from consults_support import DIAGNOSIS, claim
 from patients_support import case_of
-from test_concurrent_retries import LiveServer
-from web_support import default_dermatologist
 
-from serving.app import create_app
 from serving.cases import intake
-from serving.db import make_engine, make_session_factory, utcnow
+from serving.db import utcnow
 
 PATIENT = {"external_id": "emr-2002", "birth_year": 1958, "sex": "male", "display_name": "Bob Example"}
 FIRST_AT = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
@@ -29,14 +24,8 @@ FIRST_AT = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 
 @pytest.fixture
 def live(sqlite_url, tmp_path):
-    engine = make_engine(sqlite_url)
-    sessions = make_session_factory(engine)
-    org = make_org(sessions)
-    default_dermatologist(sessions, org.org_id)
-    app = create_app(service_settings(sqlite_url, tmp_path / "photos"))
-    with LiveServer(app) as base, httpx.Client(base_url=base, timeout=60) as api:
-        yield base, org, api
-    engine.dispose()
+    with live_service(sqlite_url, tmp_path) as s:
+        yield s.base, s.org, s.api
 
 
 def test_the_case_page_shows_the_patient_and_the_lesion_timeline(browser, live, monkeypatch):  # noqa: F811

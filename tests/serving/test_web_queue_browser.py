@@ -10,18 +10,13 @@ import json
 import time
 import uuid
 
-import httpx2 as httpx
 import pytest
-from browser_support import LAPTOP, TABLET, browser, shot, sign_in, until  # noqa: F401 (a fixture)
-from conftest import make_org, service_settings
+from browser_support import LAPTOP, TABLET, browser, live_service, shot, sign_in, until  # noqa: F401 (a fixture)
 from consults_support import QUESTIONNAIRE, claim
 from factories import good_jpeg
 from sqlalchemy import update
-from test_concurrent_retries import LiveServer
-from web_support import default_dermatologist
 
-from serving.app import create_app
-from serving.db import make_engine, make_session_factory, transaction, utcnow
+from serving.db import transaction, utcnow
 from serving.web.models import WebSession
 
 EMERGENCY = {**QUESTIONNAIRE, "fever": True, "spreading_rapidly": True, "body_site": "leg", "age": 52}
@@ -34,14 +29,8 @@ CONCERNS = (
 
 @pytest.fixture
 def live(sqlite_url, tmp_path):
-    engine = make_engine(sqlite_url)
-    sessions = make_session_factory(engine)
-    org = make_org(sessions)
-    user_id = default_dermatologist(sessions, org.org_id)
-    app = create_app(service_settings(sqlite_url, tmp_path / "photos"))
-    with LiveServer(app) as base, httpx.Client(base_url=base, timeout=60) as api:
-        yield base, org, api, sessions, user_id
-    engine.dispose()
+    with live_service(sqlite_url, tmp_path) as s:
+        yield s.base, s.org, s.api, s.sessions, s.derm_id
 
 
 def _submit(api, org, questionnaire, seed: int) -> str:

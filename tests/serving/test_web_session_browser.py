@@ -5,16 +5,10 @@ draft. Screenshot session-expired-laptop.png. Skips without chromium (fails unde
 
 from __future__ import annotations
 
-import httpx2 as httpx
 import pytest
-from browser_support import LAPTOP, browser, shot, until  # noqa: F401 (a fixture)
-from conftest import make_org, service_settings
+from browser_support import LAPTOP, browser, live_service, shot, until  # noqa: F401 (a fixture)
 from consults_support import QUESTIONNAIRE, claim, submit
-from test_concurrent_retries import LiveServer
-from web_support import PASSWORD, default_dermatologist
-
-from serving.app import create_app
-from serving.db import make_engine, make_session_factory
+from web_support import PASSWORD
 
 IDLE_MINUTES = 0.3  # 18 s
 ASSESSMENT = (
@@ -25,14 +19,8 @@ DRAFT_KEYS = "Object.keys(localStorage).filter(k => k.startsWith('dermatriage:dr
 
 @pytest.fixture
 def live(sqlite_url, tmp_path):
-    settings = service_settings(sqlite_url, tmp_path / "photos", web_idle_minutes=IDLE_MINUTES)
-    engine = make_engine(sqlite_url)
-    sessions = make_session_factory(engine)
-    org = make_org(sessions)
-    default_dermatologist(sessions, org.org_id)
-    with LiveServer(create_app(settings)) as base, httpx.Client(base_url=base, timeout=60) as api:
-        yield base, org, api
-    engine.dispose()
+    with live_service(sqlite_url, tmp_path, web_idle_minutes=IDLE_MINUTES) as s:
+        yield s.base, s.org, s.api
 
 
 def _sign_in_form(page, org) -> None:

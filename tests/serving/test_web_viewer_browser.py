@@ -8,31 +8,18 @@ in var/test-artifacts/screenshots/, axe-core on each state. Skips without chromi
 
 from __future__ import annotations
 
-import httpx2 as httpx
 import pytest
-from browser_support import LAPTOP, TABLET, browser, shot, sign_in, until  # noqa: F401 (a fixture)
-from conftest import make_org, service_settings
+from browser_support import LAPTOP, TABLET, browser, live_service, shot, sign_in, until  # noqa: F401 (a fixture)
 from consults_support import claim, send_photo, submit
 from factories import good_jpeg
-from test_concurrent_retries import LiveServer
-from web_support import default_dermatologist
-
-from serving.app import create_app
-from serving.db import make_engine, make_session_factory
 
 SIZE = (320, 240)  # the size of a PAD-UFES-20 photo, far smaller than the panes
 
 
 @pytest.fixture
 def live(sqlite_url, tmp_path):
-    engine = make_engine(sqlite_url)
-    sessions = make_session_factory(engine)
-    org = make_org(sessions)
-    default_dermatologist(sessions, org.org_id)
-    app = create_app(service_settings(sqlite_url, tmp_path / "photos"))
-    with LiveServer(app) as base, httpx.Client(base_url=base, timeout=60) as api:
-        yield base, org, api
-    engine.dispose()
+    with live_service(sqlite_url, tmp_path) as s:
+        yield s.base, s.org, s.api
 
 
 def _case_with_a_retake(api, org) -> str:

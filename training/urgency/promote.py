@@ -93,16 +93,8 @@ def card_figures(card: str) -> dict[str, float]:
 def import_bundled(name: str, bundle_dir: Path = BUNDLE_DIR) -> str | None:
     """Register the bundled urgency model (ONNX, contract, card) as ``name``'s champion with its card's
     test figures; returns the version (None when nothing is bundled)."""
-    onnx = bundle_dir / ONNX_FILE
-    if not onnx.exists():
-        return None
-    card = bundle_dir / CARD_FILE
     return promotion.import_bundled(
-        name,
-        bundle_dir,
-        files=BUNDLE_FILES,
-        contract_version=ModelContract.load(onnx.with_suffix(".json")).version,
-        metrics=card_figures(card.read_text()) if card.exists() else {},
+        name, bundle_dir, files=BUNDLE_FILES, card_file=CARD_FILE, card_figures=card_figures
     )
 
 
