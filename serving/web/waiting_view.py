@@ -1,5 +1,6 @@
 """The cases waiting on the patient, for admins: new photos asked (a retake), a question asked, a
-follow-up scheduled, or no usable photo yet at intake; each with what it waits for and since when
+follow-up scheduled, a video visit proposed (the patient to pick a time, or the visit itself), or no
+usable photo yet at intake; each with what it waits for and since when
 (the dermatologist's request, the follow-up's scheduling, the case's intake), oldest first. Read with
 the caller's visibility (``visible_cases``) and audited."""
 
@@ -16,10 +17,11 @@ from serving.auth import Client
 from serving.cases.models import Case
 from serving.cases.status import CaseStatus
 from serving.cases.visibility import visible_cases
-from serving.consults.models import FollowUp, Message
+from serving.consults.models import FollowUp, Message, VideoVisit
+from serving.consults.video_visits import CONFIRMED, PROPOSED
 
 S = CaseStatus
-WAITING = (S.awaiting_patient, S.follow_up_scheduled, S.awaiting_retake)
+WAITING = (S.awaiting_patient, S.follow_up_scheduled, S.awaiting_retake, S.awaiting_visit)
 ASKED = {"retake_request": "new photos (retake)", "question": "an answer to a question"}
 
 
@@ -29,7 +31,7 @@ class WaitingCase:
     waits_for: str
     since: datetime
     age_s: int
-    #: a follow-up's due time (None for the rest)
+    #: a follow-up's due time, a video visit's confirmed time (None for the rest)
     due_at: datetime | None = None
 
 
@@ -38,6 +40,7 @@ def waiting_on_patient(session: Session, *, client: Client, now: datetime) -> li
     ids = [c.id for c in cases]
     asked: dict[str, Message] = {}
     follow_ups: dict[str, FollowUp] = {}
+    visits: dict[str, VideoVisit] = {}
     if ids:
         for message in session.scalars(
             select(Message)
@@ -51,6 +54,12 @@ def waiting_on_patient(session: Session, *, client: Client, now: datetime) -> li
             .order_by(FollowUp.created_at, FollowUp.id)
         ):
             follow_ups[follow_up.case_id] = follow_up
+        for visit in session.scalars(
+            select(VideoVisit)
+            .where(VideoVisit.case_id.in_(ids), VideoVisit.status.in_((PROPOSED, CONFIRMED)))
+            .order_by(VideoVisit.created_at, VideoVisit.id)
+        ):
+            visits[visit.case_id] = visit  # the latest open visit
     out = []
     for case in cases:
         due = None
@@ -60,6 +69,12 @@ def waiting_on_patient(session: Session, *, client: Client, now: datetime) -> li
         elif case.status is S.awaiting_patient and case.id in asked:
             message = asked[case.id]
             waits_for, since = ASKED[message.kind], message.created_at
+        elif case.status is S.awaiting_visit and case.id in visits:
+            visit = visits[case.id]
+            if visit.confirmed_time is None:
+                waits_for, since = "the patient to pick a video visit time", visit.created_at
+            else:
+                waits_for, since, due = "the video visit", visit.created_at, visit.confirmed_time
         elif case.status is S.awaiting_retake:
             waits_for, since = "a usable first photo", case.created_at
         else:

@@ -16,7 +16,7 @@ from web_support import PASSWORD, csrf, sign_in, with_password
 from serving.audit import AuditEvent
 from serving.cases.models import Case
 from serving.consults.models import Message
-from serving.db import transaction
+from serving.db import transaction, utcnow
 from serving.people.models import User
 
 
@@ -126,6 +126,14 @@ def test_cases_waiting_on_the_patient_with_their_age(client, org, sessions):
         f"/v1/cases/{follow}/follow-ups", json=follow_up_body(), headers=org.headers("dermatologist")
     )
     assert r.status_code in (200, 201), r.text
+    visit = in_review(client, org)  # a video visit proposed, the patient to pick a time
+    soon = (utcnow() + timedelta(days=2)).replace(microsecond=0).isoformat()
+    r = client.post(
+        f"/v1/cases/{visit}/video-visit",
+        json={"proposed_times": [soon], "reason": "Discuss isotretinoin."},
+        headers=org.headers("dermatologist"),
+    )
+    assert r.status_code in (200, 201), r.text
     queued = in_review(client, org, questionnaire={**QUESTIONNAIRE, "age": 40})  # not waiting on the patient
     with transaction(sessions) as session:  # the retake was asked three days ago
         message = session.scalar(select(Message).where(Message.case_id == retake))
@@ -140,8 +148,9 @@ def test_cases_waiting_on_the_patient_with_their_age(client, org, sessions):
     page = client.get("/admin/waiting")
     assert page.status_code == 200
     rows = re.findall(r'<tr data-case="([^"]+)">(.*?)</tr>', page.text, re.S)
-    assert [case_id for case_id, _ in rows] == [retake, follow]  # oldest first
-    first, second = (_text(html) for _, html in rows)
+    assert [case_id for case_id, _ in rows] == [retake, follow, visit]  # oldest first
+    first, second, third = (_text(html) for _, html in rows)
     assert "new photos (retake)" in first and "3 d 0 h" in first
     assert "follow-up photos" in second
+    assert "the patient to pick a video visit time" in third
     assert f'href="/cases/{retake}"' in page.text and queued not in page.text
