@@ -22,6 +22,18 @@ NoteNumber = Annotated[
 ]
 
 
+def pdf_responses(description: str) -> dict:
+    """The documented answers of a PDF download: the file, or the errors of reading its note."""
+    pdf = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
+    return {200: {"description": description, "content": pdf}, **errors(404, 422)}
+
+
+def pdf_download(content: bytes, name: str) -> Response:
+    """A PDF sent as an attachment, never cached outside the user's browser."""
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store"}
+    return Response(content, media_type="application/pdf", headers=headers)
+
+
 @router.get(
     "/cases/{case_id}/consult-note/draft",
     response_model=NoteDraftOut,
@@ -98,13 +110,7 @@ def get_consult_note(
 @router.get(
     "/cases/{case_id}/consult-note.pdf",
     response_class=Response,
-    responses={
-        200: {
-            "description": "The note as a PDF (one or two A4 pages).",
-            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
-        },
-        **errors(404, 422),
-    },
+    responses=pdf_responses("The note as a PDF (one or two A4 pages)."),
     summary="The released consult note as a PDF",
 )
 def get_consult_note_pdf(
@@ -119,26 +125,13 @@ def get_consult_note_pdf(
         )
         content = note_pdf.render_pdf(note)
         name = note_pdf.filename(note)
-    return Response(
-        content,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return pdf_download(content, name)
 
 
 @router.get(
     "/cases/{case_id}/referral-letter.pdf",
     response_class=Response,
-    responses={
-        200: {
-            "description": "The referral letter to the referring practice, as a PDF (one or two A4 pages).",
-            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
-        },
-        **errors(404, 422),
-    },
+    responses=pdf_responses("The referral letter to the referring practice, as a PDF (one or two A4 pages)."),
     summary="The referral letter of a released note, for the referring practice",
 )
 def get_referral_letter_pdf(
@@ -157,11 +150,4 @@ def get_referral_letter_pdf(
         )
         content = referral_letter.render_pdf(case, note)
         name = referral_letter.filename(note)
-    return Response(
-        content,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return pdf_download(content, name)
