@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import TypeVar
 
@@ -43,6 +44,10 @@ def _from_registry(uri: str, cache_dir: Path) -> Path:
         raise ModelUnavailable(f"{uri} needs mlflow installed (pip install mlflow; no torch needed)") from exc
     dest = cache_dir / uri.removeprefix("models:/").replace("/", "_").replace("@", "_")
     dest.mkdir(parents=True, exist_ok=True)
+    store = os.environ.get("MLFLOW_TRACKING_URI")
+    if store:  # the store the deployment names, for the registry and the run behind the version
+        mlflow.set_tracking_uri(store)
+        mlflow.set_registry_uri(store)
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dest)))
     found = sorted(local.rglob("*.onnx"))
     if len(found) != 1:

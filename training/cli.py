@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+#: the repository: default config files are found from any working folder
+REPO = Path(__file__).resolve().parents[1]
 #: each training pipeline's config class (in its ``config`` module)
 CONFIG_CLASS = {"training.urgency": "TrainConfig", "training.quality": "QualityTrainConfig"}
 
@@ -64,7 +66,7 @@ def _config_and_overrides(default: str) -> Callable[[Callable[..., Any]], Callab
             "--config",
             "config_path",
             type=click.Path(path_type=Path, exists=True),
-            default=Path(default),
+            default=REPO / default,
             show_default=True,
         )(command)
 
@@ -95,7 +97,10 @@ def _train(
     run_training = _lazy(f"{pipeline}.train:train")
     if smoke:  # the smoke settings first: the command's own overrides win
         overrides = (*config_class.smoke_overrides, *overrides)
-    cfg = config_class.load(config_path, overrides)
+    try:
+        cfg = config_class.load(config_path, overrides)
+    except ValueError as exc:  # an unknown key, a value out of range: say what to fix
+        raise click.UsageError(str(exc)) from exc
     result = run_training(cfg)
     if result.model_version:
         click.echo(
@@ -109,6 +114,11 @@ def _train(
     for line in figures(result.metrics):
         click.echo(line)
     click.echo(f"outputs in {result.out_dir}")
+    from training.report import default_runs_dir
+
+    runs_dir = result.out_dir.parent  # the config's output_dir
+    where = "" if runs_dir == default_runs_dir() else f" --runs-dir {runs_dir}"
+    click.echo(f"report: dermatriage report {result.run_id}{where}")
     return result
 
 
@@ -145,8 +155,21 @@ def data_build(data_dir: Path | None, out: Path, folds: int, seed: int, sources:
         seed=seed,
         progress=True,
     )
-    click.echo(summarize(read_manifest(result.path)))
+    rows = read_manifest(result.path)
+    click.echo(summarize(rows))
     click.echo(f"manifest {result.path}\nsha256 {result.hash}")
+    try:  # the champions' data: only with the training extra (mlflow)
+        from data_pipelines.provenance import BY_SOURCE, OVERALL, data_provenance
+        from training.description import champions_compared
+        from training.quality.model_card import find_champion as quality_champion
+        from training.urgency.model_card import find_champion as urgency_champion
+    except ImportError:
+        click.echo("(install the training extra to compare these data with the champions')")
+        return
+    click.echo("\ncompared with the champions' data:")
+    mine = {OVERALL: result.hash, BY_SOURCE: data_provenance(rows)}
+    for line in champions_compared(mine, {"urgency": urgency_champion, "quality": quality_champion}):
+        click.echo(f"  {line}")
 
 
 @data.command("profile")
@@ -440,6 +463,64 @@ def promote(
         )
 
 
+@click.command()
+@click.argument("kind", type=click.Choice(["urgency", "quality"]))
+@click.option(
+    "--smoke", is_flag=True, help="Every step on a few photos (the train command's --smoke settings)."
+)
+@click.option(
+    "--promote",
+    "do_promote",
+    is_flag=True,
+    help="Act on the decision: make the run champion and bundle it if the gate accepts it (default: a dry "
+    "run that changes nothing). With --promote a refusal exits 1.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="Default: training/configs/<kind>.yaml.",
+)
+@_bundle_dir_option
+@click.option("--workers", default=2, show_default=True, help="Processes drawing the quality test defects.")
+@click.argument("overrides", nargs=-1)
+def retrain(
+    kind: str,
+    smoke: bool,
+    do_promote: bool,
+    config_path: Path | None,
+    bundle_dir: Path | None,
+    workers: int,
+    overrides: tuple[str, ...],
+) -> None:
+    """A real retrain in one command: data build -> train -> evaluation on the test patients through
+    the serving path -> the promotion decision (a dry run unless --promote) -> where everything went.
+    OVERRIDES: key=value, as for 'train' (they win over --smoke)."""
+    pipeline = f"training.{kind}"
+    config_class = _lazy(f"{pipeline}.config:{CONFIG_CLASS[pipeline]}")
+    run_retrain = _lazy("training.retrain:run_retrain")
+    bundle = _lazy("training.promotion:BUNDLE_DIR")
+    if smoke:
+        overrides = (*config_class.smoke_overrides, *overrides)
+    try:
+        cfg = config_class.load(config_path or REPO / f"training/configs/{kind}.yaml", overrides)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    done = run_retrain(
+        kind,
+        cfg,
+        promote=do_promote,
+        smoke=smoke,
+        echo=click.echo,
+        bundle_dir=bundle_dir or bundle,
+        workers=workers,
+    )
+    click.echo("\n" + done.summary())
+    if do_promote and done.refused:
+        raise click.ClickException(f"{cfg.registered_model}: the new run was refused (see above)")
+
+
 @click.group()
 def models() -> None:
     """The model registry: the bundled models and the champions."""
@@ -491,5 +572,9 @@ def register(main: click.Group) -> None:
         main.add_command(data)
     main.add_command(train)
     main.add_command(promote)
+    main.add_command(retrain)
     main.add_command(models)
     main.add_command(evaluate)
+    from training.report import report  # light: nbclient, nbconvert and mlflow load when it runs
+
+    main.add_command(report)

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 import shutil
+import tempfile
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,68 @@ def bundled_name(version: Any) -> str | None:
     """``"bundled <contract version>"`` for a model version imported from the bundle, else None."""
     tag = (getattr(version, "tags", None) or {}).get(BUNDLED_TAG)
     return f"bundled {tag}" if tag else None
+
+
+def champion_label(version: Any) -> str:
+    """How a registered model version is named in decisions: ``bundled <version>`` or ``version <n>``."""
+    return bundled_name(version) or f"version {version.version}"
+
+
+@dataclass(frozen=True)
+class Champion:
+    """What a new run is compared with: the registry's ``champion`` alias or, with none there, what
+    ``model/artifacts/`` serves. ``figures``: its logged metrics (a bundled model's: its card's test
+    figures, under the names a run logs them); ``provenance``: its contract's."""
+
+    label: str  # "version 3", "bundled urgency-0d6afedc"
+    #: where it was found, in words
+    where: str
+    provenance: dict[str, Any] = field(default_factory=dict)
+    figures: dict[str, float] = field(default_factory=dict)
+
+    def heading(self) -> str:
+        return f"{self.label} ({self.where})"
+
+
+def find_champion(
+    name: str,
+    bundle_dir: Path | None = None,
+    *,
+    files: tuple[str, ...],
+    card_file: str,
+    card_figures: Callable[[str], dict[str, float]],
+    figures: Callable[[Any], dict[str, float]] | None = None,
+    registry: bool = True,
+) -> Champion | None:
+    """The champion of ``name``: the registry's alias (its run's metrics, or ``figures`` of the model
+    version, and its contract), else the bundled model of ``bundle_dir`` (default
+    :data:`BUNDLE_DIR`; ``files`` and ``card_file`` as for :func:`import_bundled`: its contract and
+    its card's figures); None when there is neither. Only reads: nothing is imported or logged.
+    ``registry=False``: the bundle only (no store to ask)."""
+    contract_file = Path(files[0]).with_suffix(".json").name
+    version = tracking.champion(name) if registry else None
+    if version is not None:
+        found = figures(version) if figures else tracking.run_metrics(version.run_id)
+        provenance: dict[str, Any] = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            path = tracking.download_if_any(version.run_id, f"{MODEL_FOLDER}/{contract_file}", Path(tmp))
+            if path is not None:
+                provenance = dict(ModelContract.load(path).provenance)
+        where = f"the registry's `{tracking.CHAMPION}` alias of {name}"
+        return Champion(champion_label(version), where, provenance, dict(found))
+    bundle_dir = bundle_dir or BUNDLE_DIR
+    contract = bundle_dir / contract_file
+    if not contract.exists():
+        return None
+    card = bundle_dir / card_file
+    loaded = ModelContract.load(contract)
+    where = f"bundled in {bundle_dir}; the registry has no champion of {name}"
+    return Champion(
+        f"bundled {loaded.version}",
+        where,
+        dict(loaded.provenance),
+        card_figures(card.read_text()) if card.exists() else {},
+    )
 
 
 @dataclass(frozen=True)

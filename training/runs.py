@@ -1,6 +1,7 @@
-"""The frame of a training run, the same for both pipelines: the manifest and its hash, one MLflow
-run with the training tags, the run's folder and its exported model, provenance, the thresholds in
-the contract, the resolved config, the registered model version and the summary."""
+"""The frame of a training run, the same for both pipelines: the manifest and its hashes (overall, per
+source and per split), one MLflow run with the training tags, the run's folder and its exported model,
+provenance, the thresholds in the contract, the resolved config, the registered model version and the
+summary."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from data_pipelines.build import build_manifest, training_rows
 from data_pipelines.manifest import manifest_hash
+from data_pipelines.provenance import BY_SOURCE, OVERALL, data_provenance, hash_tags
 from model.contract import ModelContract
 from training import tracking
 
@@ -29,22 +31,44 @@ class RunResult:
     metrics: dict[str, float]
 
 
-def prepared_manifest(cfg: Any, *, progress: bool) -> str:
-    """Build the manifest when there is none yet; returns the hash of the run's rows (the data of the
-    run: the manifest's, and a label export's where the config names one)."""
+@dataclass(frozen=True)
+class RunData:
+    """The data of a run (the manifest's rows, and a label export's where the config names one): the
+    hash of them all and, per source and split, counts and hashes (``data_pipelines.provenance``)."""
+
+    hash: str
+    by_source: dict[str, Any]
+
+    def provenance(self) -> dict[str, Any]:
+        """As the contract's provenance records it."""
+        return {OVERALL: self.hash, BY_SOURCE: self.by_source}
+
+
+def prepared_manifest(cfg: Any, *, progress: bool) -> RunData:
+    """Build the manifest when there is none yet; returns the run's data, hashed."""
     if not cfg.manifest.exists():
         build_manifest(cfg.data_dir, cfg.manifest, progress=progress)
-    return manifest_hash(training_rows(cfg.manifest, label_export=getattr(cfg, "label_export", None)))
+    rows = training_rows(cfg.manifest, label_export=getattr(cfg, "label_export", None))
+    return RunData(manifest_hash(rows), data_provenance(rows))
 
 
 @dataclass(frozen=True)
 class Run:
-    """One training run in progress: its config, MLflow id, tags and data hash; where it writes."""
+    """One training run in progress: its config, MLflow id, tags and data; where it writes."""
 
     cfg: Any  # a training config (training.config.RunConfig)
     run_id: str
     tags: Mapping[str, str]
-    data_hash: str
+    data: RunData
+
+    @property
+    def data_hash(self) -> str:
+        return self.data.hash
+
+    @property
+    def smoke(self) -> bool:
+        """A smoke run: logged apart, never registered."""
+        return bool(getattr(self.cfg, "smoke", False))
 
     @property
     def out_dir(self) -> Path:
@@ -69,11 +93,12 @@ class Run:
         return self.onnx_path
 
     def provenance(self, **details: Any) -> dict[str, Any]:
-        """What the exported contract records of its run: code, data, seed, ``details``, config."""
+        """What the exported contract records of its run: code, data (overall, per source and split),
+        seed, ``details``, config."""
         return {
             "run_id": self.run_id,
             "git_sha": self.tags["git_sha"],
-            "manifest_hash": self.data_hash,
+            **self.data.provenance(),
             "seed": self.cfg.seed,
             **details,
             "config": self.cfg.to_dict(),
@@ -95,7 +120,7 @@ class Run:
         for path in sorted(self.model_dir.iterdir()):
             tracking.log_artifact(path, MODEL_FOLDER)
         model_version = ""
-        if not getattr(self.cfg, "smoke", False):
+        if not self.smoke:
             model_version = tracking.register(
                 self.run_id,
                 name=self.cfg.registered_model,
@@ -113,10 +138,12 @@ def experiment_name(cfg: Any) -> str:
 
 
 @contextlib.contextmanager
-def start(cfg: Any, data_hash: str) -> Iterator[Run]:
-    """The MLflow run of a training run (experiment :func:`experiment_name`, config as parameters)."""
-    tags = tracking.training_tags(task=cfg.name, seed=cfg.seed, manifest_hash=data_hash)
+def start(cfg: Any, data: RunData) -> Iterator[Run]:
+    """The MLflow run of a training run (experiment :func:`experiment_name`, config as parameters;
+    tagged with the data's hashes: ``manifest_hash``, ``manifest_hash_<source>[_<split>]``)."""
+    tags = tracking.training_tags(task=cfg.name, seed=cfg.seed, manifest_hash=data.hash)
+    tags |= hash_tags(data.by_source)
     with tracking.run(
         experiment_name(cfg), run_name=f"{cfg.name}-seed{cfg.seed}", config=cfg.to_dict(), tags=tags
     ) as run_id:
-        yield Run(cfg, run_id, tags, data_hash)
+        yield Run(cfg, run_id, tags, data)

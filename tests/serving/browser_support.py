@@ -9,8 +9,6 @@ where they fail: CI must run them.
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +17,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
+from chromium import launched
 from conftest import OrgKeys, make_org, service_settings
 from test_concurrent_retries import LiveServer
 from web_support import PASSWORD, default_dermatologist
@@ -61,31 +60,10 @@ def live_service(sqlite_url: str, tmp_path: Path, **settings) -> Iterator[Live]:
         engine.dispose()
 
 
-def chromium_path() -> str:
-    path = os.environ.get("DERMATRIAGE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing = "the playwright package is not installed (pip install -e '.[dev]')"
-    else:
-        missing = None if Path(path).exists() else "chromium is not installed (apt-get install chromium)"
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests must run under CI: {missing}")
-        pytest.skip(missing)
-    return path
-
-
 @pytest.fixture(scope="module")
 def browser():
-    path = chromium_path()
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=path, headless=True, args=["--no-sandbox"])
+    with launched() as chromium:
         yield chromium
-        chromium.close()
 
 
 def shot(page, name: str, *, full_page: bool = True, accessible: bool = True) -> None:

@@ -21,9 +21,7 @@ from training.cli import import_bundled, promote
 from training.promotion import PROMOTION_FLOORS, smoke_reasons
 from training.quality.config import QualityTrainConfig
 from training.quality.model_card import write_quality_card
-from training.urgency import promote as urgency_promote
 from training.urgency.config import TrainConfig
-from training.urgency.gate import GateDecision
 from training.urgency.train import train
 
 NAME = "tiny-urgency"
@@ -71,7 +69,7 @@ def store(tmp_path, monkeypatch):
 
 @pytest.fixture
 def bundle(shipped, tmp_path):
-    folder = tmp_path / "artifacts"
+    folder = tmp_path / "bundle"
     shutil.copytree(shipped, folder)
     return folder
 
@@ -158,20 +156,37 @@ def test_the_bundled_model_is_imported_and_a_run_no_worse_is_accepted(workspace,
     assert sorted(p.name for p in bundle.iterdir()) == ["MODEL_CARD.md", "urgency.json", "urgency.onnx"]
 
 
-def test_a_refused_full_run_exits_non_zero_and_leaves_the_bundle(
-    workspace, store, bundle, tiny_floors, monkeypatch
-):
-    before = snapshot(bundle)
-    candidate = train(tiny_config(workspace, seed=7), progress=False)
-    refusal = GateDecision(promoted=False, reasons=("as_recorded: sensitivity at URGENT drops",), rows=())
-    monkeypatch.setattr(urgency_promote, "judge", lambda candidate, champion: refusal)
+#: a tiny run long enough to learn the tiny data (test AUC ≈ 0.83, where two epochs stay at chance)
+LEARNED = {"epochs": 20, "lr": 0.01}
 
-    result = run_promote("--version", candidate.model_version, "--bundle-dir", str(bundle))
+
+def test_a_worse_full_run_is_refused_by_the_real_comparison(workspace, store, tiny_floors, tmp_path):
+    """The bundled model is a tiny run that learned; the candidate is the same full run (no limit, at
+    the floors) with its URGENT threshold chosen for a far lower sensitivity: a genuinely less safe
+    model. The gate reads both through the serving path and refuses it (nothing faked): exit 1, the
+    cause named, the bundle byte-identical, the bundled model still champion."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'elsewhere' / 'shipped.db'}")
+    shipped = train(tiny_config(workspace, **LEARNED), progress=False)
+    mp.undo()
+    bundle = tmp_path / "learned-bundle"
+    shutil.copytree(shipped.onnx_path.parent, bundle)
+    before = snapshot(bundle)
+    worse = train(
+        tiny_config(workspace, **LEARNED, target_sensitivity=0.2, priority_sensitivity=0.3), progress=False
+    )
+    assert worse.metrics["threshold_urgent"] > shipped.metrics["threshold_urgent"]
+
+    result = run_promote("--version", worse.model_version, "--bundle-dir", str(bundle))
     assert result.exit_code == 1, result.output
-    assert "was refused: as_recorded: sensitivity at URGENT drops" in result.output
+    assert "was refused: as_recorded: sensitivity at URGENT" in result.output
+    assert "| as_recorded | sensitivity at URGENT |" in result.output  # the real table, both models
     assert snapshot(bundle) == before
     champion = tracking.champion(NAME)  # the bundled model, imported, stays champion
-    assert champion is not None and champion.tags.get("bundled")
+    assert champion is not None
+    assert champion.tags.get("bundled") == ModelContract.load(bundle / "urgency.json").version
+    tag = tracking.client().get_model_version(NAME, worse.model_version).tags["promotion"]
+    assert tag.startswith("rejected: ") and "sensitivity at URGENT" in tag
 
 
 def test_import_bundled_registers_the_card_figures_as_champion(store, bundle):

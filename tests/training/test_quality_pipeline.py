@@ -188,21 +188,22 @@ def test_promotion_needs_a_test_evaluation_that_meets_the_targets(run, workspace
     from training.quality.promote import bundle_quality, decide, latest_evaluation, promote_quality
 
     version = ModelContract.load(run.onnx_path.with_suffix(".json")).version
+    floors = {"epochs": 2, "n_bootstrap": 10}  # what the tiny run meets
     if latest_evaluation(version, full_only=False) is None:  # (the evaluation test may have run first)
-        with pytest.raises(ValueError, match="no test evaluation"):
-            promote_quality("tiny-quality", run.model_version, bundle_dir=tmp_path / "bundle")
-    # a limited evaluation does not count, and the refusal says why
+        with pytest.raises(ValueError, match="no test evaluation: run 'dermatriage evaluate quality"):
+            promote_quality("tiny-quality", run.model_version, bundle_dir=tmp_path / "bundle", floors=floors)
+    # a limited evaluation does not count, and the refusal says why (by the floors the tiny run meets)
     _evaluate(run, workspace, tmp_path / "limited", n_boot=10, limit=3)
-    limited = promote_quality("tiny-quality", run.model_version, bundle_dir=tmp_path / "bundle")
-    assert not limited.promoted and any("limit=3" in r and "test evaluation" in r for r in limited.reasons)
+    with pytest.raises(ValueError, match=r"no test evaluation that counts: .*limit=3, 3 photos.*not count"):
+        promote_quality("tiny-quality", run.model_version, bundle_dir=tmp_path / "bundle", floors=floors)
     report, _ = _evaluate(run, workspace, tmp_path / "eval", n_boot=10)
     evaluation = latest_evaluation(version)
     assert evaluation is not None and evaluation.data.params["split"] == "test"
     # 2 epochs and 10 resamples are a smoke run by the real floors: refused, and the message says so
     smoke = promote_quality("tiny-quality", run.model_version, bundle_dir=tmp_path / "bundle")
     assert not smoke.promoted and not (tmp_path / "bundle").exists()
-    assert any("epochs=2" in r for r in smoke.reasons) and any("n_bootstrap=10" in r for r in smoke.reasons)
-    floors = {"epochs": 2, "n_bootstrap": 10}  # what the tiny run meets
+    assert "epochs=2" in smoke.reasons[0]  # the candidate's own smoke settings lead
+    assert any("n_bootstrap=10" in r for r in smoke.reasons)
     result = promote_quality("tiny-quality", run.model_version, bundle_dir=tmp_path / "bundle", floors=floors)
     expected, _ = decide(dict(evaluation.data.metrics), None)
     assert result.promoted == expected

@@ -56,11 +56,26 @@ class QualityTrainConfig(RunConfig):
     threads: int = 2  # CPU threads of torch and ONNX Runtime
     workers: int = 2  # processes that draw the degraded photos
     device: str = "auto"  # "auto" (CUDA when there is one), "cpu" or "cuda"
-    limit: int | None = None  # at most this many photos per split (tests and smoke runs)
+    #: tests and smoke runs: at most this many training photos (the first of the split, each drawn
+    #: pool_per_photo times) and at most this many validation images (a deterministic subset of the
+    #: validation photos untouched and with every defect at every severity, taken in turn so that
+    #: untouched photos and every defect appear: at least 1 + the number of defects, 12); null: all
+    limit: int | None = None
     #: a smoke run: logged to the experiment ``dermatriage-<name>-smoke``, never registered
     smoke: bool = False
     registered_model: str = "dermatriage-quality"  # the MLflow registered model of the run
     output_dir: Path = REPO_ROOT / "var" / "runs"  # the run's folder: <output_dir>/<run id>
+
+    def __post_init__(self) -> None:
+        # the one rule (training.quality.data.min_limit), imported here: a config never exists with
+        # a limit too small for validation images with an untouched photo and every defect
+        from training.quality.data import min_limit
+
+        if self.limit and self.limit < min_limit():
+            raise ValueError(
+                f"limit={self.limit} is too small for a quality run: its validation images must hold an "
+                f"untouched photo and every defect, so limit >= {min_limit()}"
+            )
 
     @classmethod
     def _sections(cls, data: dict[str, Any]) -> dict[str, Any]:

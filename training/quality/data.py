@@ -7,6 +7,11 @@ photos get ``upload``), so a fresh round trip is no cue. A sample keeps the mode
 frame at the network's size, uint8) and, for evaluation sets, the classical checks' report on the full
 degraded photo (what ``model.quality_model.QualityModel.assess`` computes in serving).
 
+A limited evaluation set (``limit``: a training run's validation with ``limit`` set) is a
+deterministic subset of the full one that takes the cells (untouched, each defect at each severity) in
+turn, so the untouched photos and every defect appear from ``min_limit()`` images on
+(:func:`stratified_pairs`); its samples are the full set's, drawn with the same generators.
+
 Rendering runs in worker processes (fork; the photos are inherited, not pickled), deterministic:
 each sample's generator is ``rng_for(seed, key, defect, severity)`` (evaluation sets) or seeded from
 ``(seed, key, draw)`` (the training pool), so the order and the number of workers change nothing.
@@ -14,6 +19,7 @@ each sample's generator is ``rng_for(seed, key, defect, severity)`` (evaluation 
 
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -69,9 +75,11 @@ class Sample:
         return self.severity >= int(Severity.moderate)
 
 
-def load_photos(rows: Sequence[ManifestRow], data_dir: Path, *, desc: str) -> list[Photo]:
+def load_photos(
+    rows: Sequence[ManifestRow], data_dir: Path, *, desc: str, progress: bool = True
+) -> list[Photo]:
     photos = []
-    for row in tqdm(rows, desc=desc, unit="photo", leave=False):
+    for row in tqdm(rows, desc=desc, unit="photo", leave=False, disable=not progress):
         decoded = decode_reduced(
             (data_dir / row.path).read_bytes(), target_long_side=DEFAULT_TARGET_LONG_SIDE
         )
@@ -110,21 +118,32 @@ def _render(task: tuple) -> Sample:
     return Sample(photo.key, photo.patient_id, name, sev, image, params, report, modality, sent)
 
 
-def _run(photos: list[Photo], tasks: list[tuple], *, workers: int, desc: str) -> list[Sample]:
+def _run(
+    photos: list[Photo], tasks: list[tuple], *, workers: int, desc: str, progress: bool = True
+) -> list[Sample]:
     global _PHOTOS
     _PHOTOS = photos
+    bar = {"desc": desc, "unit": "image", "leave": False, "disable": not progress}
     try:
         if workers <= 1:
-            return [_render(t) for t in tqdm(tasks, desc=desc, unit="photo", leave=False)]
+            return [_render(t) for t in tqdm(tasks, **bar)]
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
             it = pool.map(_render, tasks, chunksize=16)
-            return list(tqdm(it, total=len(tasks), desc=desc, unit="photo", leave=False))
+            return list(tqdm(it, total=len(tasks), **bar))
     finally:
         _PHOTOS = []
 
 
 def training_pool(
-    photos: list[Photo], *, seed: int, per_photo: int, p_clean: float, size: int, resize: str, workers: int
+    photos: list[Photo],
+    *,
+    seed: int,
+    per_photo: int,
+    p_clean: float,
+    size: int,
+    resize: str,
+    workers: int,
+    progress: bool = True,
 ) -> list[Sample]:
     """``per_photo`` random draws per photo (a random defect and severity, or clean)."""
     tasks = [
@@ -132,7 +151,31 @@ def training_pool(
         for i, p in enumerate(photos)
         for k in range(per_photo)
     ]
-    return _run(photos, tasks, workers=workers, desc="training pool")
+    return _run(photos, tasks, workers=workers, desc="training pool (defects drawn)", progress=progress)
+
+
+def min_limit(defects: Sequence[Defect] = DEFECTS) -> int:
+    """The fewest images of a limited evaluation set that still hold an untouched photo and every
+    defect (at moderate, the retake boundary)."""
+    return 1 + len(defects)
+
+
+def limited_cells(defects: Sequence[Defect], severities: Sequence[Severity]) -> list[tuple[str, int]]:
+    """The cells of an evaluation set in the order a limited one takes them: untouched, then every
+    defect at moderate (the retake boundary), then at severe, then at mild."""
+    order = sorted(severities, key=lambda s: (s < Severity.moderate, int(s)))
+    return [(CLEAN, 0), *((Defect(d).value, int(s)) for s in order for d in defects)]
+
+
+def stratified_pairs(n_photos: int, n_cells: int, limit: int) -> list[tuple[int, int]]:
+    """``min(limit, n_photos * n_cells)`` distinct (photo, cell) pairs: the i-th is photo
+    ``i % n_photos`` and cell ``(i + i // lcm(n_photos, n_cells)) % n_cells``, so the cells take turns
+    (the first ``n_cells`` pairs are one of each; no cell has more than one more than another) and so do
+    the photos (the first ``n_photos`` pairs are one photo each)."""
+    if n_photos <= 0 or n_cells <= 0:
+        return []
+    period = math.lcm(n_photos, n_cells)
+    return [(i % n_photos, (i + i // period) % n_cells) for i in range(min(limit, n_photos * n_cells))]
 
 
 def evaluation_set(
@@ -145,17 +188,35 @@ def evaluation_set(
     severities: Sequence[Severity] = SEVERITIES,
     defects: Sequence[Defect] = DEFECTS,
     desc: str = "evaluation set",
+    limit: int | None = None,
+    progress: bool = True,
 ) -> list[Sample]:
     """Every photo untouched (as sent: no extra round trip) and with every defect at every severity,
-    each with the classical checks' report."""
+    each with the classical checks' report. ``limit``: at most this many images, the deterministic,
+    stratified subset of :func:`stratified_pairs` over :func:`limited_cells` (at least
+    :func:`min_limit`, so that every defect appears)."""
+    if limit:
+        if limit < min_limit(defects):
+            raise ValueError(
+                f"limit={limit}: a limited evaluation set needs at least {min_limit(defects)} images "
+                f"(an untouched photo and each of the {len(defects)} defects)"
+            )
+        cells = limited_cells(defects, severities)
+        chosen = [(p, *cells[c]) for p, c in stratified_pairs(len(photos), len(cells), limit)]
+    else:
+        chosen = [
+            cell
+            for i in range(len(photos))
+            for cell in [(i, CLEAN, 0), *((i, Defect(d).value, int(s)) for d in defects for s in severities)]
+        ]
     tasks: list[tuple] = []
-    for i, p in enumerate(photos):
-        tasks.append((i, CLEAN, 0, (seed, p.key), size, resize, True))  # untouched: no draws
-        for d in defects:
-            for s in severities:
-                parts = (seed, p.key, Defect(d).value, int(s))  # = rng_for(seed, key, defect, severity)
-                tasks.append((i, Defect(d).value, int(s), parts, size, resize, True))
-    return _run(photos, tasks, workers=workers, desc=desc)
+    for i, defect, severity in chosen:
+        key = photos[i].key
+        if defect == CLEAN:  # untouched: no draws
+            tasks.append((i, CLEAN, 0, (seed, key), size, resize, True))
+        else:  # = rng_for(seed, key, defect, severity)
+            tasks.append((i, defect, severity, (seed, key, defect, severity), size, resize, True))
+    return _run(photos, tasks, workers=workers, desc=desc, progress=progress)
 
 
 def targets(samples: Sequence[Sample], defects: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -133,8 +133,10 @@ def evaluate_scored(s: Scored, *, n_boot: int, seed: int) -> QualityEvaluation:
     return QualityEvaluation(metrics=metrics, rows=rows)
 
 
-def score_samples(samples: list[Sample], model: QualityModel, *, n_boot: int, seed: int) -> QualityEvaluation:
-    return evaluate_scored(score(samples, model), n_boot=n_boot, seed=seed)
+def score_samples(
+    samples: list[Sample], model: QualityModel, *, n_boot: int, seed: int, progress: bool = True
+) -> QualityEvaluation:
+    return evaluate_scored(score(samples, model, progress=progress), n_boot=n_boot, seed=seed)
 
 
 def meets(value: float, op: str, target: float) -> bool:
@@ -172,12 +174,18 @@ def run_evaluation(
     else:
         raise ValueError(f"split {split!r}: expected test or validation")
     rows = rows[:limit] if limit else rows
-    photos = load_photos(rows, data_dir, desc=f"{split} photos")
+    photos = load_photos(rows, data_dir, desc=f"{split} photos", progress=progress)
     spec = model.model.contract.image
     samples = evaluation_set(
-        photos, seed=seed, size=spec.size, resize=spec.resize, workers=workers, desc=f"{split} set"
+        photos,
+        seed=seed,
+        size=spec.size,
+        resize=spec.resize,
+        workers=workers,
+        desc=f"{split} set (defects drawn)",
+        progress=progress,
     )
-    scored = score(samples, model)
+    scored = score(samples, model, progress=progress)
     report = evaluate_scored(scored, n_boot=n_boot, seed=seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "quality_evaluation.md").write_text(

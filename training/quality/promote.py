@@ -4,10 +4,12 @@ is no worse than the champion's; the decision is logged either way, and the cham
 ``model/artifacts/`` (quality.onnx, quality.json, QUALITY_MODEL_CARD.md with the test figures).
 
 With no champion in the registry the bundled model is imported first (:func:`import_bundled`, its
-card's test figures logged with it) and is the one to beat. A smoke run (a training run or test
-evaluation with ``limit``, fewer epochs or bootstrap resamples than
-``training.promotion.PROMOTION_FLOORS``) is refused and the message says why; ``model/artifacts/``
-changes only when a candidate is promoted; a dry run changes nothing."""
+card's test figures logged with it) and is the one to beat. A candidate trained with smoke settings
+(``limit``, fewer epochs than ``training.promotion.PROMOTION_FLOORS``) is refused, the message leading
+with that. Only a test evaluation without ``limit`` and with at least the floor's bootstrap resamples
+counts: a version whose only test evaluations were limited or rough is refused with those evaluations
+named and the command that makes one that counts. ``model/artifacts/`` changes only when a candidate is
+promoted; a dry run changes nothing."""
 
 from __future__ import annotations
 
@@ -20,21 +22,12 @@ from training import promotion, tracking
 from training.promotion import BUNDLE_DIR, PROMOTION_FLOORS, PromotionResult
 from training.quality.config import QualityTrainConfig
 from training.quality.evaluate import TARGETS, meets
-from training.quality.model_card import CARD_NAME, write_quality_card
+from training.quality.model_card import BUNDLE_FILES, CARD_NAME, card_figures, write_quality_card
 
 EVALUATIONS = "dermatriage-quality-evaluation"
 AUC_TOLERANCE = 0.005
 FIRST_TOLERANCE = 0.01
-ONNX_FILE = "quality.onnx"
-BUNDLE_FILES = (ONNX_FILE, "quality.json", CARD_NAME)
-#: the test table of the card (``QualityEvaluation.to_markdown``): row label -> metric
-CARD_ROWS = {
-    "retake ROC AUC, moderate/severe vs untouched (service)": "retake_auc",
-    "false-retake rate on untouched photos (service)": "false_retake",
-    "first instruction names the applied defect (moderate/severe)": "first_instruction",
-    "moderate/severe photos sent back": "detection_moderate_severe",
-    "mild photos sent back": "detection_mild",
-}
+ONNX_FILE = BUNDLE_FILES[0]
 
 
 def latest_evaluation(model_version: str, split: str = "test", *, full_only: bool = True):
@@ -53,22 +46,60 @@ def latest_evaluation(model_version: str, split: str = "test", *, full_only: boo
     return runs[0] if runs else None
 
 
+def test_evaluations(model_version: str, split: str = "test") -> list:
+    """Every evaluation run of a model version on ``split``, newest first."""
+    experiment = tracking.client().get_experiment_by_name(EVALUATIONS)
+    if experiment is None:
+        return []
+    return tracking.client().search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.model_version = '{model_version}' and params.split = '{split}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=200,
+    )
+
+
+def _limited(evaluation, floors: Mapping[str, int]) -> list[str]:
+    """Why an evaluation run does not count for promotion (``limit`` set: part of the test photos;
+    fewer bootstrap resamples than the floor); empty when it counts."""
+    params, metrics = evaluation.data.params, evaluation.data.metrics
+    why = []
+    if params.get("limit") not in (None, "None", "", "0"):
+        photos = metrics.get(f"{params.get('split', 'test')}_n_photos")
+        why.append(f"limit={params['limit']}" + (f", {int(photos)} photos" if photos is not None else ""))
+    n_boot = params.get("n_boot")
+    if n_boot not in (None, "None") and int(n_boot) < floors["n_bootstrap"]:
+        why.append(f"n_bootstrap={n_boot} < the floor {floors['n_bootstrap']}")
+    return why
+
+
+def no_counted_evaluation(name: str, version: str, evaluations: list, floors: Mapping[str, int]) -> str:
+    """Why version ``version`` of ``name`` has no test evaluation that counts (none, or only limited
+    or rough ones: each named with its cause), and what to run instead."""
+    run = (
+        f"'dermatriage evaluate quality --model models:/{name}/{version}' (without --limit, --bootstrap "
+        f"{floors['n_bootstrap']} or more)"
+    )
+    if not evaluations:
+        return f"{name} version {version} has no test evaluation: run {run} first"
+    found = [(e.info.run_id[:8], _limited(e, floors)) for e in evaluations]
+    one = len(found) == 1
+    causes = []
+    if any(w.startswith("limit=") for _, why in found for w in why):
+        causes.append(f"{'was' if one else 'were'} limited to part of the test photos")
+    if any(w.startswith("n_bootstrap=") for _, why in found for w in why):
+        causes.append("had fewer bootstrap resamples than the promotion floor")
+    listed = "; ".join(f"{run_id}: {', '.join(why)}" for run_id, why in found[:5])
+    listed += f"; and {len(found) - 5} older" if len(found) > 5 else ""
+    only = "its only test evaluation" if one else f"its only {len(found)} test evaluations"
+    return (
+        f"{name} version {version} has no test evaluation that counts: {only} {' or '.join(causes)} "
+        f"({listed}), so {'it does' if one else 'they do'} not count; run {run} instead"
+    )
+
+
 def _contract_version(run_id: str) -> str:
     return f"quality-{run_id[:8]}"
-
-
-def card_figures(card: str) -> dict[str, float]:
-    """The test figures of a quality card (its ``## Test`` table) as an evaluation logs them
-    (``test_<metric>``, with ``_ci_low`` / ``_ci_high``)."""
-    metrics: dict[str, float] = {}
-    in_test = False
-    for line in card.splitlines():
-        if line.startswith("## "):
-            in_test = line.startswith("## Test") or (in_test and not line.startswith("## Limits"))
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if in_test and len(cells) >= 2 and cells[0] in CARD_ROWS:
-            metrics |= promotion.figure_metrics(f"test_{CARD_ROWS[cells[0]]}", cells[1])
-    return metrics
 
 
 def import_bundled(name: str, bundle_dir: Path = BUNDLE_DIR) -> str | None:
@@ -91,6 +122,12 @@ def _champion_figures(champion) -> dict[str, float] | None:
         return tracking.run_metrics(champion.run_id)
     evaluation = latest_evaluation(_contract_version(champion.run_id))
     return dict(evaluation.data.metrics) if evaluation else None
+
+
+def champion_figures(champion) -> dict[str, float]:
+    """Every figure of a champion: its run's (a bundled model's: its card's validation and test
+    figures; a trained one's: validation) and its newest full test evaluation's (``test_*``)."""
+    return {**tracking.run_metrics(champion.run_id), **(_champion_figures(champion) or {})}
 
 
 def decide(candidate: dict[str, float], champion: dict[str, float] | None) -> tuple[bool, list[str]]:
@@ -127,24 +164,19 @@ def promote_quality(
         raise ValueError("an override needs a reason: who accepts the refusal, and why")
     version, candidate = promotion.candidate(name, version)
     contract_version = _contract_version(candidate.run_id)
-    evaluation = latest_evaluation(contract_version) or latest_evaluation(contract_version, full_only=False)
-    if evaluation is None:
-        raise ValueError(
-            f"{name} version {version} has no test evaluation: run "
-            f"'dermatriage evaluate quality --model models:/{name}/{version}' first"
-        )
     trained = _training_settings(candidate.run_id)
-    evaluated = evaluation.data.params
-    smoke = promotion.smoke_reasons(
-        {"limit": trained["limit"], "epochs": trained["epochs"]}, {"epochs": floors["epochs"]}
-    )
-    smoke += [
-        f"{reason} (its test evaluation {evaluation.info.run_id[:8]})"
+    smoke = [  # the candidate itself: nothing else matters
+        f"{reason} (version {version}, training run {candidate.run_id[:8]})"
         for reason in promotion.smoke_reasons(
-            {"limit": evaluated.get("limit"), "n_bootstrap": evaluated.get("n_boot")},
-            {"n_bootstrap": floors["n_bootstrap"]},
+            {"limit": trained["limit"], "epochs": trained["epochs"]}, {"epochs": floors["epochs"]}
         )
     ]
+    evaluations = test_evaluations(contract_version)
+    evaluation = next((e for e in evaluations if not _limited(e, floors)), None)
+    if evaluation is None:
+        if not smoke:
+            raise ValueError(no_counted_evaluation(name, version, evaluations, floors))
+        smoke.append("besides, " + no_counted_evaluation(name, version, evaluations, floors))
     champion = tracking.champion(name)
     if champion is None and not smoke and not dry_run:
         import_bundled(name, bundle_dir)  # the bundled model is the baseline
@@ -169,10 +201,8 @@ def promote_quality(
             promoted=promoted,
             reasons=reasons,
             params={
-                "evaluation_run": evaluation.info.run_id,
-                "champion": (promotion.bundled_name(champion) or f"version {champion.version}")
-                if champion
-                else "none",
+                "evaluation_run": evaluation.info.run_id if evaluation else "none",
+                "champion": promotion.champion_label(champion) if champion else "none",
                 "override": (override or "").strip() or "none",
             },
             text="\n".join(reasons),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm import tqdm
 
 from model.contract import ImageInput
 from model.model_input import normalize
@@ -36,21 +37,44 @@ def model_inputs(samples: list[Sample], spec: ImageInput) -> np.ndarray:
     return np.stack([normalize(s.image, spec) for s in samples])
 
 
-def read_samples(samples: list[Sample], model: QualityModel, *, batch: int = 64) -> list[ModelReading]:
-    """The model's reading of every sample (in batches)."""
+def read_samples(
+    samples: list[Sample],
+    model: QualityModel,
+    *,
+    batch: int = 64,
+    desc: str = "scoring",
+    progress: bool = True,
+) -> list[ModelReading]:
+    """The model's reading of every sample (in batches, with a progress bar when ``progress``)."""
     spec = model.model.contract.image
+    starts = range(0, len(samples), batch)
     return [
         r
-        for i in range(0, len(samples), batch)
+        for i in tqdm(starts, desc=desc, unit="batch", leave=False, disable=not progress)
         for r in model.read_batch(model_inputs(samples[i : i + batch], spec))
     ]
 
 
-def score(samples: list[Sample], model: QualityModel) -> Scored:
-    readings = read_samples(samples, model)
+def score(
+    samples: list[Sample],
+    model: QualityModel,
+    *,
+    readings: list[ModelReading] | None = None,
+    progress: bool = True,
+) -> Scored:
+    """The service's verdict on every sample (``readings``: the model's, when already read)."""
+    if readings is None:
+        readings = read_samples(samples, model, progress=progress)
     verdicts = [
         combine(s.report, r, model.policy, original_size=s.size, modality=s.modality)
-        for s, r in zip(samples, readings, strict=True)
+        for s, r in tqdm(
+            zip(samples, readings, strict=True),
+            total=len(samples),
+            desc="verdicts",
+            unit="image",
+            leave=False,
+            disable=not progress,
+        )
     ]
     return Scored(
         patients=np.asarray([s.patient_id for s in samples]),

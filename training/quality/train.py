@@ -6,6 +6,9 @@ thresholds, log.
 One MLflow run. Training photos: PAD-UFES-20 photos of train patients outside the validation fold,
 each drawn ``pool_per_photo`` times with a random defect (or clean). Validation: the held-out fold's
 photos, untouched and with every defect at every severity (checkpoint selection and every threshold).
+``limit`` bounds both: at most ``limit`` training photos and at most ``limit`` validation images (a
+deterministic subset that still holds untouched photos and every defect:
+``training.quality.data.evaluation_set``). Every long step shows a progress bar when ``progress``.
 Test patients are never read here: ``dermatriage evaluate quality`` judges the exported model.
 """
 
@@ -25,19 +28,29 @@ from model.quality_model import QualityModel
 from model.quality_network import QualityNet, build_quality_network, export_quality_onnx
 from model.quality_verdict import ModelReading, QualityPolicy, combine
 from model.runtime import OnnxModel
-from training import runs, tracking
+from training import description, runs, tracking
 from training.config import PHOTOS
 from training.evaluation.metrics import malignancy_auc as roc_auc
 from training.loop import Best, ScheduledAdamW, end_epoch, epoch_bar, pick_device, seed_everything
 from training.quality.config import QualityTrainConfig
 from training.quality.data import Sample, evaluation_set, load_photos, targets, training_pool
-from training.quality.evaluate import score_samples
-from training.quality.model_card import CARD_NAME, write_quality_card
-from training.quality.scored import model_inputs, read_samples
+from training.quality.evaluate import evaluate_scored
+from training.quality.model_card import CARD_NAME, find_champion, run_table, write_quality_card
+from training.quality.promote import champion_figures
+from training.quality.scored import model_inputs, read_samples, score
 from training.runs import RunResult
+
+#: the run page's headline, and what its champion's figures are
+TITLE = "Quality: validation fold (train patients; the thresholds are chosen on it)"
+CHAMPION_NOTE = (
+    "Its test figures come from `dermatriage evaluate quality` on the test patients; this run gets its "
+    "own from that command, which its promotion needs."
+)
 
 
 def split_photos(cfg: QualityTrainConfig):
+    """(training rows, validation rows): with ``limit``, the first ``limit`` of each (the validation
+    images are bounded by ``evaluation_set(limit=...)``: one image per photo up to ``limit``)."""
     rows = [r for r in read_manifest(cfg.manifest) if r.source == PHOTOS and r.split == "train"]
     train = [r for r in rows if r.fold != cfg.validation_fold]
     val = [r for r in rows if r.fold == cfg.validation_fold]
@@ -54,13 +67,22 @@ def images_tensor(samples: list[Sample], spec) -> torch.Tensor:
 
 @torch.no_grad()
 def frozen_features(
-    net: QualityNet, samples: list[Sample], spec, device, *, batch: int = 64, desc: str
+    net: QualityNet,
+    samples: list[Sample],
+    spec,
+    device,
+    *,
+    batch: int = 64,
+    desc: str,
+    progress: bool = True,
 ) -> torch.Tensor:
     """The frozen layers' output for every sample, once (float16 to halve the memory)."""
     net.eval()
     parts = [
         net.features(images_tensor(samples[i : i + batch], spec).to(device)).half().cpu()
-        for i in tqdm(range(0, len(samples), batch), desc=desc, unit="batch", leave=False)
+        for i in tqdm(
+            range(0, len(samples), batch), desc=desc, unit="batch", leave=False, disable=not progress
+        )
     ]
     return torch.cat(parts)
 
@@ -168,15 +190,16 @@ def choose_thresholds(
 
 def train(cfg: QualityTrainConfig, *, progress: bool = True) -> RunResult:
     seed_everything(cfg.seed, cfg.threads)
-    data_hash = runs.prepared_manifest(cfg, progress=progress)
+    data = runs.prepared_manifest(cfg, progress=progress)
     train_rows, val_rows = split_photos(cfg)
     spec = cfg.network.image_input()
     defects = cfg.network.defects
     device = pick_device(cfg.device)
-    with runs.start(cfg, data_hash) as run:
+    with runs.start(cfg, data) as run:
         started = time.perf_counter()
-        train_photos = load_photos(train_rows, cfg.data_dir, desc="training photos")
-        val_photos = load_photos(val_rows, cfg.data_dir, desc="validation photos")
+        champion = find_champion(cfg.registered_model, figures=champion_figures)
+        train_photos = load_photos(train_rows, cfg.data_dir, desc="training photos", progress=progress)
+        val_photos = load_photos(val_rows, cfg.data_dir, desc="validation photos", progress=progress)
         pool = training_pool(
             train_photos,
             seed=cfg.seed,
@@ -185,6 +208,7 @@ def train(cfg: QualityTrainConfig, *, progress: bool = True) -> RunResult:
             size=spec.size,
             resize=spec.resize,
             workers=cfg.workers,
+            progress=progress,
         )
         val_set = evaluation_set(
             val_photos,
@@ -192,11 +216,17 @@ def train(cfg: QualityTrainConfig, *, progress: bool = True) -> RunResult:
             size=spec.size,
             resize=spec.resize,
             workers=cfg.workers,
-            desc="validation set",
+            desc="validation set (defects drawn)",
+            limit=cfg.limit,
+            progress=progress,
         )
         net = build_quality_network(cfg.network, seed=cfg.seed).to(device)
-        train_feats = frozen_features(net, pool, spec, device, desc="frozen layers (training)")
-        val_feats = frozen_features(net, val_set, spec, device, desc="frozen layers (validation)")
+        train_feats = frozen_features(
+            net, pool, spec, device, desc="frozen layers (training)", progress=progress
+        )
+        val_feats = frozen_features(
+            net, val_set, spec, device, desc="frozen layers (validation)", progress=progress
+        )
         y_train = tuple(torch.from_numpy(a) for a in targets(pool, defects))
         y_val = tuple(torch.from_numpy(a) for a in targets(val_set, defects))
         best = fit(cfg, net, train_feats, y_train, val_feats, y_val, device, progress)
@@ -210,18 +240,24 @@ def train(cfg: QualityTrainConfig, *, progress: bool = True) -> RunResult:
             onnx_path,
             version=run.version,
             thresholds=placeholder,
-            provenance=run.provenance(best_epoch=best.epoch),
+            provenance=run.provenance(
+                best_epoch=best.epoch,
+                data_vs_champion=description.data_vs_champion(run.data.provenance(), champion),
+            ),
         )
         parity = check_quality_parity(net, onnx_path, images_tensor(val_set[:16], spec))
 
         # operating points from the exported model on validation photos (never test)
-        readings = read_samples(val_set, QualityModel(onnx_path))
+        exported = QualityModel(onnx_path)
+        readings = read_samples(val_set, exported, desc="validation scoring", progress=progress)
         p_retake = np.asarray([r.retake for r in readings])
         p_defects = np.asarray([[r.defects[d] for d in defects] for r in readings])
         thresholds = choose_thresholds(val_set, p_retake, p_defects, defects, cfg.target_false_retake)
         contract = run.save_thresholds(contract, thresholds)
 
-        val_report = score_samples(val_set, QualityModel(onnx_path), n_boot=0, seed=cfg.seed)
+        # the verdicts at the chosen thresholds (the readings do not depend on them)
+        scored = score(val_set, QualityModel(onnx_path), readings=readings, progress=progress)
+        val_report = evaluate_scored(scored, n_boot=0, seed=cfg.seed)
         metrics = {
             **{f"validation_{k}": v for k, v in val_report.metrics.items()},
             "parity_max_abs_diff": parity,
@@ -229,6 +265,7 @@ def train(cfg: QualityTrainConfig, *, progress: bool = True) -> RunResult:
             "n_train_photos": len(train_photos),
             "n_train_pool": len(pool),
             "n_val_photos": len(val_photos),
+            "n_val_images": len(val_set),
             "train_seconds": time.perf_counter() - started,
             **{f"threshold_{k}": v for k, v in thresholds.items()},
         }
@@ -238,7 +275,17 @@ def train(cfg: QualityTrainConfig, *, progress: bool = True) -> RunResult:
         (run.out_dir / "validation.md").write_text(validation_md)
         tracking.log_artifact(run.out_dir / "validation.md")
         write_quality_card(run.model_dir / CARD_NAME, contract=contract, config=cfg, validation=validation_md)
-        return run.register(metrics)
+        result = run.register(metrics)
+        description.publish(
+            run,
+            title=TITLE,
+            table=run_table(metrics, champion),
+            champion=champion,
+            champion_note=CHAMPION_NOTE,
+            provenance=contract.provenance,
+            model_version=result.model_version,
+        )
+        return result
 
 
 def check_quality_parity(net: QualityNet, onnx_path: Path, images: torch.Tensor, atol: float = 1e-4) -> float:

@@ -4,10 +4,20 @@ must not be used for."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from pathlib import Path
 
+from data_pipelines.provenance import data_section
 from model.contract import ModelContract
+from training import promotion
+from training.description import change, count, figure
+from training.promotion import Champion
 from training.urgency.config import TrainConfig
+
+CARD_NAME = "MODEL_CARD.md"
+#: what is bundled for serving: the model, its contract, its card (the ONNX file first)
+BUNDLE_FILES = ("urgency.onnx", "urgency.json", CARD_NAME)
 
 LICENSES = {
     "pad_ufes_20": "PAD-UFES-20 smartphone photos, CC BY 4.0 (Pacheco et al., Data in Brief 32, 2020)",
@@ -21,6 +31,19 @@ VIEW_WORDS = {
     "photo_only": "(c) photo only",
     "answered_only": "(d) answered only",
 }
+#: the card's views table: row label -> view name
+CARD_VIEWS = {words: view for view, words in VIEW_WORDS.items()}
+#: the card's views table: column -> metric
+CARD_COLUMNS = {2: "malignancy_auc", 3: "sensitivity_urgent", 4: "specificity_urgent", 5: "malignancy_ece"}
+#: the run page's headline columns: metric -> header
+RUN_COLUMNS = {
+    "malignancy_auc": "malignancy AUC",
+    "sensitivity_urgent": "sensitivity at URGENT",
+    "specificity_urgent": "specificity at URGENT",
+    "malignancy_ece": "ECE",
+}
+#: the card's photo counts line, as :func:`write_model_card` writes it
+_PHOTOS = re.compile(r"photos: trained on (\d+); out-of-fold (\d+); test (\d+)")
 
 
 def _f(value: float | None, digits: int = 3) -> str:
@@ -89,6 +112,69 @@ def served_lines(served, thresholds: dict[str, float]) -> list[str]:
     return lines
 
 
+def card_figures(card: str) -> dict[str, float]:
+    """The test figures of an urgency model card's views table, as the training run logs them
+    (``test_<view>_<metric>`` with ``_ci_low`` / ``_ci_high``, ``test_<view>_n_images``; the
+    as-recorded view also unprefixed), and its photo counts (``n_train``, ``n_out_of_fold``,
+    ``n_test``)."""
+    metrics: dict[str, float] = {}
+    for line in card.splitlines():
+        counts = _PHOTOS.search(line)
+        if counts:
+            names = ("n_train", "n_out_of_fold", "n_test")
+            metrics |= dict(zip(names, map(float, counts.groups()), strict=True))
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        view = CARD_VIEWS.get(cells[0]) if cells else None
+        if view is None or len(cells) < 6:
+            continue
+        if cells[1].isdigit():
+            metrics[f"test_{view}_n_images"] = float(cells[1])
+            if view == "as_recorded":
+                metrics["test_n_images"] = float(cells[1])
+        for column, metric in CARD_COLUMNS.items():
+            metrics |= promotion.figure_metrics(f"test_{view}_{metric}", cells[column])
+            if view == "as_recorded":
+                metrics |= promotion.figure_metrics(f"test_{metric}", cells[column])
+    return metrics
+
+
+def find_champion(name: str = TrainConfig.registered_model, **options) -> Champion | None:
+    """The urgency champion of registered model ``name``: the registry's, else the bundled model
+    (``training.promotion.find_champion``'s ``options``: ``bundle_dir``, ``registry``)."""
+    return promotion.find_champion(
+        name, files=BUNDLE_FILES, card_file=CARD_NAME, card_figures=card_figures, **options
+    )
+
+
+def _photos(metrics: Mapping[str, float]) -> str:
+    words = (("n_train", "trained on"), ("n_out_of_fold", "out-of-fold"), ("n_test", "test"))
+    return ", ".join(f"{w} {count(metrics, key)}" for key, w in words)
+
+
+def _row(view: str, model: str, photos: str, figures: list[str]) -> str:
+    return "| " + " | ".join([view, model, photos, *figures]) + " |"
+
+
+def run_table(metrics: Mapping[str, float], champion: Champion | None) -> list[str]:
+    """The run page's headline: per view, this run's test figures through the serving path
+    (``test_<view>_<metric>``, 95 % intervals), the champion's, and the change of the point estimates;
+    then the photo counts of both."""
+    lines = [
+        "| view | model | photos | " + " | ".join(RUN_COLUMNS.values()) + " |",
+        "| --- | --- | --- | " + " | ".join("---" for _ in RUN_COLUMNS) + " |",
+    ]
+    for view, words in VIEW_WORDS.items():
+        keys = [f"test_{view}_{metric}" for metric in RUN_COLUMNS]
+        n = f"test_{view}_n_images"
+        lines.append(_row(words, "this run", count(metrics, n), [figure(metrics, k) for k in keys]))
+        if champion is not None:
+            theirs = champion.figures
+            lines.append(_row("", "champion", count(theirs, n), [figure(theirs, k) for k in keys]))
+            lines.append(_row("", "change", "", [change(metrics, theirs, k) for k in keys]))
+    theirs = f"; the champion {_photos(champion.figures)}" if champion else ""
+    return [*lines, "", f"Photos: {_photos(metrics)}{theirs}."]
+
+
 def write_model_card(
     path: Path, *, contract: ModelContract, config: TrainConfig, served, distribution, counts: dict[str, int]
 ) -> Path:
@@ -151,7 +237,7 @@ def write_model_card(
         sources,
         f"- photos: trained on {counts['train']}; out-of-fold {counts['out_of_fold']}; test {counts['test']} "
         "(fixed patient-level test split `pad_ufes_20/split.csv`).",
-        f"- manifest sha256 `{contract.provenance.get('manifest_hash', '')}`.",
+        *data_section(contract.provenance),
         "",
         "## Test results through the serving path (95 % patient-level bootstrap intervals)",
         "Each photo goes through photo intake, the quality verdict, the urgency model and the red-flag rules "

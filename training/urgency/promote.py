@@ -36,21 +36,11 @@ from training.urgency.answers import AnswerDistribution
 from training.urgency.config import TrainConfig
 from training.urgency.evaluation import ServedEvaluation, serving_figures
 from training.urgency.gate import judge
+from training.urgency.model_card import BUNDLE_FILES, CARD_NAME, card_figures
 from training.urgency.train import split_rows
 
-ONNX_FILE = "urgency.onnx"
-#: what is bundled for serving: the model, its contract, its card (the ONNX file first)
-BUNDLE_FILES = (ONNX_FILE, "urgency.json", "MODEL_CARD.md")
-CARD_FILE = "MODEL_CARD.md"
-#: the card's views table: row label -> view name
-CARD_VIEWS = {
-    "(a) as recorded": "as_recorded",
-    "(b) complete": "complete",
-    "(c) photo only": "photo_only",
-    "(d) answered only": "answered_only",
-}
-#: the card's views table: column -> metric
-CARD_COLUMNS = {2: "malignancy_auc", 3: "sensitivity_urgent", 4: "specificity_urgent", 5: "malignancy_ece"}
+ONNX_FILE = BUNDLE_FILES[0]
+CARD_FILE = CARD_NAME
 
 
 @dataclass(frozen=True)
@@ -72,24 +62,6 @@ def candidate_config(run_id: str, workdir: Path, overrides: tuple[str, ...] = ()
     return TrainConfig.load(path, overrides)
 
 
-def card_figures(card: str) -> dict[str, float]:
-    """The test figures of an urgency model card's views table, as the training run logs them
-    (``test_<view>_<metric>`` with ``_ci_low`` / ``_ci_high``; the as-recorded view also unprefixed)."""
-    metrics: dict[str, float] = {}
-    for line in card.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        view = CARD_VIEWS.get(cells[0]) if cells else None
-        if view is None or len(cells) < 6:
-            continue
-        if view in ("as_recorded",) and cells[1].isdigit():
-            metrics["test_n_images"] = float(cells[1])
-        for column, metric in CARD_COLUMNS.items():
-            metrics |= promotion.figure_metrics(f"test_{view}_{metric}", cells[column])
-            if view == "as_recorded":
-                metrics |= promotion.figure_metrics(f"test_{metric}", cells[column])
-    return metrics
-
-
 def import_bundled(name: str, bundle_dir: Path = BUNDLE_DIR) -> str | None:
     """Register the bundled urgency model (ONNX, contract, card) as ``name``'s champion with its card's
     test figures; returns the version (None when nothing is bundled)."""
@@ -106,7 +78,7 @@ def _champion_model(name: str, workdir: Path, bundle_dir: Path) -> tuple[str | N
     """(how the champion is named in the decision, its ONNX file), or (None, None)."""
     champion = tracking.champion(name)
     if champion is not None:
-        label = promotion.bundled_name(champion) or f"version {champion.version}"
+        label = promotion.champion_label(champion)
         return label, _model_file(champion.run_id, workdir)
     bundled = bundle_dir / ONNX_FILE
     if bundled.exists():

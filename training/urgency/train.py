@@ -25,7 +25,7 @@ from data_pipelines.manifest import ManifestRow
 from model import features
 from model.export import check_parity, export_onnx
 from model.networks import UrgencyNet, build_network
-from training import runs, tracking
+from training import description, runs, tracking
 from training.config import PHOTOS
 from training.evaluation.metrics import malignancy_auc
 from training.loop import seed_everything
@@ -36,11 +36,17 @@ from training.urgency.config import TrainConfig
 from training.urgency.data import augmentation, cached_photos, serving_tensors
 from training.urgency.evaluation import evaluate_served, log_evaluation
 from training.urgency.fit import fit_top, training_set
-from training.urgency.model_card import write_model_card
+from training.urgency.model_card import find_champion, run_table, write_model_card
 from training.urgency.trunk import FrozenTrunk, top_log_probs
 from training.urgency.views import view_answers
 
 REPORT_FILE = "test_report.json"  # the as-recorded test evaluation (the notebook reads it)
+#: the run page's headline, and what its champion's figures are
+TITLE = "Urgency: test split, through the serving path (95 % patient-level bootstrap intervals)"
+CHAMPION_NOTE = (
+    "Its figures are its own test evaluation: like for like only where its test split is this run's "
+    "(see Data); `dermatriage promote --dry-run` reads both models on the same photos."
+)
 MASKED_SUFFIX = "_masked"
 
 
@@ -112,14 +118,15 @@ def out_of_fold(cfg, split, fmaps, photo_fmaps, distribution, *, progress):
 
 def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
     seed_everything(cfg.seed, cfg.threads)
-    data_hash = runs.prepared_manifest(cfg, progress=progress)
+    data = runs.prepared_manifest(cfg, progress=progress)
     split = split_rows(training_rows(cfg.manifest, label_export=cfg.label_export), cfg)
     labels, malignant_idx = cfg.network.labels, cfg.network.malignant_indices
     distribution = AnswerDistribution.fit([r.questionnaire for r in split.photos])
     spec = cfg.network.image_input()
 
-    with runs.start(cfg, data_hash) as run:
+    with runs.start(cfg, data) as run:
         started = time.perf_counter()
+        champion = find_champion(cfg.registered_model)
         run.out_dir.mkdir(parents=True, exist_ok=True)
         trunk = FrozenTrunk(_reference_net(cfg), threads=cfg.threads)
         photos = cached_photos(
@@ -164,6 +171,7 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
             folds=list(cfg.cv_folds or (cfg.validation_fold,)),
             answers=distribution.rates(),
             train_rows_by_source=rows_by_source,
+            data_vs_champion=description.data_vs_champion(run.data.provenance(), champion),
         )
         contract = export_onnx(
             net,
@@ -212,7 +220,17 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
             distribution=distribution,
             counts={"train": len(split.train), "out_of_fold": len(oof_y) // 2, "test": len(split.test)},
         )
-        return run.register(metrics)
+        result = run.register(metrics)
+        description.publish(
+            run,
+            title=TITLE,
+            table=run_table(metrics, champion),
+            champion=champion,
+            champion_note=CHAMPION_NOTE,
+            provenance=contract.provenance,
+            model_version=result.model_version,
+        )
+        return result
 
 
 def _reference_net(cfg: TrainConfig) -> UrgencyNet:
