@@ -45,15 +45,33 @@ _SOURCE_HEAD_PREFIX = "_fc."  # the package's ImageNet classifier: never loaded
 
 @dataclass(frozen=True)
 class NetworkConfig:
+    #: the timm model name of the image backbone (an EfficientNet-style one: ``conv_stem``, ``blocks``);
+    #: unused with fusion "questionnaire"
     backbone: str = "tf_efficientnet_lite0"
     pretrained: bool = True  # ImageNet weights from the package; only for IMAGENET_BACKBONES
+    #: how the photo and the questionnaire are combined: "concat" (questionnaire branch joined to the
+    #: pooled image features), "metablock" (the questionnaire scales and shifts the image features),
+    #: "image" (photo only), "questionnaire" (answers only, no backbone: an offline baseline, not
+    #: exportable)
     fusion: str = "concat"
+    #: width of the questionnaire branch (Linear-LayerNorm-ReLU-Dropout) of fusion "concat" and
+    #: "questionnaire"; >= 1
     q_hidden: int = 64
+    #: dropout probability before the classification head and in the questionnaire branch; in [0, 1)
     dropout: float = 0.3
+    #: length of the encoded questionnaire vector the network reads: ``model.features.N_FEATURES``
     n_features: int = features.N_FEATURES
+    #: the diagnoses (manifest diagnosis codes) the network classifies, in output order; every training
+    #: photo's diagnosis must be one of them (>= 2 distinct)
     labels: tuple[str, ...] = ("ACK", "BCC", "MEL", "NEV", "SCC", "SEK")
+    #: the labels whose probabilities sum to the malignancy probability (the malignancy loss, the URGENT
+    #: and PRIORITY thresholds); a non-empty subset of ``labels``
     malignant: tuple[str, ...] = ("BCC", "MEL", "SCC")
+    #: side in pixels of the square image input (the photo's shorter side resized to it, centre
+    #: cropped); >= 32
     image_size: int = 224
+    #: stochastic-depth rate of the backbone's blocks (timm ``drop_path_rate``), during training only;
+    #: in [0, 1)
     drop_path_rate: float = 0.1
     #: the backbone's blocks from this one on are trained; the stem and the blocks before it keep
     #: their ImageNet weights (0: the whole backbone trains). A frozen trunk's outputs can be computed

@@ -41,11 +41,16 @@ IMAGE_INPUT = "image"
 
 @dataclass(frozen=True)
 class QualityNetConfig:
+    #: the defects (``data_pipelines.degrade.Defect`` values) with a severity output each, in output
+    #: order; training draws every defect, so all must be listed
     defects: tuple[str, ...]
+    #: the timm model name of the backbone (an EfficientNet-style one: ``conv_stem``, ``blocks``)
     backbone: str = "tf_efficientnet_lite0"
-    pretrained: bool = True
+    pretrained: bool = True  # ImageNet weights from the package; only for IMAGENET_BACKBONES
+    #: side in pixels of the square image input (the whole photo squeezed to it, nothing cropped); >= 32
     image_size: int = 224
     frozen_blocks: int = 3  # stem + this many of the backbone's blocks keep their ImageNet weights
+    #: dropout probability before the output layer; in [0, 1)
     dropout: float = 0.2
 
     def __post_init__(self) -> None:

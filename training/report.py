@@ -250,11 +250,14 @@ def execute(notebook: Any, *, timeout: int, progress: bool = True) -> Any:
 
 
 def to_html(notebook: Any, title: str) -> str:
-    """The executed notebook as one self-contained HTML page (images embedded)."""
+    """The executed notebook as one self-contained HTML page (images embedded) for a reader: the
+    text, tables and plots, without the code (the notebook itself holds it)."""
     from nbconvert import HTMLExporter
 
     notebook.metadata["title"] = title
-    body, _ = HTMLExporter(embed_images=True).from_notebook_node(notebook)
+    exporter = HTMLExporter(embed_images=True, exclude_input=True, exclude_input_prompt=True)
+    exporter.exclude_output_prompt = True
+    body, _ = exporter.from_notebook_node(notebook)
     return body
 
 

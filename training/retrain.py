@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,8 @@ def run_retrain(
     _step(echo, 1, f"data build: {cfg.data_dir} -> {cfg.manifest}")
     built = build_manifest(cfg.data_dir, cfg.manifest, progress=progress)
     echo(f"manifest sha256 {built.hash}")
+    for line in _data_vs_champion(kind, cfg, built, bundle_dir):
+        echo(f"  {line}")
     done.add("manifest", f"{built.path} (sha256 {built.hash[:16]}…)")
 
     _step(echo, 2, f"train {kind}" + (" (smoke settings)" if smoke else ""))
@@ -106,6 +109,22 @@ def run_retrain(
     _decide(done, kind, cfg, result, bundle_dir=bundle_dir, progress=progress)
     done.add("report", f"dermatriage report {result.run_id}")
     return done
+
+
+def _data_vs_champion(kind: str, cfg: Any, built: Any, bundle_dir: Path) -> list[str]:
+    """How the data just built differ from the champion's (as ``data build`` prints it): the
+    registry's champion of the run's registered model, else the model bundled in ``bundle_dir``."""
+    from data_pipelines.manifest import read_manifest
+    from data_pipelines.provenance import BY_SOURCE, OVERALL, data_provenance
+    from training.description import champions_compared
+
+    if kind == "urgency":
+        from training.urgency.model_card import find_champion
+    else:
+        from training.quality.model_card import find_champion
+    mine = {OVERALL: built.hash, BY_SOURCE: data_provenance(read_manifest(built.path))}
+    find = partial(find_champion, cfg.registered_model, bundle_dir=bundle_dir)
+    return champions_compared(mine, {kind: find})
 
 
 def _trainer(kind: str) -> Callable[..., RunResult]:

@@ -14,6 +14,7 @@ from tiny_pipeline import make_dataset, tiny_config
 
 from data_pipelines.build import BuildResult
 from data_pipelines.manifest import manifest_hash, read_manifest
+from model.contract import ModelContract
 from training import retrain as retrain_module
 from training import tracking
 from training.cli import retrain
@@ -83,6 +84,8 @@ def test_a_smoke_retrain_runs_every_step_and_is_never_registered(env, workspace)
     for step in ("[1/4] data build", "[2/4] train urgency (smoke settings)", "[3/4] evaluation", "[4/4]"):
         assert step in result.output
     assert env["calls"] == [(workspace, workspace / "manifest.csv")]
+    shipped = ModelContract.load(env["bundle"] / "urgency.json").version
+    assert f"urgency champion bundled {shipped}" in result.output  # the data compared with its data
     summary = result.output[result.output.index("retrain urgency (smoke): summary") :]
     run_id = summary.split("MLflow run")[1].split()[0]
     assert f"{run_id} in experiment dermatriage-urgency-smoke" in summary

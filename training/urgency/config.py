@@ -17,11 +17,18 @@ from training.config import REPO_ROOT, RunConfig
 class AugmentConfig:
     scale_min: float = 0.5  # RandomResizedCrop area range
     flips: bool = True  # horizontal and vertical flips, 90-degree rotations (lesions have no up)
+    #: largest rotation in degrees (either way), applied to half of the photos; 0: none
     rotate_deg: float = 20.0
+    #: largest relative change of brightness and of contrast (either way), applied to half of the
+    #: photos; 0: none
     brightness_contrast: float = 0.15
+    #: largest hue and value shift (either way; saturation: twice this), in albumentations
+    #: HueSaturationValue units on 8-bit HSV, applied to 30% of the photos; 0: none
     hue_saturation: int = 8
+    #: probability of a Gaussian blur (kernel 3 or 5 pixels); 0: none
     blur_probability: float = 0.1
     jpeg_probability: float = 0.3  # re-compressed as a phone or an app may do
+    #: lowest quality of the JPEG re-compression (its quality is drawn from this to 100)
     jpeg_quality_min: int = 60
 
 
