@@ -14,12 +14,13 @@ none there, the bundled model (``training.promotion.find_champion``). Everything
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from data_pipelines.provenance import compare_provenance, data_section
 from training import tracking
 from training.promotion import Champion
-from training.runs import Run
+from training.runs import Run, RunResult
 
 #: the artifact holding the whole description (the tag is cut at MLflow's limit on tag values)
 DESCRIPTION_FILE = "description.md"
@@ -170,3 +171,35 @@ def publish(
         text = text[: TAG_LIMIT - len(note)] + note
     tracking.set_description(run.run_id, text)
     return text
+
+
+@dataclass(frozen=True)
+class Story:
+    """What one pipeline's run descriptions share: the headline table's title and the note on where
+    its champion's figures come from."""
+
+    title: str
+    champion_note: str
+
+    def register_and_publish(
+        self,
+        run: Run,
+        metrics: dict[str, float],
+        table: Sequence[str],
+        champion: Champion | None,
+        contract: Any,
+    ) -> RunResult:
+        """The run's end: its model registered (:meth:`Run.register`; never a smoke run's), then its
+        description (``table`` beside the ``champion``, the exported ``contract``'s provenance)
+        published naming the registered version."""
+        result = run.register(metrics)
+        publish(
+            run,
+            title=self.title,
+            table=table,
+            champion=champion,
+            champion_note=self.champion_note,
+            provenance=contract.provenance,
+            model_version=result.model_version,
+        )
+        return result

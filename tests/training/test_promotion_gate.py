@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from tiny_pipeline import make_dataset, tiny_config
+from tiny_pipeline import make_dataset, shipped_bundle, tiny_config
 
 from model.contract import ModelContract
 from training import promotion, tracking
@@ -50,14 +50,7 @@ def workspace(tmp_path_factory):
 @pytest.fixture(scope="module")
 def shipped(workspace, tmp_path_factory):
     """The bundled model: a tiny run's model folder (trained in a store of its own and thrown away)."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{workspace / 'elsewhere.db'}")
-    run = train(tiny_config(workspace), progress=False)
-    mp.undo()
-    folder = tmp_path_factory.mktemp("shipped")
-    for path in run.onnx_path.parent.iterdir():
-        shutil.copy2(path, folder / path.name)
-    return folder
+    return shipped_bundle(workspace, workspace / "elsewhere.db", tmp_path_factory.mktemp("shipped"))
 
 
 @pytest.fixture
@@ -165,17 +158,13 @@ def test_a_worse_full_run_is_refused_by_the_real_comparison(workspace, store, ti
     the floors) with its URGENT threshold chosen for a far lower sensitivity: a genuinely less safe
     model. The gate reads both through the serving path and refuses it (nothing faked): exit 1, the
     cause named, the bundle byte-identical, the bundled model still champion."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'elsewhere' / 'shipped.db'}")
-    shipped = train(tiny_config(workspace, **LEARNED), progress=False)
-    mp.undo()
-    bundle = tmp_path / "learned-bundle"
-    shutil.copytree(shipped.onnx_path.parent, bundle)
+    bundle = shipped_bundle(workspace, tmp_path / "shipped" / "mlflow.db", tmp_path / "learned", **LEARNED)
+    shipped = ModelContract.load(bundle / "urgency.json")
     before = snapshot(bundle)
     worse = train(
         tiny_config(workspace, **LEARNED, target_sensitivity=0.2, priority_sensitivity=0.3), progress=False
     )
-    assert worse.metrics["threshold_urgent"] > shipped.metrics["threshold_urgent"]
+    assert worse.metrics["threshold_urgent"] > shipped.thresholds["urgent"]
 
     result = run_promote("--version", worse.model_version, "--bundle-dir", str(bundle))
     assert result.exit_code == 1, result.output
@@ -184,7 +173,7 @@ def test_a_worse_full_run_is_refused_by_the_real_comparison(workspace, store, ti
     assert snapshot(bundle) == before
     champion = tracking.champion(NAME)  # the bundled model, imported, stays champion
     assert champion is not None
-    assert champion.tags.get("bundled") == ModelContract.load(bundle / "urgency.json").version
+    assert champion.tags.get("bundled") == shipped.version
     tag = tracking.client().get_model_version(NAME, worse.model_version).tags["promotion"]
     assert tag.startswith("rejected: ") and "sensitivity at URGENT" in tag
 

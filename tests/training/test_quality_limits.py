@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 from click.testing import CliRunner
-from tiny_pipeline import make_dataset, tiny_run_settings
+from tiny_pipeline import evaluate_tiny_quality, make_dataset, tiny_run_settings
 
 from data_pipelines.degrade import DEFECTS, SEVERITIES, Severity
 from data_pipelines.manifest import read_manifest
@@ -23,7 +23,6 @@ from training.cli import promote
 from training.promotion import PROMOTION_FLOORS
 from training.quality.config import QualityTrainConfig
 from training.quality.data import CLEAN, evaluation_set, load_photos, min_limit, stratified_pairs
-from training.quality.evaluate import run_evaluation
 from training.quality.promote import promote_quality
 from training.quality.train import train
 
@@ -157,19 +156,6 @@ def test_a_too_small_limit_is_refused_before_anything_runs(workspace):
         train(tiny_config(workspace, limit=min_limit() - 1), progress=False)
 
 
-def _evaluate(run, workspace, tmp_path, **options):
-    return run_evaluation(
-        model_path=run.onnx_path,
-        manifest=workspace / "manifest.csv",
-        data_dir=workspace,
-        out_dir=tmp_path,
-        seed=5,
-        workers=1,
-        progress=False,
-        **options,
-    )
-
-
 def _promote(version: str, bundle_dir) -> tuple[int, str]:
     result = CliRunner().invoke(
         promote, ["--name", NAME, "--version", version, "--bundle-dir", str(bundle_dir), "--dry-run"]
@@ -184,7 +170,7 @@ def test_only_limited_or_rough_test_evaluations_are_named_as_the_cause(
     code, output = _promote(version, tmp_path / "bundle")
     assert code != 0 and f"{NAME} version {version} has no test evaluation:" in output
 
-    _evaluate(full_run, workspace, tmp_path / "limited", n_boot=10, limit=3)
+    evaluate_tiny_quality(full_run, workspace, tmp_path / "limited", n_boot=10, limit=3)
     code, output = _promote(version, tmp_path / "bundle")
     assert code != 0
     assert "has no test evaluation that counts: its only test evaluation was limited" in output
@@ -193,14 +179,14 @@ def test_only_limited_or_rough_test_evaluations_are_named_as_the_cause(
     assert f"dermatriage evaluate quality --model models:/{NAME}/{version}' (without --limit" in output
     assert "has no test evaluation:" not in output and "smoke run" not in output
 
-    _evaluate(full_run, workspace, tmp_path / "rough", n_boot=5)
+    evaluate_tiny_quality(full_run, workspace, tmp_path / "rough", n_boot=5)
     code, output = _promote(version, tmp_path / "bundle")
     assert code != 0 and "its only 2 test evaluations were limited to part of the test photos" in output
     assert "or had fewer bootstrap resamples than the promotion floor" in output
     assert "n_bootstrap=5 < the floor 10" in output and "limit=3, 3 photos" in output
 
     # one that counts: the gate judges it (whatever the tiny model's figures), older ones ignored
-    _evaluate(full_run, workspace, tmp_path / "full", n_boot=10)
+    evaluate_tiny_quality(full_run, workspace, tmp_path / "full", n_boot=10)
     result = promote_quality(NAME, version, bundle_dir=tmp_path / "bundle", dry_run=True)
     assert any("retake_auc" in r for r in result.reasons)
     assert not any("does not count" in r or "smoke run" in r for r in result.reasons)

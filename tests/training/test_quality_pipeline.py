@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 from factories import encode, skin_photo
-from tiny_pipeline import make_dataset, tiny_run_settings
+from tiny_pipeline import evaluate_tiny_quality, make_dataset, tiny_run_settings
 
 from model.contract import ModelContract
 from model.intake import PhotoLimits, ingest_photo
@@ -19,7 +19,6 @@ from model.triage.engine import TriageEngine
 from training import tracking
 from training.quality.config import QualityTrainConfig
 from training.quality.data import CLEAN, evaluation_set, load_photos, targets, training_pool
-from training.quality.evaluate import run_evaluation
 from training.quality.train import train
 
 
@@ -48,20 +47,6 @@ def tiny_config(root) -> QualityTrainConfig:
 @pytest.fixture(scope="module")
 def run(workspace):
     return train(tiny_config(workspace), progress=False)
-
-
-def _evaluate(run, workspace, out_dir, **options):
-    """The test evaluation of the run's model (fixed seed, one worker)."""
-    return run_evaluation(
-        model_path=run.onnx_path,
-        manifest=workspace / "manifest.csv",
-        data_dir=workspace,
-        out_dir=out_dir,
-        seed=5,
-        workers=1,
-        progress=False,
-        **options,
-    )
 
 
 def test_pool_and_sets_are_deterministic_and_labelled(workspace):
@@ -115,7 +100,7 @@ def test_served_quality_verdict_comes_from_the_exported_model(run):
 
 
 def test_evaluation_on_the_test_split_is_logged_with_plots(run, workspace, tmp_path):
-    report, folder = _evaluate(run, workspace, tmp_path / "eval", n_boot=20, limit=3)
+    report, folder = evaluate_tiny_quality(run, workspace, tmp_path / "eval", n_boot=20, limit=3)
     m = report.metrics
     assert m["n_photos"] == 3 and m["n_samples"] == 3 * (1 + 3 * len(DEFECTS))
     for key in ("retake_auc", "false_retake", "first_instruction"):
@@ -193,10 +178,10 @@ def test_promotion_needs_a_test_evaluation_that_meets_the_targets(run, workspace
         with pytest.raises(ValueError, match="no test evaluation: run 'dermatriage evaluate quality"):
             promote_quality("tiny-quality", run.model_version, bundle_dir=tmp_path / "bundle", floors=floors)
     # a limited evaluation does not count, and the refusal says why (by the floors the tiny run meets)
-    _evaluate(run, workspace, tmp_path / "limited", n_boot=10, limit=3)
+    evaluate_tiny_quality(run, workspace, tmp_path / "limited", n_boot=10, limit=3)
     with pytest.raises(ValueError, match=r"no test evaluation that counts: .*limit=3, 3 photos.*not count"):
         promote_quality("tiny-quality", run.model_version, bundle_dir=tmp_path / "bundle", floors=floors)
-    report, _ = _evaluate(run, workspace, tmp_path / "eval", n_boot=10)
+    report, _ = evaluate_tiny_quality(run, workspace, tmp_path / "eval", n_boot=10)
     evaluation = latest_evaluation(version)
     assert evaluation is not None and evaluation.data.params["split"] == "test"
     # 2 epochs and 10 resamples are a smoke run by the real floors: refused, and the message says so

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from tiny_pipeline import make_dataset, tiny_config
+from tiny_pipeline import make_dataset, shipped_bundle, tiny_config
 
 from data_pipelines.build import BuildResult
 from data_pipelines.manifest import manifest_hash, read_manifest
@@ -19,7 +19,6 @@ from training import retrain as retrain_module
 from training import tracking
 from training.cli import retrain
 from training.promotion import PROMOTION_FLOORS
-from training.urgency.train import train
 
 #: a tiny run long enough to learn the tiny data
 LEARNED = ("epochs=20", "lr=0.01")
@@ -40,15 +39,9 @@ def workspace(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def shipped(workspace, tmp_path_factory):
-    """The bundled model: a tiny run of the same config (another store, thrown away)."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{workspace / 'elsewhere' / 'shipped.db'}")
-    run = train(tiny_config(workspace, epochs=20, lr=0.01), progress=False)
-    mp.undo()
+    """The bundled model: a tiny run of the same config that learned (another store, thrown away)."""
     folder = tmp_path_factory.mktemp("shipped")
-    for path in run.onnx_path.parent.iterdir():
-        shutil.copy2(path, folder / path.name)
-    return folder
+    return shipped_bundle(workspace, workspace / "shipped.db", folder, epochs=20, lr=0.01)
 
 
 @pytest.fixture

@@ -123,3 +123,45 @@ def reference_probabilities(csv_path: Path) -> dict[str, np.ndarray]:
     with open(csv_path) as fh:
         rows = list(csv.DictReader(fh))
     return {r["image_id"]: np.asarray([float(r[f"p_{label}"]) for label in LABELS]) for r in rows}
+
+
+def shipped_bundle(workspace: Path, store: Path, folder: Path, **overrides) -> Path:
+    """A bundled model for a promotion test: a tiny run's model folder (``tiny_config(workspace,
+    **overrides)``), trained in a tracking store of its own (``store``, thrown away) and copied into
+    ``folder`` as ``model/artifacts/`` holds it; returns ``folder``."""
+    import os
+    import shutil
+
+    from training.urgency.train import train
+
+    store.parent.mkdir(parents=True, exist_ok=True)
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store}"
+    try:
+        run = train(tiny_config(workspace, **overrides), progress=False)
+    finally:
+        if before is None:
+            del os.environ["MLFLOW_TRACKING_URI"]
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = before
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in run.onnx_path.parent.iterdir():
+        shutil.copy2(path, folder / path.name)
+    return folder
+
+
+def evaluate_tiny_quality(run, workspace: Path, out_dir: Path, **options):
+    """``evaluate quality`` of a tiny quality run's model on the tiny test split (fixed seed, one
+    worker, no progress bars)."""
+    from training.quality.evaluate import run_evaluation
+
+    return run_evaluation(
+        model_path=run.onnx_path,
+        manifest=workspace / "manifest.csv",
+        data_dir=workspace,
+        out_dir=out_dir,
+        seed=5,
+        workers=1,
+        progress=False,
+        **options,
+    )

@@ -40,11 +40,13 @@ from training.quality.promote import champion_figures
 from training.quality.scored import model_inputs, read_samples, score
 from training.runs import RunResult
 
-#: the run page's headline, and what its champion's figures are
-TITLE = "Quality: validation fold (train patients; the thresholds are chosen on it)"
-CHAMPION_NOTE = (
-    "Its test figures come from `dermatriage evaluate quality` on the test patients; this run gets its "
-    "own from that command, which its promotion needs."
+#: the run page's headline table: its title, and where the champion's figures come from
+STORY = description.Story(
+    title="Quality: validation fold (train patients; the thresholds are chosen on it)",
+    champion_note=(
+        "Its test figures come from `dermatriage evaluate quality` on the test patients; this run gets its "
+        "own from that command, which its promotion needs."
+    ),
 )
 
 
@@ -275,17 +277,7 @@ def train(cfg: QualityTrainConfig, *, progress: bool = True) -> RunResult:
         (run.out_dir / "validation.md").write_text(validation_md)
         tracking.log_artifact(run.out_dir / "validation.md")
         write_quality_card(run.model_dir / CARD_NAME, contract=contract, config=cfg, validation=validation_md)
-        result = run.register(metrics)
-        description.publish(
-            run,
-            title=TITLE,
-            table=run_table(metrics, champion),
-            champion=champion,
-            champion_note=CHAMPION_NOTE,
-            provenance=contract.provenance,
-            model_version=result.model_version,
-        )
-        return result
+        return STORY.register_and_publish(run, metrics, run_table(metrics, champion), champion, contract)
 
 
 def check_quality_parity(net: QualityNet, onnx_path: Path, images: torch.Tensor, atol: float = 1e-4) -> float:

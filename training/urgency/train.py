@@ -41,11 +41,13 @@ from training.urgency.trunk import FrozenTrunk, top_log_probs
 from training.urgency.views import view_answers
 
 REPORT_FILE = "test_report.json"  # the as-recorded test evaluation (the notebook reads it)
-#: the run page's headline, and what its champion's figures are
-TITLE = "Urgency: test split, through the serving path (95 % patient-level bootstrap intervals)"
-CHAMPION_NOTE = (
-    "Its figures are its own test evaluation: like for like only where its test split is this run's "
-    "(see Data); `dermatriage promote --dry-run` reads both models on the same photos."
+#: the run page's headline table: its title, and where the champion's figures come from
+STORY = description.Story(
+    title="Urgency: test split, through the serving path (95 % patient-level bootstrap intervals)",
+    champion_note=(
+        "Its figures are its own test evaluation: like for like only where its test split is this run's "
+        "(see Data); `dermatriage promote --dry-run` reads both models on the same photos."
+    ),
 )
 MASKED_SUFFIX = "_masked"
 
@@ -220,17 +222,7 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> RunResult:
             distribution=distribution,
             counts={"train": len(split.train), "out_of_fold": len(oof_y) // 2, "test": len(split.test)},
         )
-        result = run.register(metrics)
-        description.publish(
-            run,
-            title=TITLE,
-            table=run_table(metrics, champion),
-            champion=champion,
-            champion_note=CHAMPION_NOTE,
-            provenance=contract.provenance,
-            model_version=result.model_version,
-        )
-        return result
+        return STORY.register_and_publish(run, metrics, run_table(metrics, champion), champion, contract)
 
 
 def _reference_net(cfg: TrainConfig) -> UrgencyNet:
