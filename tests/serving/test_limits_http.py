@@ -27,6 +27,9 @@ from serving.settings import Settings
 HEADER_TIMEOUT = 1.5
 BODY_IDLE = 1.0
 BODY_TOTAL = 2.5
+#: how long the server may take to close a refused connection: generous, for a loaded 2-core CI machine
+#: (what each test checks is that it closes and what it read, not how fast)
+CLOSE_WITHIN = 5.0
 BOUNDARY = "limitsboundary"
 
 
@@ -227,7 +230,7 @@ def test_a_declared_length_over_the_cap_is_refused_before_reading_the_body(serve
         head = submission_head(served.intake_key, length=served.settings.max_request_bytes + 1)
         s.sendall(head)
         answer = read_answer(s)
-        assert closed_after(s, 2)
+        assert closed_after(s, CLOSE_WITHIN)
         read = served.read_by_server(s)
     assert answer is not None and answer.status == 413
     assert answer.error()["code"] == "request_too_large"
@@ -243,7 +246,7 @@ def test_a_body_that_stops_is_cut_off_after_the_idle_timeout(served):
         started = time.monotonic()
         answer = read_answer(s)
         waited = time.monotonic() - started
-        assert closed_after(s, 2)
+        assert closed_after(s, CLOSE_WITHIN)
     assert answer is not None and answer.status == 408, answer
     assert answer.error()["code"] == "request_timeout"
     assert "no data came" in answer.error()["message"]
@@ -284,7 +287,7 @@ def test_an_answer_sent_before_the_body_was_read_closes_the_connection(served):
             + chunk(b"z" * 1000)
         )
         answer = read_answer(s)
-        assert closed_after(s, 2)
+        assert closed_after(s, CLOSE_WITHIN)
     assert answer is not None and answer.status == 401
     assert answer.headers["connection"] == "close"
 
@@ -296,7 +299,7 @@ def test_trickled_headers_are_cut_off_with_408(served):
     with served.connect() as s:
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n")
         answer, waited = trickle_until_answered(s, b"X-Slow: 1\r\n", HEADER_TIMEOUT + 3)
-        assert closed_after(s, 2)
+        assert closed_after(s, CLOSE_WITHIN)
     assert answer is not None and answer.status == 408
     assert answer.error()["code"] == "request_timeout" and answer.error()["fix"]
     assert HEADER_TIMEOUT * 0.9 <= waited < HEADER_TIMEOUT + 1.5
