@@ -100,14 +100,14 @@ def test_real_floors_are_the_configs_and_name_the_cause():
 
 
 def test_a_smoke_run_is_refused_and_the_bundle_is_untouched(workspace, store, bundle):
-    before = snapshot(bundle)
+    before, shipped = snapshot(bundle), snapshot(promotion.BUNDLE_DIR)  # and the real model/artifacts/
     smoke = train(tiny_config(workspace, limit=12, epochs=1), progress=False)
 
     result = run_promote("--version", smoke.model_version, "--bundle-dir", str(bundle))
     assert result.exit_code != 0, result.output
     assert "smoke run" in result.output and "limit=12" in result.output
     assert "epochs=1" in result.output and "n_bootstrap=50" in result.output  # the real floors
-    assert snapshot(bundle) == before
+    assert snapshot(bundle) == before and snapshot(promotion.BUNDLE_DIR) == shipped
     assert tracking.champion(NAME) is None  # nothing imported or aliased for a refused smoke run
     tag = tracking.client().get_model_version(NAME, smoke.model_version).tags["promotion"]
     assert tag.startswith("rejected: a smoke run")
@@ -153,12 +153,19 @@ def test_the_bundled_model_is_imported_and_a_run_no_worse_is_accepted(workspace,
 LEARNED = {"epochs": 20, "lr": 0.01}
 
 
-def test_a_worse_full_run_is_refused_by_the_real_comparison(workspace, store, tiny_floors, tmp_path):
+@pytest.fixture(scope="module")
+def learned(workspace, tmp_path_factory):
+    """A bundled model that learned the tiny data (its own store, thrown away)."""
+    root = tmp_path_factory.mktemp("learned")
+    return shipped_bundle(workspace, root / "store" / "mlflow.db", root / "bundle", **LEARNED)
+
+
+def test_a_worse_full_run_is_refused_by_the_real_comparison(workspace, store, tiny_floors, learned, tmp_path):
     """The bundled model is a tiny run that learned; the candidate is the same full run (no limit, at
     the floors) with its URGENT threshold chosen for a far lower sensitivity: a genuinely less safe
     model. The gate reads both through the serving path and refuses it (nothing faked): exit 1, the
     cause named, the bundle byte-identical, the bundled model still champion."""
-    bundle = shipped_bundle(workspace, tmp_path / "shipped" / "mlflow.db", tmp_path / "learned", **LEARNED)
+    bundle = Path(shutil.copytree(learned, tmp_path / "bundle"))
     shipped = ModelContract.load(bundle / "urgency.json")
     before = snapshot(bundle)
     worse = train(
@@ -176,6 +183,25 @@ def test_a_worse_full_run_is_refused_by_the_real_comparison(workspace, store, ti
     assert champion.tags.get("bundled") == shipped.version
     tag = tracking.client().get_model_version(NAME, worse.model_version).tags["promotion"]
     assert tag.startswith("rejected: ") and "sensitivity at URGENT" in tag
+
+
+def test_a_better_full_run_is_accepted_and_bundled(workspace, store, tiny_floors, learned, tmp_path):
+    """A candidate trained twice as long finds the same malignant photos and sends fewer benign ones
+    to URGENT on every view: the gate accepts it over the bundled model (imported as the baseline),
+    makes it champion and bundles it."""
+    bundle = Path(shutil.copytree(learned, tmp_path / "bundle"))
+    before, shipped = snapshot(bundle), ModelContract.load(bundle / "urgency.json")
+    better = train(tiny_config(workspace, epochs=40, lr=0.01), progress=False)
+
+    result = run_promote("--version", better.model_version, "--bundle-dir", str(bundle))
+    assert result.exit_code == 0, result.output
+    assert f"PROMOTED to champion (champion was bundled {shipped.version})" in result.output
+    rows = [line.split(" | ") for line in result.output.splitlines() if "| specificity at URGENT |" in line]
+    assert rows and all(float(cells[2]) >= float(cells[3]) for cells in rows)  # candidate >= champion
+    assert any(float(cells[2]) > float(cells[3]) for cells in rows)  # and better somewhere
+    assert str(tracking.champion(NAME).version) == better.model_version
+    assert snapshot(bundle) != before
+    assert json.loads((bundle / "urgency.json").read_text())["provenance"]["run_id"] == better.run_id
 
 
 def test_import_bundled_registers_the_card_figures_as_champion(store, bundle):
