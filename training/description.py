@@ -83,8 +83,6 @@ def champions_compared(
     ``finders``: kind -> its ``find_champion`` (the registry's champion where there is a store, else
     the bundled model). What ``dermatriage data build`` prints."""
     registry = tracking.has_store()
-    if registry:
-        tracking.connect()
     lines = []
     for kind, find in finders.items():
         champion = find(registry=registry)

@@ -143,6 +143,8 @@ class Champion:
     where: str
     provenance: dict[str, Any] = field(default_factory=dict)
     figures: dict[str, float] = field(default_factory=dict)
+    #: the registry champion's run (its model folder is that run's); None for the bundled model
+    run_id: str | None = None
 
     def heading(self) -> str:
         return f"{self.label} ({self.where})"
@@ -173,7 +175,7 @@ def find_champion(
             if path is not None:
                 provenance = dict(ModelContract.load(path).provenance)
         where = f"the registry's `{tracking.CHAMPION}` alias of {name}"
-        return Champion(champion_label(version), where, provenance, dict(found))
+        return Champion(champion_label(version), where, provenance, dict(found), version.run_id)
     bundle_dir = bundle_dir or BUNDLE_DIR
     contract = bundle_dir / contract_file
     if not contract.exists():

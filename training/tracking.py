@@ -22,29 +22,21 @@ from training.config import REPO_ROOT
 CHAMPION = "champion"
 #: the run tag MLflow shows as the run's description, at the top of its page (markdown)
 DESCRIPTION_TAG = "mlflow.note.content"
+#: the default store's database (no server): ``var/mlflow/mlflow.db``, its artifacts beside it
+DEFAULT_STORE = REPO_ROOT / "var" / "mlflow" / "mlflow.db"
 
 
 def tracking_uri() -> str:
     uri = os.environ.get("MLFLOW_TRACKING_URI")
     if uri:
         return uri
-    store = REPO_ROOT / "var" / "mlflow"
-    store.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{store / 'mlflow.db'}"
+    DEFAULT_STORE.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{DEFAULT_STORE}"
 
 
 def has_store() -> bool:
     """Whether there is a store to read: ``MLFLOW_TRACKING_URI`` set, or the default database made."""
-    default = REPO_ROOT / "var" / "mlflow" / "mlflow.db"
-    return bool(os.environ.get("MLFLOW_TRACKING_URI")) or default.exists()
-
-
-def connect() -> str:
-    """Point mlflow (runs and registry) at the store; returns its URI."""
-    uri = tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    return uri
+    return bool(os.environ.get("MLFLOW_TRACKING_URI")) or DEFAULT_STORE.exists()
 
 
 def artifact_root(uri: str) -> str | None:
@@ -226,9 +218,11 @@ def run_metrics(run_id: str) -> dict[str, float]:
 
 
 def download(run_id: str, artifact_path: str, dest: Path) -> Path:
-    return Path(
-        mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path, dst_path=str(dest))
+    """A run's artifact from this project's store (named explicitly, as :func:`client` does)."""
+    path = mlflow.artifacts.download_artifacts(
+        run_id=run_id, artifact_path=artifact_path, dst_path=str(dest), tracking_uri=tracking_uri()
     )
+    return Path(path)
 
 
 def download_if_any(run_id: str, artifact_path: str, dest: Path) -> Path | None:

@@ -28,7 +28,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from data_pipelines.build import training_rows
-from model.contract import ModelContract
 from training import promotion, tracking
 from training.promotion import BUNDLE_DIR, PROMOTION_FLOORS, PromotionResult
 from training.runs import MODEL_FOLDER
@@ -36,7 +35,7 @@ from training.urgency.answers import AnswerDistribution
 from training.urgency.config import TrainConfig
 from training.urgency.evaluation import ServedEvaluation, serving_figures
 from training.urgency.gate import judge
-from training.urgency.model_card import BUNDLE_FILES, CARD_NAME, card_figures
+from training.urgency.model_card import BUNDLE_FILES, CARD_NAME, card_figures, find_champion
 from training.urgency.train import split_rows
 
 ONNX_FILE = BUNDLE_FILES[0]
@@ -75,15 +74,13 @@ def _model_file(run_id: str, workdir: Path) -> Path:
 
 
 def _champion_model(name: str, workdir: Path, bundle_dir: Path) -> tuple[str | None, Path | None]:
-    """(how the champion is named in the decision, its ONNX file), or (None, None)."""
-    champion = tracking.champion(name)
-    if champion is not None:
-        label = promotion.champion_label(champion)
-        return label, _model_file(champion.run_id, workdir)
-    bundled = bundle_dir / ONNX_FILE
-    if bundled.exists():
-        return f"bundled {ModelContract.load(bundled.with_suffix('.json')).version}", bundled
-    return None, None
+    """(how the champion is named in the decision, its ONNX file), or (None, None): the champion
+    :func:`find_champion` finds (the registry's, else the bundled model)."""
+    champion = find_champion(name, bundle_dir=bundle_dir)
+    if champion is None:
+        return None, None
+    path = _model_file(champion.run_id, workdir) if champion.run_id else bundle_dir / ONNX_FILE
+    return champion.label, path
 
 
 def figures_of(
